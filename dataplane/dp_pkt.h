@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * dp_pkt.h: packet decoding and building over plain byte buffers. No DPDK
+ * types (the worker passes rte_pktmbuf_mtod() and data_len), so every case
+ * is unit-tested with crafted and captured bytes.
+ *
+ * Decoding never reads past len and never trusts a length field: every
+ * malformed case is a distinct result the worker counts.
+ */
+#ifndef CHOKEPOINT_DP_PKT_H
+#define CHOKEPOINT_DP_PKT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Link types (pcap DLT_* / LINKTYPE_* values) the decoder understands. */
+enum dp_link {
+	DP_LINK_ETHERNET = 1,    /* LINKTYPE_ETHERNET */
+	DP_LINK_NULL = 0,        /* BSD loopback, host-order 4-byte family */
+	DP_LINK_LOOP = 108,      /* OpenBSD loopback, network-order family */
+	DP_LINK_RAW = 101,       /* raw IPv4/IPv6 (also DLT 12 and 14 on some OSes) */
+	DP_LINK_PPP = 9,
+	DP_LINK_LINUX_SLL = 113,
+	DP_LINK_LINUX_SLL2 = 276,
+	DP_LINK_IPV4 = 228,
+	DP_LINK_IPV6 = 229,
+};
+
+enum dp_decode_result {
+	DP_DEC_OK = 0,           /* IPv4/IPv6 packet decoded */
+	DP_DEC_NON_IP,           /* ARP, LLDP, ...: pass through in wire mode */
+	DP_DEC_TRUNCATED,        /* headers cut short or lengths disagree */
+	DP_DEC_BAD_IP,           /* bad version / IHL / total length / header checksum */
+	DP_DEC_FRAGMENT,         /* IPv4 MF/offset or IPv6 Fragment header */
+	DP_DEC_EXT_CHAIN,        /* IPv6 extension chain too long or unknown */
+	DP_DEC_UNSUPPORTED_LINK,
+};
+
+#define DP_MAX_VLANS 3
+
+struct dp_pkt {
+	/* L2 */
+	uint16_t l2_len;         /* bytes before the IP header (eth + tags, or link header) */
+	uint8_t n_vlans;
+	uint16_t vlan[DP_MAX_VLANS]; /* VIDs, outermost first */
+	uint16_t ethertype;      /* inner ethertype (0x0800 / 0x86dd / other) */
+	/* L3 */
+	uint8_t family;          /* 4 or 6 */
+	uint8_t l4proto;         /* after the IPv6 extension chain */
+	uint8_t ttl;             /* TTL / hop limit */
+	uint8_t frag_first;      /* fragment with offset 0 (DP_DEC_FRAGMENT) */
+	uint16_t l3_off;
+	uint16_t l3_len;         /* IP header incl. IPv6 extensions */
+	uint32_t ip_len;         /* IP total length per header (<= buffer) */
+	uint8_t src[16], dst[16];/* network order, IPv4 in [0..3] */
+	/* L4 */
+	uint16_t l4_off;
+	uint16_t l4_hdr_len;     /* TCP incl. options, UDP 8, ICMP 8 (or 0 unknown) */
+	uint16_t sport, dport;   /* host order */
+	uint32_t seq, ack;       /* TCP, host order */
+	uint8_t tcp_flags;       /* FIN 0x01 SYN 0x02 RST 0x04 PSH 0x08 ACK 0x10 */
+	uint16_t tcp_window;
+	uint16_t payload_off;
+	uint16_t payload_len;    /* L4 payload within ip_len (Ethernet padding excluded) */
+	uint8_t icmp_type, icmp_code;
+};
+
+#define DP_TCP_FIN 0x01
+#define DP_TCP_SYN 0x02
+#define DP_TCP_RST 0x04
+#define DP_TCP_PSH 0x08
+#define DP_TCP_ACK 0x10
+
+/* Decode a frame of the given link type. Fills *p as far as it got. */
+enum dp_decode_result dp_decode(const uint8_t *buf, size_t len, enum dp_link link,
+				struct dp_pkt *p);
+
+/* 1 if the TCP/UDP checksum (over the pseudo-header) verifies. */
+int dp_l4_cksum_ok(const uint8_t *buf, const struct dp_pkt *p);
+
+/* Recompute IPv4 header and TCP/UDP checksums in place (software). */
+void dp_fix_cksums(uint8_t *buf, const struct dp_pkt *p);
+
+/*
+ * Build a TCP RST answering the flow of packet p (an Ethernet frame with its
+ * VLAN tags) into out (size outlen >= 14 + 4*n_vlans + 60 + 20).
+ *   to_client = 0: same direction as p (client -> server), seq given
+ *   to_client = 1: reversed: MACs, addresses and ports swapped, seq given
+ * The RST carries ACK with ack given. Checksums computed. Returns the frame
+ * length, or -1 if p is not TCP or out is too small.
+ */
+int dp_build_rst(const uint8_t *buf, const struct dp_pkt *p, int to_client,
+		 uint32_t seq, uint32_t ack, uint8_t *out, size_t outlen);
+
+/*
+ * TCP Fast Open: strip the payload of a SYN in place and NOP the TFO option
+ * (kind 34), fixing IP length and checksums. Returns the new frame length,
+ * or -1 if p is not a SYN with payload.
+ */
+int dp_strip_syn_payload(uint8_t *buf, size_t len, struct dp_pkt *p);
+
+/* Canonical flow key: both directions of a flow give the same key. */
+struct dp_flow_key {
+	uint8_t a[16], b[16];    /* the lower (addr,port) endpoint first */
+	uint16_t pa, pb;
+	uint16_t vlan;           /* outermost VID */
+	uint8_t family;
+	uint8_t l4proto;
+} __attribute__((packed));
+
+/* Fill key from p; *a_is_src = 1 when p's source is endpoint a. */
+void dp_flow_key_make(const struct dp_pkt *p, struct dp_flow_key *key, int *a_is_src);
+
+/* Symmetric 32-bit hash of the key (same for both directions by construction). */
+uint32_t dp_flow_hash(const struct dp_flow_key *key);
+
+/* Owner worker of a flow: dp_flow_hash(key) % n_workers. */
+static inline unsigned
+dp_flow_owner(const struct dp_flow_key *key, unsigned n_workers)
+{
+	return n_workers > 1 ? dp_flow_hash(key) % n_workers : 0;
+}
+
+/* Read the link type of a classic pcap file header (24 bytes). -1 if not pcap. */
+int dp_pcap_linktype(const uint8_t hdr[24]);
+
+#endif /* CHOKEPOINT_DP_PKT_H */

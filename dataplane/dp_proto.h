@@ -1,0 +1,327 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * dp_proto.h: the wire contract between chokepoint-dp and its control plane
+ * (chokepointd, or chokepointctl replay acting as one). Types only: no DPDK,
+ * no functions, so both sides include it.
+ *
+ * Transport: one UNIX SOCK_SEQPACKET connection. The dataplane connects (and
+ * reconnects) to the control plane's listening socket, or is handed one end
+ * of a socketpair with --ctl-fd. Every message starts with struct dp_msg_hdr;
+ * the receiver checks magic, version, type and that hdr.len equals the
+ * datagram length and the size its type requires, and drops (and counts) any
+ * message that does not, never trusting a length from the wire.
+ *
+ *   dp -> cp  HELLO          once per connection (boot id, sizes, current policy)
+ *   cp -> dp  POLICY         + SCM_RIGHTS fd of a sealed memfd holding the blob
+ *   dp -> cp  POLICY_ACK     generation now live, or POLICY_NACK with a reason
+ *   dp -> cp  EVENTS         a batch of struct dp_event
+ *   cp -> dp  EVENTS_ACK     per worker: every wseq <= acked is durable (resend the rest)
+ *   cp -> dp  STATS_REQ      -> dp -> cp STATS
+ *   dp -> cp  DRAINED        replay only: every capture consumed, every event sent
+ *   cp -> dp  QUIT           replay only: exit cleanly
+ *
+ * All integers are host byte order (both ends are on one machine); addresses
+ * are network byte order, IPv4 in the first 4 bytes of a 16-byte array.
+ */
+#ifndef CHOKEPOINT_DP_PROTO_H
+#define CHOKEPOINT_DP_PROTO_H
+
+#include <stdint.h>
+
+#define DP_PROTO_MAGIC   0x43484b50u /* "CHKP" */
+#define DP_PROTO_VERSION 1
+
+#define DP_MAX_WORKERS   16
+#define DP_MAX_PORTS     4
+#define DP_NAME_MAX      255  /* DNS name limit; longer wire names are truncated + anomaly */
+#define DP_ALPN_BYTES    62   /* ALPN list, wire format (len-prefixed strings), truncated */
+#define DP_JA4_MAX       40
+#define DP_REASON_MAX    200
+#define DP_EVENTS_PER_MSG 32
+
+enum dp_msg_type {
+	DP_MSG_HELLO = 1,
+	DP_MSG_POLICY = 2,
+	DP_MSG_POLICY_ACK = 3,
+	DP_MSG_POLICY_NACK = 4,
+	DP_MSG_EVENTS = 5,
+	DP_MSG_EVENTS_ACK = 6,
+	DP_MSG_STATS_REQ = 7,
+	DP_MSG_STATS = 8,
+	DP_MSG_DRAINED = 9,
+	DP_MSG_QUIT = 10,
+	DP_MSG_TYPE_MAX
+};
+
+struct dp_msg_hdr {
+	uint32_t magic;
+	uint16_t version;
+	uint16_t type;
+	uint32_t len;       /* whole message, header included */
+	uint32_t reserved;
+};
+
+struct dp_msg_hello {
+	struct dp_msg_hdr hdr;
+	uint8_t boot_id[16];      /* random per dataplane start */
+	uint32_t pid;
+	uint16_t n_workers;
+	uint16_t n_ports;
+	uint64_t policy_gen;      /* 0: no policy (fail closed) */
+	uint8_t policy_sha256[32];
+	uint64_t next_wseq[DP_MAX_WORKERS];
+	uint8_t replay;           /* 1: chokepointctl replay */
+	uint8_t pad[7];
+};
+
+struct dp_msg_policy {
+	struct dp_msg_hdr hdr;    /* + one fd (SCM_RIGHTS): sealed memfd, blob at offset 0 */
+	uint64_t gen;
+	uint64_t blob_len;
+	uint8_t sha256[32];       /* policy hash (config + every included file) */
+};
+
+struct dp_msg_policy_ack {
+	struct dp_msg_hdr hdr;
+	uint64_t gen;
+};
+
+struct dp_msg_policy_nack {
+	struct dp_msg_hdr hdr;
+	uint64_t gen;
+	char reason[DP_REASON_MAX]; /* NUL-terminated */
+};
+
+/* ---- audit events -------------------------------------------------------- */
+
+enum dp_event_type {
+	DP_EV_DECISION = 1,       /* flow.decision */
+	DP_EV_END = 2,            /* flow.end */
+	DP_EV_GAP = 3,            /* events lost on this worker: wseq range in gap_* */
+};
+
+enum dp_verdict {
+	DP_VERDICT_NONE = 0,
+	DP_VERDICT_ALLOW = 1,
+	DP_VERDICT_DENY = 2,
+};
+
+/* Why a verdict was reached; names in dp_reason_names[] (audit "reason"). */
+enum dp_reason {
+	DP_REASON_RULE = 0,
+	DP_REASON_DEFAULT,
+	DP_REASON_TRUSTED,
+	DP_REASON_NOT_INTERNAL,   /* initiator outside `internal`: not governed */
+	DP_REASON_INBOUND,        /* initiated from the outside port (wire mode) */
+	DP_REASON_QUIC,           /* UDP 443 with quic = "deny" */
+	DP_REASON_NO_POLICY,      /* fail closed before the first policy */
+	DP_REASON_TABLE_FULL,
+	DP_REASON_MIDSTREAM,      /* TCP without a flow entry and no SYN */
+	DP_REASON_ANOMALY,        /* see anomalies bitmask; first set bit names it */
+	DP_REASON_MAX
+};
+
+/* Anomaly classes (issue 3 fills in detection); bit i = dp_anomaly_names[i]. */
+enum dp_anomaly {
+	DP_AN_NO_SNI = 0,
+	DP_AN_IP_LITERAL_SNI,
+	DP_AN_MULTIPLE_SNI,
+	DP_AN_MALFORMED_CLIENTHELLO,
+	DP_AN_OVERSIZE_CLIENTHELLO,
+	DP_AN_RECORD_FRAGMENTED,
+	DP_AN_OOO_FIRST_SEGMENT,
+	DP_AN_OVERLAP_CONFLICT,
+	DP_AN_NON_TLS_ON_TLS_PORT,
+	DP_AN_NON_HTTP_ON_HTTP_PORT,
+	DP_AN_UNKNOWN_PROTOCOL,
+	DP_AN_REASSEMBLY_TIMEOUT,
+	DP_AN_HOLD_MEMORY_FULL,
+	DP_AN_TINY_SEGMENTS,
+	DP_AN_IP_FRAGMENT,
+	DP_AN_IPV6_EXT_CHAIN,
+	DP_AN_ECH,
+	DP_AN_INVALID_NAME,
+	DP_AN_MULTIPLE_HOST,
+	DP_AN_HOST_MISMATCH,
+	DP_AN_MAX
+};
+
+enum dp_app {
+	DP_APP_UNKNOWN = 0,
+	DP_APP_TLS,
+	DP_APP_HTTP,
+	DP_APP_QUIC,
+	DP_APP_DNS,
+	DP_APP_MAX
+};
+
+enum dp_name_kind {
+	DP_NAME_NONE = 0,
+	DP_NAME_SNI = 1,
+	DP_NAME_HOST = 2,
+};
+
+enum dp_close_cause {
+	DP_CLOSE_NONE = 0,
+	DP_CLOSE_FIN,
+	DP_CLOSE_RST,
+	DP_CLOSE_IDLE,
+	DP_CLOSE_DENIED,
+	DP_CLOSE_SHUTDOWN,        /* dataplane stopped / replay ended */
+	DP_CLOSE_EVICTED,
+	DP_CLOSE_MAX
+};
+
+/* TLS versions seen in supported_versions (or legacy_version): bitmask. */
+#define DP_TLSV_SSL3  (1u << 0)
+#define DP_TLSV_1_0   (1u << 1)
+#define DP_TLSV_1_1   (1u << 2)
+#define DP_TLSV_1_2   (1u << 3)
+#define DP_TLSV_1_3   (1u << 4)
+
+#define DP_EVF_ENFORCED  (1u << 0)  /* verdict enforced (enforce mode) */
+#define DP_EVF_ECH       (1u << 1)  /* ClientHello carries ECH (0xfe0d) */
+#define DP_EVF_PQC       (1u << 2)  /* post-quantum key share offered */
+#define DP_EVF_REPLAY    (1u << 3)
+
+/*
+ * One audit event, fixed size, copied through a per-worker ring. The control
+ * plane renders it to JSON; every byte string from the wire (name, alpn, ja4)
+ * is raw here and escaped there.
+ */
+struct dp_event {
+	uint8_t type;             /* enum dp_event_type */
+	uint8_t worker;
+	uint8_t verdict;          /* enum dp_verdict */
+	uint8_t reason;           /* enum dp_reason */
+	uint8_t app;              /* enum dp_app */
+	uint8_t l4proto;          /* IPPROTO_* */
+	uint8_t family;           /* 4 or 6 */
+	uint8_t name_kind;        /* enum dp_name_kind */
+	uint16_t sport, dport;    /* client's port, server's port */
+	uint16_t vlan;            /* outermost 802.1Q VID, 0 if none */
+	uint8_t name_len;
+	uint8_t close_cause;      /* enum dp_close_cause (END) */
+	uint8_t src[16];          /* client (initiator) */
+	uint8_t dst[16];          /* server */
+	uint64_t wseq;            /* per-worker sequence, from 1, no holes */
+	uint64_t ts_ns;           /* realtime ns (pcap time in replay) */
+	uint64_t policy_gen;
+	int32_t rule;             /* rule index, -1 when none */
+	uint32_t flags;           /* DP_EVF_* */
+	uint32_t anomalies;       /* bitmask of enum dp_anomaly */
+	uint16_t tls_versions;    /* DP_TLSV_* */
+	uint8_t alpn_len;
+	uint8_t ja4_len;
+	/* END */
+	uint64_t pkts_c2s, pkts_s2c, bytes_c2s, bytes_s2c;
+	uint64_t start_ns;        /* first packet of the flow */
+	/* GAP */
+	uint64_t gap_first, gap_last;
+	char name[DP_NAME_MAX + 1];
+	uint8_t alpn[DP_ALPN_BYTES];
+	char ja4[DP_JA4_MAX];
+};
+
+struct dp_msg_events {
+	struct dp_msg_hdr hdr;
+	uint32_t count;           /* 1..DP_EVENTS_PER_MSG */
+	uint32_t pad;
+	uint8_t boot_id[16];
+	struct dp_event ev[];     /* count entries; hdr.len == sizeof + count*sizeof(ev) */
+};
+
+struct dp_msg_events_ack {
+	struct dp_msg_hdr hdr;
+	uint64_t acked_wseq[DP_MAX_WORKERS];
+};
+
+/* ---- statistics --------------------------------------------------------- */
+
+/* Per-worker counters; names in dp_counter_names[] (status output). */
+enum dp_counter {
+	DP_C_RX_PKTS = 0,
+	DP_C_TX_PKTS,
+	DP_C_TX_DROPPED,          /* TX queue full */
+	DP_C_DROPPED,             /* dropped by verdict or bad input */
+	DP_C_FLOWS_CREATED,
+	DP_C_FLOWS_ENDED,
+	DP_C_FLOWS_ACTIVE,        /* gauge */
+	DP_C_FLOWS_PENDING,       /* gauge: waiting for a name */
+	DP_C_TABLE_FULL,
+	DP_C_ALLOW,
+	DP_C_DENY,
+	DP_C_MONITOR_WOULD_DENY,
+	DP_C_TRUSTED,
+	DP_C_NOT_INTERNAL,
+	DP_C_INBOUND,
+	DP_C_MIDSTREAM,
+	DP_C_NO_POLICY,
+	DP_C_RST_SENT,
+	DP_C_HELD_SEGS,           /* gauge */
+	DP_C_HOLD_OVERFLOW,
+	DP_C_HOLD_TIMEOUT,
+	DP_C_MISROUTED,           /* handed to the owner worker */
+	DP_C_HANDOFF_DROPPED,
+	DP_C_BAD_PACKET,          /* truncated / malformed headers */
+	DP_C_BAD_L4_CKSUM,
+	DP_C_NON_IP,              /* ARP etc. passed through */
+	DP_C_IP_FRAGMENT,
+	DP_C_EVENTS,
+	DP_C_EVENTS_LOST,         /* ring full */
+	DP_C_TFO_STRIPPED,
+	DP_C_MAX
+};
+
+struct dp_port_stats {
+	char name[32];
+	uint64_t ipackets, opackets, ibytes, obytes, imissed, ierrors, oerrors, rx_nombuf;
+};
+
+struct dp_msg_stats {
+	struct dp_msg_hdr hdr;
+	uint8_t boot_id[16];
+	uint64_t uptime_ns;
+	uint64_t policy_gen;
+	uint8_t policy_sha256[32];
+	uint8_t mode;             /* 0 wire, 1 one-arm, 2 replay */
+	uint8_t enforcing;        /* 1 enforce, 0 monitor */
+	uint16_t n_workers;
+	uint16_t n_ports;
+	uint16_t pad;
+	uint64_t events_pending;  /* in rings + main buffer, not yet sent */
+	struct dp_port_stats ports[DP_MAX_PORTS];
+	uint64_t counters[DP_MAX_WORKERS][DP_C_MAX];
+};
+
+#ifdef DP_PROTO_NAMES
+static const char *const dp_reason_names[DP_REASON_MAX] = {
+	"rule", "default", "trusted", "not_internal", "inbound", "quic",
+	"no_policy", "table_full", "midstream", "anomaly",
+};
+static const char *const dp_anomaly_names[DP_AN_MAX] = {
+	"no_sni", "ip_literal_sni", "multiple_sni", "malformed_clienthello",
+	"oversize_clienthello", "record_fragmented", "ooo_first_segment",
+	"overlap_conflict", "non_tls_on_tls_port", "non_http_on_http_port",
+	"unknown_protocol", "reassembly_timeout", "hold_memory_full",
+	"tiny_segments", "ip_fragment", "ipv6_ext_chain", "ech",
+	"invalid_name", "multiple_host", "host_mismatch",
+};
+static const char *const dp_app_names[DP_APP_MAX] = {
+	"unknown", "tls", "http", "quic", "dns",
+};
+static const char *const dp_close_names[DP_CLOSE_MAX] = {
+	"none", "fin", "rst", "idle", "denied", "shutdown", "evicted",
+};
+static const char *const dp_counter_names[DP_C_MAX] = {
+	"rx_pkts", "tx_pkts", "tx_dropped", "dropped", "flows_created",
+	"flows_ended", "flows_active", "flows_pending", "table_full", "allow",
+	"deny", "monitor_would_deny", "trusted", "not_internal", "inbound",
+	"midstream", "no_policy", "rst_sent", "held_segs", "hold_overflow",
+	"hold_timeout", "misrouted", "handoff_dropped", "bad_packet",
+	"bad_l4_cksum", "non_ip", "ip_fragment", "events", "events_lost",
+	"tfo_stripped",
+};
+#endif
+
+#endif /* CHOKEPOINT_DP_PROTO_H */

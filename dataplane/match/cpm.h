@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * cpm.h: the one policy matcher. DPDK-free; linked by chokepoint-dp,
+ * chokepointd --check, chokepointctl policy test, the unit tests and the
+ * fuzzers, so what is tested is what runs.
+ *
+ * It works over a compiled policy blob (written by ctrlplane/cp_compile.c,
+ * layout in cpm_blob.h): position-independent, validated on load, mapped
+ * read-only. Thread model: a struct cpm_policy is immutable after
+ * cpm_policy_load() and shared by all workers; each worker owns one
+ * struct cpm_scratch per policy generation (Hyperscan scratch + buffers).
+ *
+ * Decision order for a flow (first rule in config order wins):
+ *   1. cpm_classify_l34() at the flow's first packet: trusted destination ->
+ *      allow/trusted; initiator outside `internal` -> allow/not_internal;
+ *      UDP 443 with quic = "deny" -> deny/quic; otherwise walk the rules: the
+ *      first rule whose address/port/proto conditions hold decides at once if
+ *      it has no name condition; if a rule with a name condition comes first,
+ *      the answer is CPM_NEED_NAME (hold and extract). No rule at all ->
+ *      default.
+ *   2. cpm_match() once the name is known (or known to be absent): the first
+ *      rule whose conditions all hold, name included; a rule with a name
+ *      condition never matches a flow without that kind of name.
+ */
+#ifndef CHOKEPOINT_CPM_H
+#define CHOKEPOINT_CPM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct cpm_policy;
+struct cpm_scratch;
+
+enum cpm_action {
+	CPM_ALLOW = 1,
+	CPM_DENY = 2,
+};
+
+enum cpm_field {
+	CPM_FIELD_NONE = 0,   /* no name extracted */
+	CPM_FIELD_SNI = 1,    /* TLS / QUIC server_name */
+	CPM_FIELD_HOST = 2,   /* HTTP Host / absolute URI / CONNECT authority */
+};
+
+/* Same values as enum dp_reason in dataplane/dp_proto.h. */
+enum cpm_reason {
+	CPM_REASON_RULE = 0,
+	CPM_REASON_DEFAULT = 1,
+	CPM_REASON_TRUSTED = 2,
+	CPM_REASON_NOT_INTERNAL = 3,
+	CPM_REASON_QUIC = 5,
+};
+
+enum cpm_mode {
+	CPM_MODE_ENFORCE = 0,
+	CPM_MODE_MONITOR = 1,
+};
+
+struct cpm_query {
+	uint8_t family;          /* 4 or 6 */
+	uint8_t l4proto;         /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, ... */
+	uint16_t sport;          /* host order; 0 for non-TCP/UDP */
+	uint16_t dport;
+	uint8_t src[16];         /* initiator, network order, IPv4 in [0..3] */
+	uint8_t dst[16];
+	enum cpm_field field;
+	const char *name;        /* raw as extracted; matcher normalises */
+	size_t name_len;
+};
+
+struct cpm_verdict {
+	uint8_t action;          /* enum cpm_action */
+	uint8_t reason;          /* enum cpm_reason */
+	int32_t rule;            /* rule index in config order, -1 if none */
+};
+
+/*
+ * Settings the dataplane applies, carried in the blob so that one reload
+ * changes them atomically with the rules. Durations in milliseconds.
+ */
+struct cpm_settings {
+	uint8_t mode;            /* enum cpm_mode */
+	uint8_t default_action;  /* enum cpm_action */
+	uint8_t inbound_action;  /* flows initiated from the outside port (wire) */
+	uint8_t quic_action;     /* UDP 443: CPM_DENY forces HTTP/3 back to TCP */
+	uint8_t table_full_action;
+	uint8_t midstream_action;
+	uint8_t no_name_action;  /* hold bound/timeout hit without a name: 0 = treat as no name */
+	uint8_t pad;
+	uint32_t hold_timeout_ms;       /* default 5000 */
+	uint32_t hold_max_bytes;        /* default 16384 */
+	uint32_t hold_max_segments;     /* default 16 */
+	uint32_t tcp_established_ms;    /* default 350000 */
+	uint32_t tcp_halfopen_ms;       /* default 20000 */
+	uint32_t tcp_closed_ms;         /* default 10000 */
+	uint32_t udp_ms;                /* default 60000 */
+	uint32_t other_ms;              /* default 30000 */
+	uint32_t anomaly_action[32];    /* per enum dp_anomaly: enum cpm_action */
+};
+
+enum {
+	CPM_DECIDED = 0,
+	CPM_NEED_NAME = 1,
+};
+
+/*
+ * Validate and open a blob. The blob must stay mapped while the policy lives.
+ * Returns 0, or -EINVAL (with err filled: a sentence naming what is wrong,
+ * e.g. a Hyperscan version mismatch) / -ENOMEM.
+ */
+int cpm_policy_load(const void *blob, size_t len, struct cpm_policy **out,
+		    char *err, size_t errlen);
+void cpm_policy_free(struct cpm_policy *p);
+
+struct cpm_scratch *cpm_scratch_alloc(const struct cpm_policy *p);
+void cpm_scratch_free(struct cpm_scratch *s);
+
+const struct cpm_settings *cpm_settings(const struct cpm_policy *p);
+const uint8_t *cpm_policy_sha256(const struct cpm_policy *p); /* 32 bytes */
+uint32_t cpm_rule_count(const struct cpm_policy *p);
+const char *cpm_rule_id(const struct cpm_policy *p, int32_t rule); /* NULL if out of range */
+
+/* Step 1: returns CPM_DECIDED (v filled) or CPM_NEED_NAME. q->name ignored. */
+int cpm_classify_l34(const struct cpm_policy *p, const struct cpm_query *q,
+		     struct cpm_verdict *v);
+
+/*
+ * Step 2: full decision. Always decides (fills v). Returns 0, or -EIO when
+ * the Hyperscan scan failed (v then holds the default action, reason
+ * default, and the caller counts the error).
+ */
+int cpm_match(const struct cpm_policy *p, struct cpm_scratch *s,
+	      const struct cpm_query *q, struct cpm_verdict *v);
+
+/*
+ * Normalise a name for matching and for the audit record: lower-case ASCII,
+ * one trailing dot removed. Writes at most outlen-1 bytes + NUL. Returns the
+ * length, or -1 if the name holds bytes outside [a-z0-9.-_*] after lowering
+ * (the caller raises DP_AN_INVALID_NAME; it still matches on the raw bytes).
+ */
+int cpm_normalise_name(const char *in, size_t len, char *out, size_t outlen);
+
+#endif /* CHOKEPOINT_CPM_H */
