@@ -33,7 +33,9 @@ enum dp_decode_result {
 	DP_DEC_BAD_IP,           /* bad version / IHL / total length / header checksum */
 	DP_DEC_FRAGMENT,         /* IPv4 MF/offset or IPv6 Fragment header */
 	DP_DEC_EXT_CHAIN,        /* IPv6 extension chain too long or unknown */
-	DP_DEC_UNSUPPORTED_LINK,
+	DP_DEC_UNSUPPORTED_LINK, /* unknown link type, or more than DP_MAX_VLANS tags */
+	DP_DEC_BAD_L4,           /* TCP data offset < 5, UDP length < 8 */
+	DP_DEC_N_RESULTS         /* number of results (for counter arrays) */
 };
 
 #define DP_MAX_VLANS 3
@@ -63,6 +65,9 @@ struct dp_pkt {
 	uint16_t payload_off;
 	uint16_t payload_len;    /* L4 payload within ip_len (Ethernet padding excluded) */
 	uint8_t icmp_type, icmp_code;
+	/* link framing, so builders can reproduce it */
+	uint16_t link;           /* enum dp_link the frame was decoded as */
+	uint8_t pppoe;           /* Ethernet: a PPPoE session header (6) + PPP proto (2) end l2 */
 };
 
 #define DP_TCP_FIN 0x01
@@ -74,6 +79,22 @@ struct dp_pkt {
 /* Decode a frame of the given link type. Fills *p as far as it got. */
 enum dp_decode_result dp_decode(const uint8_t *buf, size_t len, enum dp_link link,
 				struct dp_pkt *p);
+
+/*
+ * dp_decode() with options; replay passes DP_DECODE_REPLAY, live traffic
+ * uses dp_decode(). DP_DECODE_NO_IP_CKSUM skips the IPv4 header checksum
+ * check: captures often hold packets whose checksum was left to the NIC (0 on
+ * the sending host) or whose addresses an anonymiser rewrote.
+ */
+#define DP_DECODE_NO_IP_CKSUM 0x1u
+/*
+ * DP_DECODE_TSO_LEN0: an IPv4 total length of 0 means "to the end of the
+ * buffer" (a TSO super-segment captured on the sending host). Replay only.
+ */
+#define DP_DECODE_TSO_LEN0 0x2u
+#define DP_DECODE_REPLAY (DP_DECODE_NO_IP_CKSUM | DP_DECODE_TSO_LEN0)
+enum dp_decode_result dp_decode_flags(const uint8_t *buf, size_t len, enum dp_link link,
+				      unsigned flags, struct dp_pkt *p);
 
 /* 1 if the TCP/UDP checksum (over the pseudo-header) verifies. */
 int dp_l4_cksum_ok(const uint8_t *buf, const struct dp_pkt *p);
