@@ -270,6 +270,7 @@ enum dp_counter {
 	DP_C_EVENTS,
 	DP_C_EVENTS_LOST,         /* ring full */
 	DP_C_TFO_STRIPPED,
+	DP_C_TTL_MISMATCH,        /* pending client segment whose TTL differs from the SYN's: not input */
 	DP_C_MAX
 };
 
@@ -320,7 +321,7 @@ static const char *const dp_counter_names[DP_C_MAX] = {
 	"midstream", "no_policy", "rst_sent", "held_segs", "hold_overflow",
 	"hold_timeout", "misrouted", "handoff_dropped", "bad_packet",
 	"bad_l4_cksum", "non_ip", "ip_fragment", "events", "events_lost",
-	"tfo_stripped",
+	"tfo_stripped", "ttl_mismatch",
 };
 #endif
 
