@@ -36,7 +36,7 @@
 #define DP_NAME_MAX      255  /* DNS name limit; longer wire names are truncated + anomaly */
 #define DP_ALPN_BYTES    62   /* ALPN list, wire format (len-prefixed strings), truncated */
 #define DP_JA4_MAX       40
-#define DP_REASON_LEN    200  /* NACK reason text, NUL included */
+#define DP_REASON_TEXT_MAX 200 /* NACK reason text, NUL included */
 #define DP_EVENTS_PER_MSG 32
 
 enum dp_msg_type {
@@ -89,7 +89,7 @@ struct dp_msg_policy_ack {
 struct dp_msg_policy_nack {
 	struct dp_msg_hdr hdr;
 	uint64_t gen;
-	char reason[DP_REASON_LEN]; /* NUL-terminated */
+	char reason[DP_REASON_TEXT_MAX]; /* NUL-terminated */
 };
 
 /* ---- audit events -------------------------------------------------------- */
