@@ -377,17 +377,26 @@ decode_ether(const uint8_t *buf, size_t len, struct dp_pkt *p,
 	p->ethertype = et;
 	if (et == ETHERTYPE_PPPOE_SES) {
 		uint16_t proto;
+		uint8_t plen = 2;
 
-		if (len < off + PPPOE_HLEN + 2)
+		if (len < off + PPPOE_HLEN + 1)
 			return DP_DEC_TRUNCATED;
 		/* ver 1 type 1, code 0 (session data) */
 		if (buf[off] != 0x11 || buf[off + 1] != 0)
 			return DP_DEC_NON_IP;
-		proto = rd16(buf + off + PPPOE_HLEN);
+		off += PPPOE_HLEN;
+		if (buf[off] & 1) {     /* protocol field compression */
+			plen = 1;
+			proto = buf[off];
+		} else {
+			if (len < off + 2)
+				return DP_DEC_TRUNCATED;
+			proto = rd16(buf + off);
+		}
 		if (proto != PPP_IPV4 && proto != PPP_IPV6)
 			return DP_DEC_NON_IP;
-		p->pppoe = 1;
-		p->l2_len = (uint16_t)(off + PPPOE_HLEN + 2);
+		p->pppoe = plen;
+		p->l2_len = (uint16_t)(off + plen);
 		p->l3_off = p->l2_len;
 		return decode_ip(buf, len, p, proto == PPP_IPV4 ? 4 : 6, flags);
 	}
@@ -600,7 +609,8 @@ dp_build_rst(const uint8_t *buf, const struct dp_pkt *p, int to_client,
 		memcpy(out + 6, buf, 6);
 	}
 	if (p->pppoe)                   /* PPPoE length = PPP proto + IP packet */
-		wr16(out + p->l2_len - 4, (uint16_t)(2 + iphl + TCP_HLEN));
+		wr16(out + p->l2_len - p->pppoe - 2,
+		     (uint16_t)(p->pppoe + iphl + TCP_HLEN));
 	ip = out + p->l2_len;
 	if (p->family == 4) {
 		ip[0] = 0x45;
@@ -678,7 +688,7 @@ dp_strip_syn_payload(uint8_t *buf, size_t len, struct dp_pkt *p)
 	else
 		wr16(ip + 4, (uint16_t)(p->ip_len - IPV6_HLEN));
 	if (p->pppoe)
-		wr16(buf + p->l2_len - 4, (uint16_t)(2 + p->ip_len));
+		wr16(buf + p->l2_len - p->pppoe - 2, (uint16_t)(p->pppoe + p->ip_len));
 	dp_fix_cksums(buf, p);
 	return p->payload_off;
 }

@@ -67,7 +67,9 @@ struct dp_pkt {
 	uint8_t icmp_type, icmp_code;
 	/* link framing, so builders can reproduce it */
 	uint16_t link;           /* enum dp_link the frame was decoded as */
-	uint8_t pppoe;           /* Ethernet: a PPPoE session header (6) + PPP proto (2) end l2 */
+	uint8_t pppoe;           /* Ethernet: 0, or PPPoE session: the size of the PPP
+				  * protocol field (2, or 1 when compressed) that ends
+				  * l2, after the 6-byte PPPoE header */
 };
 
 #define DP_TCP_FIN 0x01
