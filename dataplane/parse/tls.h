@@ -55,9 +55,28 @@ struct tls_hello {
 	uint16_t sigalgs[32];
 	uint8_t n_sigalgs;
 	uint8_t first_alpn[2];          /* first/last char of first ALPN value */
+	/* additions (parse work) */
+	uint8_t has_sni_ext;            /* server_name extension present (JA4 'd'/'i') */
+	uint8_t has_alpn;               /* ALPN present with >= 1 entry; first_alpn valid */
+	uint8_t lists_truncated;        /* more ciphers/exts/sigalgs than the arrays hold */
+	uint16_t max_version;           /* highest non-GREASE supported_versions entry,
+					 * else legacy_version (JA4 version) */
+	uint16_t ciphers_total;         /* non-GREASE cipher suites offered (may exceed 64) */
+	uint16_t exts_total;            /* non-GREASE extensions offered (may exceed 64) */
 };
 
-/* max_len: bound on the ClientHello size (16384 by default). */
+/*
+ * max_len: bound on the ClientHello handshake message (4-byte header + body,
+ * 16384 by default). TLS_TOO_BIG is returned as soon as the record and
+ * handshake headers are visible (9 bytes when the first record holds them).
+ * *need on TLS_NEED_MORE: a lower bound on the stream length the hello
+ * needs, from the lengths declared so far (exact once the handshake header
+ * is visible and no further record follows); 0 while no record length is
+ * visible. On other results *need is 0, except TLS_TOO_BIG: the declared
+ * handshake message length.
+ * Only the hello's own bytes must be present: bytes after it in its last
+ * record are not waited for (consumed still counts the whole record).
+ */
 enum tls_result tls_parse_records(const uint8_t *buf, size_t len, size_t max_len,
 				  struct tls_hello *out, size_t *need);
 enum tls_result tls_parse_clienthello(const uint8_t *buf, size_t len, size_t max_len,

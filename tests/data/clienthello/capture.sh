@@ -15,6 +15,7 @@
 # to <name>.tshark.txt next to the .bin, for the README and the tests.
 #
 # usage: tests/data/clienthello/capture.sh [client ...]   (default: all)
+#        tests/data/clienthello/capture.sh --decode-only     (tshark files only)
 #        run as root (chromium needs --no-sandbox); needs curl, openssl,
 #        gnutls-cli (gnutls-bin), node, chromium, wget, tshark.
 set -u
@@ -135,13 +136,21 @@ decode() {
 			-e tls.handshake.extensions_alpn_str \
 			-e tls.handshake.extensions.supported_version \
 			-e tls.handshake.extensions_key_share_group \
-			-e tls.handshake.type >"$txt"
+			-e tls.handshake.type -e tls.handshake.extension.type \
+			-e tls.handshake.ciphersuite -e tls.handshake.sig_hash_alg >"$txt"
 		tshark -r "$work/x.pcap" -V 2>/dev/null | grep -E 'Extension: |Server Name:|ALPN Next Protocol|Supported Version|Key Share Entry: Group' >>"$txt"
 	else
 		tshark 2>/dev/null -r "$work/x.pcap" -T fields -E header=y -E separator=';' \
 			-e http.request.method -e http.request.uri -e http.host -e http.request.version >"$txt"
 	fi
 }
+
+if [ "${1:-}" = --decode-only ]; then
+	# re-run tshark over the committed captures (no new capture)
+	for f in "$here"/*.bin; do decode tls "$f" "${f%.bin}.tshark.txt"; done
+	for f in "$httpdir"/*.bin; do decode http "$f" "${f%.bin}.tshark.txt"; done
+	exit 0
+fi
 
 sel=("$@")
 want() { [ ${#sel[@]} -eq 0 ] && return 0; for s in "${sel[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
