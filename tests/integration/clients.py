@@ -106,7 +106,8 @@ def cmd_get(a):
     return res
 
 
-async def open_tls(ip, port, sport, ctx, name):
+async def open_tcp(ip, port, sport):
+    """A connected TCP socket from sport, handed to asyncio (which adds TLS)."""
     s = connect(ip, port, sport)
     s.setblocking(False)
     return s
@@ -114,7 +115,7 @@ async def open_tls(ip, port, sport, ctx, name):
 
 async def ws_part(a, ctx, deadline, out):
     import websockets
-    s = await open_tls(a.ip, a.ws_port, a.sport_ws, ctx, a.name)
+    s = await open_tcp(a.ip, a.ws_port, a.sport_ws)
     uri = "wss://%s:%d/" % (a.name, a.ws_port)
     sent = got = 0
     gaps = []
@@ -137,7 +138,7 @@ async def ws_part(a, ctx, deadline, out):
 
 
 async def sse_part(a, ctx, deadline, out):
-    s = await open_tls(a.ip, a.app_port, a.sport_sse, ctx, a.name)
+    s = await open_tcp(a.ip, a.app_port, a.sport_sse)
     reader, writer = await asyncio.open_connection(sock=s, ssl=ctx, server_hostname=a.name)
     n = int((deadline - time.monotonic()) / a.interval) + 20
     writer.write(("GET /sse?n=%d&interval_ms=%d HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\n\r\n"

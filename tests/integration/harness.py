@@ -25,7 +25,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -643,6 +642,18 @@ class Appliance:
         return [r for r in self.records() if r.get("seq", 0) > mark
                 and r.get("type") == "flow.decision" and pred(r)]
 
+    def wait_decision_since(self, mark, pred, timeout=5.0, what="decision"):
+        """The first flow.decision after mark (see mark()) that satisfies pred."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.decisions_since(mark, pred)
+            if found:
+                return found[0]
+            if time.monotonic() > deadline:
+                raise AssertionError("no audit %s within %ss; trail tail:\n%s" % (
+                    what, timeout, "\n".join(json.dumps(r) for r in self.records()[-20:])))
+            time.sleep(0.1)
+
     def decision_for(self, sport, src=CLIENT4, timeout=5.0):
         """The flow.decision record of the client connection from src:sport."""
         return self.wait_record(
@@ -910,3 +921,68 @@ def _raise_interrupt(signum, frame):
 
 def have_root():
     return os.geteuid() == 0
+
+
+# --------------------------------------------------------------------------
+# assertions shared by the tests
+
+
+def expect_decision(rec, **want):
+    """Assert fields of a flow.decision record; IPs compared as addresses."""
+    assert rec.get("type") == "flow.decision", rec
+    bad = {}
+    for k, v in want.items():
+        got = rec.get(k)
+        if k in ("src", "dst"):
+            if not same_ip(got, v):
+                bad[k] = (got, v)
+        elif got != v:
+            bad[k] = (got, v)
+    assert not bad, "audit record fields (got, want): %s\nrecord: %s" % (bad, json.dumps(rec))
+    for k in ("v", "ts", "seq", "policy", "proto", "sport", "dport", "app", "prev", "hash"):
+        assert k in rec, "record lacks %r: %s" % (k, json.dumps(rec))
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", rec["policy"]), rec["policy"]
+    return rec
+
+
+def expect_reset(res, what):
+    """curl result of a denied flow: a reset, fast, not a timeout."""
+    assert res["rc"] in (35, 56), "%s: curl exit %d (want 35/56, a reset): %s" % (what, res["rc"], res["err"])
+    assert "reset" in res["err"].lower(), "%s: not a reset: %s" % (what, res["err"])
+    assert res["ms"] < 2000, "%s: the reset took %.0f ms" % (what, res["ms"])
+
+
+def expect_ok(res, name, what=None):
+    """curl result of an allowed flow: HTTP 200 from the vhost of that name."""
+    assert res["rc"] == 0, "%s: curl exit %d: %s" % (what or name, res["rc"], res["err"])
+    assert res["code"] == "200", "%s: HTTP %s" % (what or name, res["code"])
+    assert res["body"] == ("ok %s\n" % name).encode(), "%s: body %r" % (what or name, res["body"][:100])
+
+
+def status_counters(app):
+    """chokepointctl status (text and --json) both answer; returns the numeric leaves."""
+    p = app.ctl("status")
+    assert p.returncode == 0, "chokepointctl status -> %d: %s%s" % (p.returncode, p.stdout, p.stderr)
+    assert p.stdout.strip(), "chokepointctl status printed nothing"
+    return counters(app.status_json())
+
+
+def expect_counter(cnt, pattern, minimum=1):
+    """Some counter whose dotted path matches pattern has at least minimum."""
+    hits = {k: v for k, v in cnt.items() if re.search(pattern, k)}
+    assert hits, "no status counter matches %r; counters: %s" % (pattern, sorted(cnt))
+    assert max(hits.values()) >= minimum, "counters %s all below %d" % (hits, minimum)
+    return hits
+
+
+def check_trail(env):
+    """Every test module ends here: the trail verifies (chokepointctl and our own chain
+    check), a policy.loaded record exists, and status shows traffic counters."""
+    app = env.appliance
+    out, n = app.verify()
+    assert n > 0, "empty audit trail"
+    recs = app.records()
+    assert any(r.get("type") == "policy.loaded" for r in recs), "no policy.loaded record"
+    cnt = status_counters(app)
+    expect_counter(cnt, r"(rx|pkts|packets)", 1)
+    return recs, cnt
