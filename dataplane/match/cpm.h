@@ -133,6 +133,14 @@ int cpm_match(const struct cpm_policy *p, struct cpm_scratch *s,
 	      const struct cpm_query *q, struct cpm_verdict *v);
 
 /*
+ * 1 if the (raw) name, once normalised, is one of the policy's
+ * ech_public_names: a ClientHello with an ECH extension and this outer SNI
+ * is real ECH (raise DP_AN_ECH); with any other outer SNI it is GREASE and
+ * the outer SNI is the real name. 0 otherwise.
+ */
+int cpm_is_ech_public_name(const struct cpm_policy *p, const char *name, size_t len);
+
+/*
  * Normalise a name for matching and for the audit record: lower-case ASCII,
  * one trailing dot removed. Writes at most outlen-1 bytes + NUL. Returns the
  * length, or -1 if the name holds bytes outside [a-z0-9.-_*] after lowering

@@ -1,0 +1,1128 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * cp_config.c: libconfig policy file -> validated struct cp_config.
+ *
+ * One validating setter per key; unknown keys are errors at every level;
+ * every error is one line "FILE:LINE: KEY: message" where KEY is the
+ * setting's path in libconfig syntax (rules.[2].action, 0-based). Parsing
+ * goes on after an error so that one run reports every problem.
+ * The reference for every key, default and message is docs/configuration.md.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hs/hs.h>
+#include <libconfig.h>
+#include <libpsl.h>
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-const-variable"
+#define DP_PROTO_NAMES
+#include "dp_proto.h"
+#pragma GCC diagnostic pop
+
+#include "cpm.h"
+#include "cpm_blob.h"
+#include "cp_config.h"
+
+#define KEY_MAX 160
+
+/* Limits (inclusive) of the integer settings. */
+#define HOLD_TIMEOUT_MIN 100
+#define HOLD_TIMEOUT_MAX 60000
+#define HOLD_BYTES_MIN 256
+#define HOLD_BYTES_MAX 65536
+#define HOLD_SEGS_MIN 2
+#define HOLD_SEGS_MAX 1024
+#define TIMEOUT_MAX 604800          /* one week, in seconds */
+#define TCP_ESTABLISHED_MIN 60
+#define CHECKPOINT_RECORDS_MAX 10000000
+#define CHECKPOINT_SECONDS_MAX 86400
+
+#define REGEX_FLAGS (HS_FLAG_SINGLEMATCH | HS_FLAG_DOTALL | HS_FLAG_CASELESS)
+
+struct pctx {
+	struct cp_errs *e;
+	struct cp_config *cfg;
+	psl_ctx_t *psl;
+	bool psl_tried;
+};
+
+/* ---- errors ---------------------------------------------------------------- */
+
+void
+cp_err(struct cp_errs *e, int line, const char *key, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	e->count++;
+	n = snprintf(NULL, 0, "%s:%d: %s: %s\n", e->file, line, key, msg);
+	if (n < 0)
+		return;
+	if (e->len + (size_t)n + 1 > e->cap) {
+		size_t cap = e->cap ? e->cap : 1024;
+		char *b;
+
+		while (cap < e->len + (size_t)n + 1)
+			cap *= 2;
+		b = realloc(e->buf, cap);
+		if (b == NULL) {
+			e->oom = true;
+			return;
+		}
+		e->buf = b;
+		e->cap = cap;
+	}
+	snprintf(e->buf + e->len, e->cap - e->len, "%s:%d: %s: %s\n", e->file, line, key, msg);
+	e->len += (size_t)n;
+}
+
+void
+cp_errs_release(struct cp_errs *e)
+{
+	free(e->buf);
+	e->buf = NULL;
+	e->len = e->cap = 0;
+}
+
+/* A user string made safe for a message: printable ASCII but '"', the rest \xNN. */
+static const char *
+esc(const char *s, char *buf, size_t buflen)
+{
+	size_t o = 0;
+
+	for (; *s != '\0' && o + 8 < buflen; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch >= 0x20 && ch < 0x7f && ch != '"')
+			buf[o++] = (char)ch;
+		else
+			o += (size_t)snprintf(buf + o, buflen - o, "\\x%02x", ch);
+	}
+	if (*s != '\0' && o + 4 <= buflen) {
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+/* ---- small helpers ---------------------------------------------------------- */
+
+/* Room for one more element in a vector of n (capacity: next power of two). */
+static bool
+vec_room(struct pctx *c, void *pv, size_t n, size_t elem)
+{
+	void **v = pv;
+	void *nv;
+
+	if (n != 0 && (n & (n - 1)) != 0)
+		return true;
+	nv = realloc(*v, (n ? 2 * n : 1) * elem);
+	if (nv == NULL) {
+		c->e->oom = true;
+		return false;
+	}
+	*v = nv;
+	return true;
+}
+
+static char *
+dup_str(struct pctx *c, const char *s)
+{
+	char *d = strdup(s);
+
+	if (d == NULL)
+		c->e->oom = true;
+	return d;
+}
+
+static int
+line_of(const config_setting_t *s)
+{
+	return (int)config_setting_source_line(s);
+}
+
+/* Key paths are short; a longer one is cut (never overflows). */
+static const char *
+keyf(char *buf, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, KEY_MAX, fmt, ap);
+	va_end(ap);
+	return buf;
+}
+
+/* libconfig path of a child: parent.name, or parent.[idx] in a list */
+static const char *
+child_key(char *buf, const char *parent, const config_setting_t *s, unsigned int idx)
+{
+	const char *name = config_setting_name(s);
+
+	if (name != NULL)
+		return keyf(buf, "%s%s%s", parent, parent[0] ? "." : "", name);
+	return keyf(buf, "%s.[%u]", parent, idx);
+}
+
+static bool
+is_seq(const config_setting_t *s)
+{
+	int t = config_setting_type(s);
+
+	return t == CONFIG_TYPE_ARRAY || t == CONFIG_TYPE_LIST;
+}
+
+static const char *
+str_of(const config_setting_t *s)
+{
+	return config_setting_type(s) == CONFIG_TYPE_STRING ? config_setting_get_string(s) : NULL;
+}
+
+static bool
+in_list(const char *name, const char *const *allowed)
+{
+	for (; *allowed != NULL; allowed++)
+		if (strcmp(name, *allowed) == 0)
+			return true;
+	return false;
+}
+
+/* Report every child of group whose name is not allowed. */
+static void
+check_keys(struct pctx *c, const config_setting_t *group, const char *key,
+	   const char *const *allowed)
+{
+	char k[KEY_MAX];
+	int n = config_setting_length(group);
+
+	for (int i = 0; i < n; i++) {
+		config_setting_t *s = config_setting_get_elem(group, (unsigned int)i);
+
+		if (!in_list(config_setting_name(s), allowed))
+			cp_err(c->e, line_of(s), child_key(k, key, s, (unsigned int)i), "unknown key");
+	}
+}
+
+static bool
+want_group(struct pctx *c, const config_setting_t *s, const char *key)
+{
+	if (config_setting_is_group(s))
+		return true;
+	cp_err(c->e, line_of(s), key, "must be a group { ... }");
+	return false;
+}
+
+static bool
+parse_action(struct pctx *c, const config_setting_t *s, const char *key, uint8_t *out)
+{
+	const char *v = str_of(s);
+
+	if (v != NULL && strcmp(v, "allow") == 0)
+		*out = CPM_ALLOW;
+	else if (v != NULL && strcmp(v, "deny") == 0)
+		*out = CPM_DENY;
+	else {
+		cp_err(c->e, line_of(s), key, "must be \"allow\" or \"deny\"");
+		return false;
+	}
+	return true;
+}
+
+static bool
+parse_uint(struct pctx *c, const config_setting_t *s, const char *key,
+	   long long min, long long max, uint32_t *out)
+{
+	long long v;
+
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+		v = config_setting_get_int(s);
+		break;
+	case CONFIG_TYPE_INT64:
+		v = config_setting_get_int64(s);
+		break;
+	default:
+		v = min - 1;
+		break;
+	}
+	if (v < min || v > max) {
+		cp_err(c->e, line_of(s), key, "must be an integer from %lld to %lld", min, max);
+		return false;
+	}
+	*out = (uint32_t)v;
+	return true;
+}
+
+static void
+parse_path(struct pctx *c, const config_setting_t *s, const char *key, char **out)
+{
+	const char *v = str_of(s);
+
+	if (v == NULL || v[0] == '\0') {
+		cp_err(c->e, line_of(s), key, "must be a non-empty path string");
+		return;
+	}
+	free(*out);
+	*out = dup_str(c, v);
+}
+
+/* ---- CIDRs ------------------------------------------------------------------ */
+
+static int
+parse_cidr(const char *str, struct cp_cidr *out, char *msg, size_t msglen)
+{
+	char addr[64], ebuf[160], fixed[INET6_ADDRSTRLEN];
+	const char *slash = strchr(str, '/');
+	size_t alen = slash != NULL ? (size_t)(slash - str) : strlen(str);
+	unsigned int max, plen;
+	bool bad = false;
+
+	memset(out, 0, sizeof(*out));
+	if (alen == 0 || alen >= sizeof(addr))
+		goto err_syntax;
+	memcpy(addr, str, alen);
+	addr[alen] = '\0';
+	if (inet_pton(AF_INET, addr, out->addr) == 1) {
+		out->family = 4;
+		max = 32;
+	} else if (inet_pton(AF_INET6, addr, out->addr) == 1) {
+		out->family = 6;
+		max = 128;
+	} else {
+		goto err_syntax;
+	}
+	plen = max;
+	if (slash != NULL) {
+		const char *p = slash + 1;
+
+		if (*p == '\0' || strlen(p) > 3)
+			goto err_syntax;
+		plen = 0;
+		for (; *p != '\0'; p++) {
+			if (*p < '0' || *p > '9')
+				goto err_syntax;
+			plen = plen * 10 + (unsigned int)(*p - '0');
+		}
+		if (plen > max)
+			goto err_syntax;
+	}
+	out->plen = (uint8_t)plen;
+	for (unsigned int b = 0; b < 16; b++) {
+		unsigned int keep = b * 8 >= plen ? 0 : plen - b * 8 >= 8 ? 8 : plen - b * 8;
+		uint8_t mask = (uint8_t)(0xff00 >> keep);
+
+		if (out->addr[b] & ~mask) {
+			bad = true;
+			out->addr[b] &= mask;
+		}
+	}
+	if (bad) {
+		inet_ntop(out->family == 4 ? AF_INET : AF_INET6, out->addr, fixed, sizeof(fixed));
+		snprintf(msg, msglen, "\"%s\" has host bits set (did you mean \"%s/%u\"?)",
+			 esc(str, ebuf, sizeof(ebuf)), fixed, plen);
+		return -EINVAL;
+	}
+	return 0;
+
+err_syntax:
+	snprintf(msg, msglen, "\"%s\" is not an IPv4 or IPv6 address or CIDR",
+		 esc(str, ebuf, sizeof(ebuf)));
+	return -EINVAL;
+}
+
+static void
+parse_cidrs(struct pctx *c, const config_setting_t *s, const char *key, struct cp_cidrs *out)
+{
+	char k[KEY_MAX], msg[400];
+	int n;
+
+	if (!is_seq(s)) {
+		cp_err(c->e, line_of(s), key, "must be a list of CIDR strings, e.g. [\"10.0.0.0/8\"]");
+		return;
+	}
+	n = config_setting_length(s);
+	if (n == 0) {
+		cp_err(c->e, line_of(s), key, "must not be empty");
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		config_setting_t *el = config_setting_get_elem(s, (unsigned int)i);
+		const char *v = str_of(el);
+		struct cp_cidr cidr;
+
+		child_key(k, key, el, (unsigned int)i);
+		if (v == NULL) {
+			cp_err(c->e, line_of(el), k, "must be a string");
+			continue;
+		}
+		if (parse_cidr(v, &cidr, msg, sizeof(msg)) != 0) {
+			cp_err(c->e, line_of(el), k, "%s", msg);
+			continue;
+		}
+		if (!vec_room(c, &out->v, out->n, sizeof(*out->v)))
+			return;
+		out->v[out->n++] = cidr;
+	}
+}
+
+/* ---- names ------------------------------------------------------------------ */
+
+int
+cp_name_parse(const char *in, char *out, size_t outlen, uint8_t *kind,
+	      char *msg, size_t msglen)
+{
+	const char *p = in;
+	size_t len, label = 0;
+
+	*kind = CP_NAME_EXACT;
+	if (p[0] == '*' && p[1] == '.') {
+		*kind = CP_NAME_GLOB;
+		p += 2;
+	} else if (p[0] == '.') {
+		*kind = CP_NAME_SUFFIX;
+		p += 1;
+	}
+	len = strlen(p);
+	if (len > 0 && p[len - 1] == '.')
+		len--;
+	if (len == 0) {
+		snprintf(msg, msglen, "empty name");
+		return -EINVAL;
+	}
+	if (len > CPM_NAME_MAX) {
+		snprintf(msg, msglen, "longer than %d bytes", CPM_NAME_MAX);
+		return -EINVAL;
+	}
+	if (len >= outlen)
+		return -ENOMEM;
+	for (size_t i = 0; i < len; i++) {
+		char ch = p[i];
+
+		if (ch >= 'A' && ch <= 'Z')
+			ch = (char)(ch - 'A' + 'a');
+		out[i] = ch;
+		if (ch == '.') {
+			if (label == 0) {
+				snprintf(msg, msglen, "empty label");
+				return -EINVAL;
+			}
+			label = 0;
+			continue;
+		}
+		if (ch == '*') {
+			snprintf(msg, msglen,
+				 "'*' is only allowed as a leading \"*.\" label (use sni_regex/host_regex for patterns)");
+			return -EINVAL;
+		}
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_')) {
+			if ((unsigned char)ch >= 0x21 && (unsigned char)ch < 0x7f)
+				snprintf(msg, msglen, "character '%c' not allowed (a-z 0-9 - _ .)", ch);
+			else
+				snprintf(msg, msglen, "byte 0x%02x not allowed (a-z 0-9 - _ .)",
+					 (unsigned char)ch);
+			return -EINVAL;
+		}
+		if (++label > CPM_LABEL_MAX) {
+			snprintf(msg, msglen, "label longer than %d bytes", CPM_LABEL_MAX);
+			return -EINVAL;
+		}
+	}
+	if (label == 0) {
+		snprintf(msg, msglen, "empty label");
+		return -EINVAL;
+	}
+	out[len] = '\0';
+	return 0;
+}
+
+static bool
+is_public_suffix(struct pctx *c, const char *name)
+{
+	if (!c->psl_tried) {
+		c->psl_tried = true;
+		c->psl = psl_latest(NULL);
+	}
+	if (c->psl != NULL)
+		return psl_is_public_suffix2(c->psl, name, PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE) != 0;
+	return psl_is_public_suffix2(psl_builtin(), name, PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE) != 0;
+}
+
+/*
+ * A list of names. exact_only: ech_public_names. force: the rule's force
+ * flag (a suffix or glob over a public suffix needs it).
+ */
+static void
+parse_names(struct pctx *c, const config_setting_t *s, const char *key,
+	    struct cp_names *out, bool exact_only, bool force)
+{
+	char k[KEY_MAX], msg[200], ebuf[200], norm[CPM_NAME_MAX + 2];
+	int n;
+
+	if (!is_seq(s)) {
+		cp_err(c->e, line_of(s), key, "must be a list of name strings, e.g. [\"api.example.com\"]");
+		return;
+	}
+	n = config_setting_length(s);
+	if (n == 0) {
+		cp_err(c->e, line_of(s), key, "must not be empty");
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		config_setting_t *el = config_setting_get_elem(s, (unsigned int)i);
+		const char *v = str_of(el);
+		uint8_t kind;
+
+		child_key(k, key, el, (unsigned int)i);
+		if (v == NULL) {
+			cp_err(c->e, line_of(el), k, "must be a string");
+			continue;
+		}
+		if (cp_name_parse(v, norm, sizeof(norm), &kind, msg, sizeof(msg)) != 0) {
+			cp_err(c->e, line_of(el), k, "invalid name \"%s\": %s",
+			       esc(v, ebuf, sizeof(ebuf)), msg);
+			continue;
+		}
+		if (exact_only && kind != CP_NAME_EXACT) {
+			cp_err(c->e, line_of(el), k, "\"%s\" must be a plain name (no \".\" or \"*.\" prefix)",
+			       esc(v, ebuf, sizeof(ebuf)));
+			continue;
+		}
+		if (kind != CP_NAME_EXACT && !force && is_public_suffix(c, norm)) {
+			cp_err(c->e, line_of(el), k,
+			       "\"%s\" covers the public suffix \"%s\": set force = true; in the rule if that is intended",
+			       esc(v, ebuf, sizeof(ebuf)), norm);
+			continue;
+		}
+		if (!vec_room(c, &out->v, out->n, sizeof(*out->v)))
+			return;
+		out->v[out->n].kind = kind;
+		out->v[out->n].name = dup_str(c, norm);
+		if (out->v[out->n].name == NULL)
+			return;
+		out->n++;
+	}
+}
+
+static void
+parse_regexes(struct pctx *c, const config_setting_t *s, const char *key,
+	      const char *rule_id, struct cp_strs *out)
+{
+	char k[KEY_MAX], ebuf[200], ibuf[80];
+	int n;
+
+	if (!is_seq(s)) {
+		cp_err(c->e, line_of(s), key, "must be a list of regex strings");
+		return;
+	}
+	n = config_setting_length(s);
+	if (n == 0) {
+		cp_err(c->e, line_of(s), key, "must not be empty");
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		config_setting_t *el = config_setting_get_elem(s, (unsigned int)i);
+		const char *v = str_of(el);
+		hs_compile_error_t *cerr = NULL;
+		hs_database_t *db = NULL;
+
+		child_key(k, key, el, (unsigned int)i);
+		if (v == NULL || v[0] == '\0') {
+			cp_err(c->e, line_of(el), k, "must be a non-empty string");
+			continue;
+		}
+		if (hs_compile(v, REGEX_FLAGS, HS_MODE_BLOCK, NULL, &db, &cerr) != HS_SUCCESS) {
+			cp_err(c->e, line_of(el), k, "rule \"%s\": pattern \"%s\": %s",
+			       esc(rule_id != NULL ? rule_id : "?", ibuf, sizeof(ibuf)),
+			       esc(v, ebuf, sizeof(ebuf)),
+			       cerr != NULL && cerr->message != NULL ? cerr->message : "does not compile");
+			hs_free_compile_error(cerr);
+			continue;
+		}
+		hs_free_database(db);
+		if (!vec_room(c, &out->v, out->n, sizeof(*out->v)))
+			return;
+		out->v[out->n] = dup_str(c, v);
+		if (out->v[out->n] == NULL)
+			return;
+		out->n++;
+	}
+}
+
+/* ---- ports ------------------------------------------------------------------ */
+
+static bool
+parse_port_num(const char *s, const char *end, uint16_t *out)
+{
+	unsigned long v = 0;
+
+	if (s == end || end - s > 5)
+		return false;
+	for (; s < end; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+		v = v * 10 + (unsigned long)(*s - '0');
+	}
+	if (v < 1 || v > 65535)
+		return false;
+	*out = (uint16_t)v;
+	return true;
+}
+
+static void
+parse_ports(struct pctx *c, const config_setting_t *s, const char *key, struct cp_ports *out)
+{
+	char k[KEY_MAX], ebuf[80];
+	int n;
+
+	if (!is_seq(s)) {
+		cp_err(c->e, line_of(s), key,
+		       "must be a list of ports and \"lo-hi\" ranges, e.g. ( 443, \"8000-8080\" )");
+		return;
+	}
+	n = config_setting_length(s);
+	if (n == 0) {
+		cp_err(c->e, line_of(s), key, "must not be empty");
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		config_setting_t *el = config_setting_get_elem(s, (unsigned int)i);
+		struct cp_port_range r;
+		const char *v = str_of(el);
+		bool ok = false;
+
+		child_key(k, key, el, (unsigned int)i);
+		if (config_setting_type(el) == CONFIG_TYPE_INT ||
+		    config_setting_type(el) == CONFIG_TYPE_INT64) {
+			long long p = config_setting_type(el) == CONFIG_TYPE_INT ?
+				config_setting_get_int(el) : config_setting_get_int64(el);
+
+			ok = p >= 1 && p <= 65535;
+			r.lo = r.hi = (uint16_t)p;
+		} else if (v != NULL) {
+			const char *dash = strchr(v, '-');
+
+			if (dash == NULL) {
+				ok = parse_port_num(v, v + strlen(v), &r.lo);
+				r.hi = r.lo;
+			} else {
+				ok = parse_port_num(v, dash, &r.lo) &&
+				     parse_port_num(dash + 1, dash + strlen(dash), &r.hi);
+				if (ok && r.lo > r.hi) {
+					cp_err(c->e, line_of(el), k, "range \"%s\" is reversed",
+					       esc(v, ebuf, sizeof(ebuf)));
+					continue;
+				}
+			}
+		}
+		if (!ok) {
+			cp_err(c->e, line_of(el), k, "must be a port from 1 to 65535 or a range \"lo-hi\"");
+			continue;
+		}
+		if (!vec_room(c, &out->v, out->n, sizeof(*out->v)))
+			return;
+		out->v[out->n++] = r;
+	}
+}
+
+/* ---- groups ------------------------------------------------------------------- */
+
+static void
+parse_hold(struct pctx *c, const config_setting_t *g, const char *key)
+{
+	static const char *const keys[] = { "timeout_ms", "max_bytes", "max_segments", NULL };
+	struct cpm_settings *st = &c->cfg->settings;
+	config_setting_t *s;
+	char k[KEY_MAX];
+
+	if (!want_group(c, g, key))
+		return;
+	check_keys(c, g, key, keys);
+	if ((s = config_setting_get_member(g, "timeout_ms")) != NULL)
+		parse_uint(c, s, child_key(k, key, s, 0), HOLD_TIMEOUT_MIN, HOLD_TIMEOUT_MAX,
+			   &st->hold_timeout_ms);
+	if ((s = config_setting_get_member(g, "max_bytes")) != NULL)
+		parse_uint(c, s, child_key(k, key, s, 0), HOLD_BYTES_MIN, HOLD_BYTES_MAX,
+			   &st->hold_max_bytes);
+	if ((s = config_setting_get_member(g, "max_segments")) != NULL)
+		parse_uint(c, s, child_key(k, key, s, 0), HOLD_SEGS_MIN, HOLD_SEGS_MAX,
+			   &st->hold_max_segments);
+}
+
+static void
+parse_timeouts(struct pctx *c, const config_setting_t *g, const char *key)
+{
+	static const char *const keys[] = { "tcp_established", "tcp_halfopen", "tcp_closed",
+					    "udp", "other", NULL };
+	struct cpm_settings *st = &c->cfg->settings;
+	uint32_t *dst[] = { &st->tcp_established_ms, &st->tcp_halfopen_ms, &st->tcp_closed_ms,
+			    &st->udp_ms, &st->other_ms };
+	const long long min[] = { TCP_ESTABLISHED_MIN, 1, 1, 1, 1 };
+	char k[KEY_MAX];
+
+	if (!want_group(c, g, key))
+		return;
+	check_keys(c, g, key, keys);
+	for (int i = 0; keys[i] != NULL; i++) {
+		config_setting_t *s = config_setting_get_member(g, keys[i]);
+		uint32_t v;
+
+		if (s != NULL && parse_uint(c, s, child_key(k, key, s, 0), min[i], TIMEOUT_MAX, &v))
+			*dst[i] = v * 1000;
+	}
+}
+
+static void
+parse_anomalies(struct pctx *c, const config_setting_t *g, const char *key)
+{
+	struct cpm_settings *st = &c->cfg->settings;
+	char k[KEY_MAX];
+	int n;
+
+	if (!want_group(c, g, key))
+		return;
+	n = config_setting_length(g);
+	for (int i = 0; i < n; i++) {
+		config_setting_t *s = config_setting_get_elem(g, (unsigned int)i);
+		const char *name = config_setting_name(s);
+		int cls = -1;
+		uint8_t a;
+
+		child_key(k, key, s, (unsigned int)i);
+		for (int j = 0; j < DP_AN_MAX; j++)
+			if (strcmp(name, dp_anomaly_names[j]) == 0)
+				cls = j;
+		if (cls < 0) {
+			cp_err(c->e, line_of(s), k, "unknown anomaly class");
+			continue;
+		}
+		if (parse_action(c, s, k, &a))
+			st->anomaly_action[cls] = a;
+	}
+}
+
+static void
+parse_audit(struct pctx *c, const config_setting_t *g, const char *key)
+{
+	static const char *const keys[] = { "path", "signing_key", "checkpoint_records",
+					    "checkpoint_seconds", "fsync", NULL };
+	struct cp_config *cfg = c->cfg;
+	config_setting_t *s;
+	char k[KEY_MAX];
+
+	if (!want_group(c, g, key))
+		return;
+	check_keys(c, g, key, keys);
+	if ((s = config_setting_get_member(g, "path")) != NULL)
+		parse_path(c, s, child_key(k, key, s, 0), &cfg->audit_path);
+	if ((s = config_setting_get_member(g, "signing_key")) != NULL)
+		parse_path(c, s, child_key(k, key, s, 0), &cfg->audit_signing_key);
+	if ((s = config_setting_get_member(g, "checkpoint_records")) != NULL)
+		parse_uint(c, s, child_key(k, key, s, 0), 0, CHECKPOINT_RECORDS_MAX,
+			   &cfg->checkpoint_records);
+	if ((s = config_setting_get_member(g, "checkpoint_seconds")) != NULL)
+		parse_uint(c, s, child_key(k, key, s, 0), 0, CHECKPOINT_SECONDS_MAX,
+			   &cfg->checkpoint_seconds);
+	if ((s = config_setting_get_member(g, "fsync")) != NULL) {
+		const char *v = str_of(s);
+
+		if (v != NULL && strcmp(v, "never") == 0)
+			cfg->audit_fsync = 0;
+		else if (v != NULL && strcmp(v, "batch") == 0)
+			cfg->audit_fsync = 1;
+		else if (v != NULL && strcmp(v, "always") == 0)
+			cfg->audit_fsync = 2;
+		else
+			cp_err(c->e, line_of(s), child_key(k, key, s, 0),
+			       "must be \"always\", \"batch\" or \"never\"");
+	}
+}
+
+/* ---- rules ------------------------------------------------------------------- */
+
+static bool
+rule_id_ok(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (n == 0 || n > CPM_RULE_ID_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = id[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-'))
+			return false;
+	}
+	return true;
+}
+
+static void
+parse_rule(struct pctx *c, const config_setting_t *rs, unsigned int idx)
+{
+	static const char *const keys[] = { "id", "action", "sni", "host", "sni_regex",
+					    "host_regex", "src", "dst", "dport", "proto",
+					    "force", NULL };
+	struct cp_rule *r = &c->cfg->rules[idx];
+	config_setting_t *s, *proto_s = NULL;
+	char key[KEY_MAX], k[KEY_MAX];
+
+	keyf(key, "rules.[%u]", idx);
+	r->line = line_of(rs);
+	r->proto = CPM_PROTO_ANY;
+	if (!config_setting_is_group(rs)) {
+		cp_err(c->e, r->line, key, "must be a group { id = \"...\"; action = \"...\"; ... }");
+		return;
+	}
+	check_keys(c, rs, key, keys);
+
+	if ((s = config_setting_get_member(rs, "id")) != NULL) {
+		const char *v = str_of(s);
+
+		if (v == NULL || !rule_id_ok(v))
+			cp_err(c->e, line_of(s), child_key(k, key, s, 0),
+			       "must be 1 to %d characters from A-Z a-z 0-9 _ . -", CPM_RULE_ID_MAX);
+		else
+			r->id = dup_str(c, v);
+	} else {
+		keyf(k, "%s.id", key);
+		cp_err(c->e, r->line, k, "is required");
+	}
+	if ((s = config_setting_get_member(rs, "action")) != NULL) {
+		parse_action(c, s, child_key(k, key, s, 0), &r->action);
+	} else {
+		keyf(k, "%s.action", key);
+		cp_err(c->e, r->line, k, "is required");
+	}
+	if ((s = config_setting_get_member(rs, "force")) != NULL) {
+		if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+			cp_err(c->e, line_of(s), child_key(k, key, s, 0), "must be true or false");
+		else
+			r->force = config_setting_get_bool(s) != 0;
+	}
+	if ((s = config_setting_get_member(rs, "proto")) != NULL) {
+		const char *v = str_of(s);
+
+		proto_s = s;
+		if (v != NULL && strcmp(v, "any") == 0)
+			r->proto = CPM_PROTO_ANY;
+		else if (v != NULL && strcmp(v, "tcp") == 0)
+			r->proto = CPM_PROTO_TCP;
+		else if (v != NULL && strcmp(v, "udp") == 0)
+			r->proto = CPM_PROTO_UDP;
+		else if (v != NULL && strcmp(v, "icmp") == 0)
+			r->proto = CPM_PROTO_ICMP;
+		else
+			cp_err(c->e, line_of(s), child_key(k, key, s, 0),
+			       "must be \"tcp\", \"udp\", \"icmp\" or \"any\"");
+	}
+	if ((s = config_setting_get_member(rs, "sni")) != NULL)
+		parse_names(c, s, child_key(k, key, s, 0), &r->sni, false, r->force);
+	if ((s = config_setting_get_member(rs, "host")) != NULL)
+		parse_names(c, s, child_key(k, key, s, 0), &r->host, false, r->force);
+	if ((s = config_setting_get_member(rs, "sni_regex")) != NULL)
+		parse_regexes(c, s, child_key(k, key, s, 0), r->id, &r->sni_regex);
+	if ((s = config_setting_get_member(rs, "host_regex")) != NULL)
+		parse_regexes(c, s, child_key(k, key, s, 0), r->id, &r->host_regex);
+	if ((s = config_setting_get_member(rs, "src")) != NULL)
+		parse_cidrs(c, s, child_key(k, key, s, 0), &r->src);
+	if ((s = config_setting_get_member(rs, "dst")) != NULL)
+		parse_cidrs(c, s, child_key(k, key, s, 0), &r->dst);
+	if ((s = config_setting_get_member(rs, "dport")) != NULL) {
+		child_key(k, key, s, 0);
+		parse_ports(c, s, k, &r->dport);
+		if (r->proto == CPM_PROTO_ICMP)
+			cp_err(c->e, line_of(s), k, "ports need proto \"tcp\", \"udp\" or \"any\"");
+	}
+	if (proto_s != NULL && (r->proto == CPM_PROTO_UDP || r->proto == CPM_PROTO_ICMP) &&
+	    (config_setting_get_member(rs, "sni") != NULL ||
+	     config_setting_get_member(rs, "host") != NULL ||
+	     config_setting_get_member(rs, "sni_regex") != NULL ||
+	     config_setting_get_member(rs, "host_regex") != NULL))
+		cp_err(c->e, line_of(proto_s), child_key(k, key, proto_s, 0),
+		       "a rule with sni/host names must be \"tcp\" or \"any\" (names come from TCP only)");
+}
+
+struct id_ref {
+	const char *id;
+	unsigned int idx;
+};
+
+static int
+id_ref_cmp(const void *a, const void *b)
+{
+	const struct id_ref *x = a, *y = b;
+	int d = strcmp(x->id, y->id);
+
+	if (d != 0)
+		return d;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+static void
+check_unique_ids(struct pctx *c)
+{
+	struct cp_config *cfg = c->cfg;
+	struct id_ref *refs;
+	size_t n = 0;
+	char k[KEY_MAX];
+
+	if (cfg->n_rules < 2)
+		return;
+	refs = calloc(cfg->n_rules, sizeof(*refs));
+	if (refs == NULL) {
+		c->e->oom = true;
+		return;
+	}
+	for (size_t i = 0; i < cfg->n_rules; i++)
+		if (cfg->rules[i].id != NULL)
+			refs[n++] = (struct id_ref){ cfg->rules[i].id, (unsigned int)i };
+	qsort(refs, n, sizeof(*refs), id_ref_cmp);
+	for (size_t i = 1; i < n; i++) {
+		size_t first = i - 1;
+
+		if (strcmp(refs[i].id, refs[i - 1].id) != 0)
+			continue;
+		while (first > 0 && strcmp(refs[first - 1].id, refs[i].id) == 0)
+			first--;
+		keyf(k, "rules.[%u].id", refs[i].idx);
+		cp_err(c->e, cfg->rules[refs[i].idx].line, k,
+		       "duplicate id \"%s\" (first used by rules.[%u] at line %d)", refs[i].id,
+		       refs[first].idx, cfg->rules[refs[first].idx].line);
+	}
+	free(refs);
+}
+
+static void
+parse_rules(struct pctx *c, const config_setting_t *s, const char *key)
+{
+	struct cp_config *cfg = c->cfg;
+	int n;
+
+	if (config_setting_type(s) != CONFIG_TYPE_LIST) {
+		cp_err(c->e, line_of(s), key, "must be a list of rule groups: rules = ( { ... }, { ... } );");
+		return;
+	}
+	n = config_setting_length(s);
+	if (n == 0)
+		return;
+	cfg->rules = calloc((size_t)n, sizeof(*cfg->rules));
+	if (cfg->rules == NULL) {
+		c->e->oom = true;
+		return;
+	}
+	cfg->n_rules = (size_t)n;
+	for (int i = 0; i < n; i++)
+		parse_rule(c, config_setting_get_elem(s, (unsigned int)i), (unsigned int)i);
+	check_unique_ids(c);
+}
+
+/* ---- top level ----------------------------------------------------------------- */
+
+static void
+set_defaults(struct cp_config *cfg)
+{
+	static const uint8_t deny_by_default[] = {
+		DP_AN_OVERLAP_CONFLICT, DP_AN_MULTIPLE_SNI, DP_AN_MALFORMED_CLIENTHELLO,
+		DP_AN_OVERSIZE_CLIENTHELLO, DP_AN_TINY_SEGMENTS, DP_AN_REASSEMBLY_TIMEOUT,
+		DP_AN_HOLD_MEMORY_FULL, DP_AN_IP_FRAGMENT, DP_AN_IPV6_EXT_CHAIN,
+		DP_AN_MULTIPLE_HOST, DP_AN_HOST_MISMATCH, DP_AN_INVALID_NAME,
+	};
+	struct cpm_settings *st = &cfg->settings;
+
+	memset(cfg, 0, sizeof(*cfg));
+	st->mode = CPM_MODE_ENFORCE;
+	st->default_action = 0;   /* required */
+	st->inbound_action = CPM_DENY;
+	st->quic_action = CPM_DENY;
+	st->table_full_action = CPM_DENY;
+	st->midstream_action = CPM_DENY;
+	st->no_name_action = 0;
+	st->hold_timeout_ms = 5000;
+	st->hold_max_bytes = 16384;
+	st->hold_max_segments = 16;
+	st->tcp_established_ms = 350 * 1000;
+	st->tcp_halfopen_ms = 20 * 1000;
+	st->tcp_closed_ms = 10 * 1000;
+	st->udp_ms = 60 * 1000;
+	st->other_ms = 30 * 1000;
+	for (int i = 0; i < DP_AN_MAX; i++)
+		st->anomaly_action[i] = CPM_ALLOW;
+	for (size_t i = 0; i < sizeof(deny_by_default); i++)
+		st->anomaly_action[deny_by_default[i]] = CPM_DENY;
+	cfg->internal_all = true;
+	cfg->checkpoint_records = 1000;
+	cfg->checkpoint_seconds = 60;
+	cfg->audit_fsync = 1;
+}
+
+/* Settings that came from an @include'd file: not supported (the hash covers one file). */
+static bool
+find_include(struct pctx *c, const config_setting_t *s, const char *key)
+{
+	char k[KEY_MAX];
+	int n;
+
+	if (config_setting_source_file(s) != NULL) {
+		cp_err(c->e, 0, key,
+		       "set in @include \"%s\" (line %d): @include is not supported (the policy hash covers one file)",
+		       config_setting_source_file(s), line_of(s));
+		return true;
+	}
+	if (!config_setting_is_aggregate(s))
+		return false;
+	n = config_setting_length(s);
+	for (int i = 0; i < n; i++) {
+		config_setting_t *el = config_setting_get_elem(s, (unsigned int)i);
+
+		if (find_include(c, el, child_key(k, key, el, (unsigned int)i)))
+			return true;
+	}
+	return false;
+}
+
+static void
+parse_root(struct pctx *c, const config_setting_t *root)
+{
+	static const char *const keys[] = { "mode", "default", "internal", "trusted", "inbound",
+					    "quic", "table_full", "midstream", "hold", "timeouts",
+					    "anomalies", "ech_public_names", "rules", "audit", NULL };
+	struct cp_config *cfg = c->cfg;
+	struct cpm_settings *st = &cfg->settings;
+	config_setting_t *s;
+
+	check_keys(c, root, "", keys);
+	if ((s = config_setting_get_member(root, "mode")) != NULL) {
+		const char *v = str_of(s);
+
+		if (v != NULL && strcmp(v, "enforce") == 0)
+			st->mode = CPM_MODE_ENFORCE;
+		else if (v != NULL && strcmp(v, "monitor") == 0)
+			st->mode = CPM_MODE_MONITOR;
+		else
+			cp_err(c->e, line_of(s), "mode", "must be \"enforce\" or \"monitor\"");
+	}
+	if ((s = config_setting_get_member(root, "default")) != NULL)
+		parse_action(c, s, "default", &st->default_action);
+	else
+		cp_err(c->e, 0, "default", "is required (\"allow\" or \"deny\")");
+	if ((s = config_setting_get_member(root, "internal")) != NULL) {
+		parse_cidrs(c, s, "internal", &cfg->internal);
+		cfg->internal_all = false;
+	}
+	if ((s = config_setting_get_member(root, "trusted")) != NULL)
+		parse_cidrs(c, s, "trusted", &cfg->trusted);
+	if ((s = config_setting_get_member(root, "inbound")) != NULL)
+		parse_action(c, s, "inbound", &st->inbound_action);
+	if ((s = config_setting_get_member(root, "quic")) != NULL)
+		parse_action(c, s, "quic", &st->quic_action);
+	if ((s = config_setting_get_member(root, "table_full")) != NULL)
+		parse_action(c, s, "table_full", &st->table_full_action);
+	if ((s = config_setting_get_member(root, "midstream")) != NULL)
+		parse_action(c, s, "midstream", &st->midstream_action);
+	if ((s = config_setting_get_member(root, "hold")) != NULL)
+		parse_hold(c, s, "hold");
+	if ((s = config_setting_get_member(root, "timeouts")) != NULL)
+		parse_timeouts(c, s, "timeouts");
+	if ((s = config_setting_get_member(root, "anomalies")) != NULL)
+		parse_anomalies(c, s, "anomalies");
+	if ((s = config_setting_get_member(root, "ech_public_names")) != NULL)
+		parse_names(c, s, "ech_public_names", &cfg->ech, true, false);
+	if ((s = config_setting_get_member(root, "rules")) != NULL)
+		parse_rules(c, s, "rules");
+	if ((s = config_setting_get_member(root, "audit")) != NULL)
+		parse_audit(c, s, "audit");
+	if (cfg->audit_path == NULL)
+		cfg->audit_path = dup_str(c, "/var/log/chokepoint/audit.jsonl");
+}
+
+int
+cp_config_parse(const char *text, size_t len, struct cp_config *cfg, struct cp_errs *e)
+{
+	struct pctx c = { .e = e, .cfg = cfg };
+	unsigned int before = e->count;
+	config_t lc;
+	char *dir;
+	int rc;
+
+	set_defaults(cfg);
+	if (memchr(text, '\0', len) != NULL) {
+		cp_err(e, 0, "(file)", "contains a NUL byte: not a text file");
+		return -EINVAL;
+	}
+	config_init(&lc);
+	/* resolve an @include like config_read_file would, so it is reported, not "not found" */
+	dir = strdup(e->file);
+	if (dir == NULL) {
+		config_destroy(&lc);
+		return -ENOMEM;
+	}
+	config_set_include_dir(&lc, dirname(dir));
+	rc = config_read_string(&lc, text);
+	free(dir);
+	if (rc != CONFIG_TRUE) {
+		cp_err(e, config_error_line(&lc), "(syntax)", "%s",
+		       config_error_text(&lc) != NULL ? config_error_text(&lc) : "syntax error");
+		config_destroy(&lc);
+		return -EINVAL;
+	}
+	if (!find_include(&c, config_root_setting(&lc), ""))
+		parse_root(&c, config_root_setting(&lc));
+	config_destroy(&lc);
+	if (c.psl != NULL)
+		psl_free(c.psl);
+	if (e->oom)
+		return -ENOMEM;
+	return e->count != before ? -EINVAL : 0;
+}
+
+static void
+release_names(struct cp_names *n)
+{
+	for (size_t i = 0; i < n->n; i++)
+		free(n->v[i].name);
+	free(n->v);
+}
+
+static void
+release_strs(struct cp_strs *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+}
+
+void
+cp_config_release(struct cp_config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_rules; i++) {
+		struct cp_rule *r = &cfg->rules[i];
+
+		free(r->id);
+		release_names(&r->sni);
+		release_names(&r->host);
+		release_strs(&r->sni_regex);
+		release_strs(&r->host_regex);
+		free(r->src.v);
+		free(r->dst.v);
+		free(r->dport.v);
+	}
+	free(cfg->rules);
+	free(cfg->internal.v);
+	free(cfg->trusted.v);
+	release_names(&cfg->ech);
+	free(cfg->audit_path);
+	free(cfg->audit_signing_key);
+	memset(cfg, 0, sizeof(*cfg));
+}

@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * cp_config.h: the validated policy, between cp_config.c (libconfig ->
+ * struct cp_config, every error as "FILE:LINE: KEY: message") and
+ * cp_compile.c (struct cp_config -> blob). Internal to ctrlplane/policy.
+ */
+#ifndef CHOKEPOINT_CP_CONFIG_H
+#define CHOKEPOINT_CP_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cpm.h"
+
+/* Error collector: one "FILE:LINE: KEY: message\n" line per error. */
+struct cp_errs {
+	const char *file;
+	char *buf;
+	size_t len, cap;
+	unsigned int count;
+	bool oom;
+};
+
+void cp_err(struct cp_errs *e, int line, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+void cp_errs_release(struct cp_errs *e);
+
+struct cp_cidr {
+	uint8_t family;          /* 4 or 6 */
+	uint8_t plen;
+	uint8_t addr[16];
+};
+
+struct cp_cidrs {
+	struct cp_cidr *v;
+	size_t n;
+};
+
+struct cp_port_range {
+	uint16_t lo, hi;
+};
+
+struct cp_ports {
+	struct cp_port_range *v;
+	size_t n;
+};
+
+enum cp_name_kind {
+	CP_NAME_EXACT = 0,       /* api.openai.com */
+	CP_NAME_SUFFIX,          /* .openai.com: the domain and every subdomain */
+	CP_NAME_GLOB,            /* *.openai.com: subdomains only */
+};
+
+struct cp_name {
+	char *name;              /* normalised, without the "." / "*." prefix */
+	uint8_t kind;            /* enum cp_name_kind */
+};
+
+struct cp_names {
+	struct cp_name *v;
+	size_t n;
+};
+
+struct cp_strs {
+	char **v;
+	size_t n;
+};
+
+struct cp_rule {
+	char *id;
+	int line;
+	uint8_t action;          /* enum cpm_action */
+	uint8_t proto;           /* enum cpm_proto */
+	bool force;
+	struct cp_names sni, host;
+	struct cp_strs sni_regex, host_regex;
+	struct cp_cidrs src, dst;
+	struct cp_ports dport;
+};
+
+struct cp_config {
+	struct cpm_settings settings;
+	bool internal_all;
+	struct cp_cidrs internal, trusted;
+	struct cp_names ech;     /* exact names */
+	struct cp_rule *rules;
+	size_t n_rules;
+	char *audit_path;
+	char *audit_signing_key;
+	uint32_t checkpoint_records;
+	uint32_t checkpoint_seconds;
+	int audit_fsync;
+};
+
+/*
+ * Parse and validate text (the whole file, NUL-terminated at text[len]) into
+ * cfg. Returns 0, -EINVAL (errors in e) or -ENOMEM.
+ */
+int cp_config_parse(const char *text, size_t len, struct cp_config *cfg, struct cp_errs *e);
+void cp_config_release(struct cp_config *cfg);
+
+/*
+ * Compile a validated config into a blob (cpm_blob.h), malloc'ed. Returns 0,
+ * -EINVAL (errors in e: what Hyperscan refused at the whole-database step)
+ * or -ENOMEM / -errno.
+ */
+int cp_compile_blob(const struct cp_config *cfg, const uint8_t sha256[32],
+		    uint8_t **blob, size_t *blob_len, struct cp_errs *e);
+
+/*
+ * Normalise and check a configured name (sni/host/ech entry): lower-case,
+ * one trailing dot removed, "." / "*." prefix split off into *kind. Returns
+ * 0, or -EINVAL with a message in msg.
+ */
+int cp_name_parse(const char *in, char *out, size_t outlen, uint8_t *kind,
+		  char *msg, size_t msglen);
+
+#endif /* CHOKEPOINT_CP_CONFIG_H */

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * cp_policy.h: compile a libconfig policy file into the matcher's blob
+ * (dataplane/match/cpm_blob.h) and hand it to the dataplane as a sealed memfd.
+ * Used by chokepointd (reload, --check) and chokepointctl (policy test,
+ * replay). The file format and every error message are in
+ * docs/configuration.md.
+ */
+#ifndef CHOKEPOINT_CP_POLICY_H
+#define CHOKEPOINT_CP_POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct cp_policy {
+	uint8_t *blob;              /* load it with cpm_policy_load() */
+	size_t blob_len;
+	uint8_t sha256[32];         /* of the config file bytes (== sha256sum FILE) */
+	uint32_t n_rules;
+	char *path;                 /* the path given to cp_policy_compile_file() */
+	char *audit_path;           /* audit.path (default /var/log/chokepoint/audit.jsonl) */
+	char *audit_signing_key;    /* audit.signing_key, NULL if not set */
+	uint32_t checkpoint_records;  /* audit.checkpoint_records, 0 = no count trigger */
+	uint32_t checkpoint_seconds;  /* audit.checkpoint_seconds, 0 = no time trigger */
+	int audit_fsync;            /* 0 never 1 batch 2 always */
+	uint8_t mode;               /* enum cpm_mode */
+};
+
+#define CP_FSYNC_NEVER  0
+#define CP_FSYNC_BATCH  1
+#define CP_FSYNC_ALWAYS 2
+
+/*
+ * Read, validate and compile the policy file at path. Returns 0 (*out set;
+ * free it with cp_policy_free), -EINVAL (invalid policy), -ENOENT (no such
+ * file), -ENOMEM, or another -errno when the file cannot be read. On any
+ * error err gets every problem found, one per line, each
+ * "FILE:LINE: KEY: message\n" (see docs/configuration.md); err may be NULL.
+ * The compiled blob has already been loaded once by cpm_policy_load() here.
+ */
+int cp_policy_compile_file(const char *path, struct cp_policy **out, char *err, size_t errlen);
+void cp_policy_free(struct cp_policy *p);
+
+/*
+ * A sealed memfd holding p->blob at offset 0 (file offset rewound to 0):
+ * F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL, close-on-exec.
+ * Returns the fd (the caller closes it) or -errno.
+ */
+int cp_policy_memfd(const struct cp_policy *p);
+
+#endif /* CHOKEPOINT_CP_POLICY_H */
