@@ -273,10 +273,8 @@ ext_supported_versions(struct cur *e, struct tls_hello *h)
 		if (tls_is_grease(v))
 			continue;
 		h->versions |= version_bit(v);
-		/* JA4 takes the highest real version; drafts count as 1.3 */
-		if ((v & 0xff00) == 0x7f00)
-			v = 0x0304;
-		if (version_bit(v) != 0 && v > h->max_version)
+		/* JA4: the highest value in the extension, GREASE ignored */
+		if (v > h->max_version)
 			h->max_version = v;
 	}
 	return 0;

@@ -578,9 +578,10 @@ test_grease_and_versions(void **state)
 	assert_int_equal(h.exts[3], 0x0033);
 	assert_int_equal(h.n_sigalgs, 2);
 	assert_int_equal(h.sigalgs[0], 0x0403);
-	/* 0x7f1c (TLS 1.3 draft 28) counts as 1.3 */
+	/* 0x7f1c (TLS 1.3 draft 28) counts as 1.3; max_version is the raw
+	 * highest value, as JA4 wants it */
 	assert_int_equal(h.versions, DP_TLSV_1_3 | DP_TLSV_1_2);
-	assert_int_equal(h.max_version, 0x0304);
+	assert_int_equal(h.max_version, 0x7f1c);
 	assert_int_equal(h.has_pqc, 1);
 	assert_int_equal(h.has_alpn, 0);
 	assert_int_equal(h.alpn_len, 0);

@@ -137,7 +137,7 @@ decode() {
 			-e tls.handshake.extensions.supported_version \
 			-e tls.handshake.extensions_key_share_group \
 			-e tls.handshake.type -e tls.handshake.extension.type \
-			-e tls.handshake.ciphersuite -e tls.handshake.sig_hash_alg >"$txt"
+			-e tls.handshake.ciphersuite -e tls.handshake.sig_hash_alg -e tls.handshake.version >"$txt"
 		tshark -r "$work/x.pcap" -V 2>/dev/null | grep -E 'Extension: |Server Name:|ALPN Next Protocol|Supported Version|Key Share Entry: Group' >>"$txt"
 	else
 		tshark 2>/dev/null -r "$work/x.pcap" -T fields -E header=y -E separator=';' \

@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * ja4.c: JA4 fingerprint (see ja4.h for the spec version and the recipe).
+ * SHA-256 through OpenSSL's EVP one-shot digest.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "ja4.h"
+
+static const char hexd[] = "0123456789abcdef";
+
+static int
+is_alnum(uint8_t c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+static const char *
+version_code(uint16_t v)
+{
+	switch (v) {
+	case 0x0304: return "13";
+	case 0x0303: return "12";
+	case 0x0302: return "11";
+	case 0x0301: return "10";
+	case 0x0300: return "s3";
+	case 0x0002: return "s2";
+	case 0xfeff: return "d1";
+	case 0xfefd: return "d2";
+	case 0xfefc: return "d3";
+	default: return "00";
+	}
+}
+
+/* insertion sort: at most 64 entries */
+static void
+sort16(uint16_t *v, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		uint16_t x = v[i];
+		size_t j = i;
+
+		for (; j > 0 && v[j - 1] > x; j--)
+			v[j] = v[j - 1];
+		v[j] = x;
+	}
+}
+
+/* append "xxxx,xxxx,..." to s at *o */
+static void
+put_list(char *s, size_t *o, const uint16_t *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			s[(*o)++] = ',';
+		s[(*o)++] = hexd[v[i] >> 12];
+		s[(*o)++] = hexd[(v[i] >> 8) & 15];
+		s[(*o)++] = hexd[(v[i] >> 4) & 15];
+		s[(*o)++] = hexd[v[i] & 15];
+	}
+}
+
+/* first 12 hex digits of sha256(s[0..n)), or 12 zeros when empty */
+static int
+hash12(const char *s, size_t n, int empty, char *out)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	if (empty) {
+		memset(out, '0', 12);
+		return 0;
+	}
+	if (EVP_Digest(s, n, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen < 6)
+		return -EIO;
+	for (int i = 0; i < 6; i++) {
+		out[2 * i] = hexd[md[i] >> 4];
+		out[2 * i + 1] = hexd[md[i] & 15];
+	}
+	return 0;
+}
+
+static int
+ja4(const struct tls_hello *h, int quic, int original, char *out, size_t outlen)
+{
+	/* 64 exts + 32 sigalgs at 5 bytes each, plus the separator */
+	char s[64 * 5 + 32 * 5 + 8];
+	uint16_t v[64];
+	size_t n, o;
+	unsigned cnt;
+	int rc;
+
+	if (outlen < TLS_JA4_LEN + 1)
+		return -ENOSPC;
+	if (h->lists_truncated || h->n_ciphers < h->ciphers_total ||
+	    h->n_exts < h->exts_total)
+		return -E2BIG;
+
+	/* a: t13d1516h2 */
+	out[0] = quic ? 'q' : 't';
+	memcpy(out + 1, version_code(h->max_version), 2);
+	out[3] = h->has_sni_ext ? 'd' : 'i';
+	cnt = h->ciphers_total > 99 ? 99 : h->ciphers_total;
+	out[4] = (char)('0' + cnt / 10);
+	out[5] = (char)('0' + cnt % 10);
+	cnt = h->exts_total > 99 ? 99 : h->exts_total;
+	out[6] = (char)('0' + cnt / 10);
+	out[7] = (char)('0' + cnt % 10);
+	if (!h->has_alpn) {
+		out[8] = '0';
+		out[9] = '0';
+	} else if (is_alnum(h->first_alpn[0]) && is_alnum(h->first_alpn[1])) {
+		out[8] = (char)h->first_alpn[0];
+		out[9] = (char)h->first_alpn[1];
+	} else {
+		out[8] = hexd[h->first_alpn[0] >> 4];
+		out[9] = hexd[h->first_alpn[1] & 15];
+	}
+	out[10] = '_';
+
+	/* b: cipher suites */
+	n = h->n_ciphers;
+	memcpy(v, h->ciphers, n * sizeof(v[0]));
+	if (!original)
+		sort16(v, n);
+	o = 0;
+	put_list(s, &o, v, n);
+	rc = hash12(s, o, n == 0, out + 11);
+	if (rc != 0)
+		return rc;
+	out[23] = '_';
+
+	/* c: extensions (sorted, without SNI and ALPN) _ signature algorithms */
+	n = 0;
+	for (uint16_t i = 0; i < h->n_exts; i++)
+		if (original || (h->exts[i] != 0x0000 && h->exts[i] != 0x0010))
+			v[n++] = h->exts[i];
+	if (!original)
+		sort16(v, n);
+	o = 0;
+	put_list(s, &o, v, n);
+	if (h->n_sigalgs > 0) {
+		s[o++] = '_';
+		put_list(s, &o, h->sigalgs, h->n_sigalgs);
+	}
+	rc = hash12(s, o, n == 0, out + 24);
+	if (rc != 0)
+		return rc;
+	out[TLS_JA4_LEN] = '\0';
+	return 0;
+}
+
+int
+tls_ja4(const struct tls_hello *h, int quic, char *out, size_t outlen)
+{
+	return ja4(h, quic, 0, out, outlen);
+}
+
+int
+tls_ja4_o(const struct tls_hello *h, int quic, char *out, size_t outlen)
+{
+	return ja4(h, quic, 1, out, outlen);
+}
