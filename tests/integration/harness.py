@@ -878,7 +878,7 @@ class Env:
         self._old_term = None
 
     def __enter__(self):
-        self._old_term = signal.signal(signal.SIGTERM, _raise_interrupt)
+        self._old_term = signal.signal(signal.SIGTERM, self._on_sigterm)
         try:
             self.pki.generate()
             self.topo.up()
@@ -910,13 +910,23 @@ class Env:
             else:
                 log("kept %s" % self.workdir)
 
+    def _on_sigterm(self, signum, frame):
+        """meson's timeout: SIGTERM, then SIGKILL to our process group 0.5 s later. Our
+        servers and DPDK processes have their own sessions, so kill them and delete the
+        namespaces now, then unwind (the normal teardown finds nothing left to do)."""
+        log("SIGTERM: emergency teardown")
+        for pr in self.topo.procs:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pr.pid, signal.SIGKILL)
+        for ns in (self.topo.ns_client, self.topo.ns_server, self.topo.ns_app):
+            subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL)
+        raise KeyboardInterrupt("SIGTERM")
+
     def logs(self):
         """Tails of every process log (for assertion messages)."""
         return "\n".join("--- %s ---\n%s" % (p.name, p.tail(15)) for p in self.topo.procs)
 
 
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt("SIGTERM")
 
 
 def have_root():
