@@ -140,7 +140,7 @@ decode() {
 			-e tls.handshake.ciphersuite -e tls.handshake.sig_hash_alg -e tls.handshake.version >"$txt"
 		tshark -r "$work/x.pcap" -V 2>/dev/null | grep -E 'Extension: |Server Name:|ALPN Next Protocol|Supported Version|Key Share Entry: Group' >>"$txt"
 	else
-		tshark 2>/dev/null -r "$work/x.pcap" -T fields -E header=y -E separator=';' \
+		tshark 2>/dev/null -r "$work/x.pcap" -o http.desegment_body:FALSE -T fields -E header=y -E separator=';' \
 			-e http.request.method -e http.request.uri -e http.host -e http.request.version >"$txt"
 	fi
 }
