@@ -302,6 +302,27 @@ class Topology:
             time.sleep(0.05)
         raise HarnessError("nothing listens on %s:%d after %ss" % (ns, port, timeout))
 
+    @contextlib.contextmanager
+    def capture(self, ns, ifname, name="capture"):
+        """tcpdump on ifname inside ns for the duration of the with-block; yields a dict
+        whose "data" is the raw pcap bytes after the block."""
+        path = os.path.join(self.workdir, name + ".pcap")
+        pr = self.spawn(name, ns, ["tcpdump", "-i", ifname, "--immediate-mode", "-U", "-n",
+                                   "-s", "0", "-w", path])
+        deadline = time.monotonic() + 10
+        while "listening on" not in pr.output():
+            if not pr.alive() or time.monotonic() > deadline:
+                raise HarnessError("tcpdump did not start:\n" + pr.tail())
+            time.sleep(0.05)
+        res = {"path": path, "data": b""}
+        try:
+            yield res
+        finally:
+            time.sleep(0.2)
+            pr.stop(signal.SIGINT)
+            with open(path, "rb") as f:
+                res["data"] = f.read()
+
     # -- teardown
 
     def down(self):

@@ -49,6 +49,20 @@ def test_denied_flow_ends_denied(env):
     assert end["close"] in ("denied", "rst"), end
 
 
+def test_denied_name_never_reaches_server(env):
+    """The ClientHello of a denied flow is held and dropped: a capture on the server's
+    veth sees the allowed control name, never the denied one."""
+    t = env.topo
+    with t.capture(t.ns_server, t.if_server) as cap:
+        ok = env.clients.curl("api.anthropic.com", SERVER4)
+        harness.expect_ok(ok, "api.anthropic.com")
+        r = env.clients.curl("evil.example.net", SERVER4, timeout=10)
+        expect_reset(r, "evil.example.net")
+        env.appliance.decision_for(r["sport"])
+    assert b"api.anthropic.com" in cap["data"], "the capture does not work (control name missing)"
+    assert b"evil.example.net" not in cap["data"], "the denied name reached the server's wire"
+
+
 def test_audit_and_status(env):
     recs, cnt = harness.check_trail(env)
     harness.expect_counter(cnt, r"den", 4)
