@@ -45,5 +45,6 @@ def test_upload_50mb_curl_put(env):
 
 def test_audit_and_status(env):
     recs, cnt = harness.check_trail(env)
-    # the inside port received both 50 MB uploads
-    harness.expect_counter(cnt, r"bytes", 2 * SIZE)
+    # the inside port received both 50 MB uploads, the outside one the download
+    harness.expect_counter(cnt, "dataplane.ports[0].rx_bytes", 2 * SIZE)
+    harness.expect_counter(cnt, "dataplane.ports[1].rx_bytes", SIZE)

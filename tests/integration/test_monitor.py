@@ -39,4 +39,7 @@ def test_monitor_allow_still_recorded(env):
 
 
 def test_audit_and_status(env):
-    harness.check_trail(env)
+    recs, cnt = harness.check_trail(env)
+    harness.expect_counter(cnt, "dataplane.totals.monitor_would_deny", 4)
+    st = env.appliance.status_json()
+    assert st["dataplane"]["enforcing"] is False, st["dataplane"]

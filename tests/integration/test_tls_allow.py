@@ -42,4 +42,4 @@ def test_allowed_flow_ends_with_counts(env):
 
 def test_audit_and_status(env):
     recs, cnt = harness.check_trail(env)
-    harness.expect_counter(cnt, r"allow", 3)
+    harness.expect_counter(cnt, "dataplane.totals.allow", 3)

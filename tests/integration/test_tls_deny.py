@@ -65,4 +65,5 @@ def test_denied_name_never_reaches_server(env):
 
 def test_audit_and_status(env):
     recs, cnt = harness.check_trail(env)
-    harness.expect_counter(cnt, r"den", 4)
+    harness.expect_counter(cnt, "dataplane.totals.deny", 4)
+    harness.expect_counter(cnt, "dataplane.totals.rst_sent", 4)

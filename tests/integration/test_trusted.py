@@ -34,4 +34,4 @@ def test_same_name_untrusted_is_still_denied(env):
 
 def test_audit_and_status(env):
     recs, cnt = harness.check_trail(env)
-    harness.expect_counter(cnt, r"trusted", 4)
+    harness.expect_counter(cnt, "dataplane.totals.trusted", 4)
