@@ -927,6 +927,31 @@ quic_feed_server(struct quic_ctx *ctx, struct quic_flow *f, const uint8_t *dgram
 	return t;
 }
 
+int
+quic_new_connection(struct quic_ctx *ctx, const struct quic_flow *f,
+		    const uint8_t *dgram, size_t len)
+{
+	struct quic_lh h;
+	struct quic_keys k;
+	struct quic_packet o;
+	enum quic_pkt_type t;
+
+	if (ctx == NULL || f == NULL || dgram == NULL || !f->have_keys)
+		return 0;
+	t = read_long_header(dgram, len, &h);
+	if (t == QUIC_PT_UNKNOWN_VERSION || ((t == QUIC_PT_INITIAL || t == QUIC_PT_0RTT ||
+					      t == QUIC_PT_HANDSHAKE) && h.version != f->version))
+		return 1;
+	if (t != QUIC_PT_INITIAL)
+		return 0;
+	if (h.dcid_len == f->dcid_len && memcmp(h.dcid, f->dcid, f->dcid_len) == 0)
+		return 0;               /* the DCID that made the keys */
+	memcpy(k.key, f->key, sizeof(k.key));
+	memcpy(k.iv, f->iv, sizeof(k.iv));
+	memcpy(k.hp, f->hp, sizeof(k.hp));
+	return open_initial(ctx, &k, dgram, &h, f->largest_pn, &o) != 0;
+}
+
 /* ---- builder (tests and tools) ------------------------------------------- */
 
 long

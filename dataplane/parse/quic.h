@@ -144,6 +144,20 @@ enum quic_pkt_type quic_feed_server(struct quic_ctx *ctx, struct quic_flow *f,
 				    const uint8_t *dgram, size_t len);
 
 /*
+ * For a flow whose keys are fixed (typically decided): 1 if this client
+ * datagram starts with a long header that the flow's keys do not account
+ * for, so its ClientHello has not been checked: an Initial that does not
+ * open with the flow's keys (a new connection on the same 5-tuple, or the
+ * client's restart after a Retry: both have new keys) or a long header of
+ * another version. The caller must not let it inherit the verdict: it
+ * starts a new decision (quic_flow_reset, then quic_feed_client). 0 for the
+ * connection's own packets (whatever DCID the client moved to), short
+ * headers, and while the flow has no keys.
+ */
+int quic_new_connection(struct quic_ctx *ctx, const struct quic_flow *f,
+			const uint8_t *dgram, size_t len);
+
+/*
  * Read the first packet's long header without keys: type, version, CIDs.
  * Returns its type; info may be NULL.
  */

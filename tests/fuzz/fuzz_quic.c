@@ -11,7 +11,9 @@
  *                ClientHello parser behind the AEAD
  *   op & 3 == 3  data[0] = k: data[1..1+k) sealed as in 2, the rest of data
  *                appended raw in the same datagram (coalesced packets)
- * Every sealed packet uses one fixed client DCID, so the keys agree.
+ * Every sealed packet uses one fixed client DCID, so the keys agree. As the
+ * dataplane must, a client datagram that quic_new_connection() flags on a
+ * decided flow resets it and is decided anew.
  * Invariants checked after every datagram: reassembly counters within the
  * bound, a final result stays final, an OK result carries a sane hello.
  */
@@ -43,6 +45,19 @@ init_once(void)
 	    quic_initial_keys(ctx, QUIC_V1, fuzz_dcid, sizeof(fuzz_dcid), 0, &keys_v1) != 0 ||
 	    quic_initial_keys(ctx, QUIC_V2, fuzz_dcid, sizeof(fuzz_dcid), 0, &keys_v2) != 0)
 		abort();
+}
+
+/* The dataplane's rule: an unchecked hello on a decided flow is decided anew. */
+static enum quic_result
+redecide(struct quic_flow *f, const uint8_t *d, size_t len, enum quic_result prev)
+{
+	if (prev != QUIC_NEED_MORE && quic_new_connection(ctx, f, d, len)) {
+		quic_flow_reset(f);
+		if (f->have_keys || f->contig != 0 || f->result != QUIC_NEED_MORE)
+			abort();
+		return QUIC_NEED_MORE;
+	}
+	return prev;
 }
 
 static void
@@ -95,6 +110,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				if (copy == NULL)
 					abort();
 				memcpy(copy, d, len);
+				prev = redecide(&f, copy, len, prev);
 				r = quic_feed_client(ctx, &f, copy, len, &hello);
 				free(copy);
 			}
@@ -137,6 +153,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				if (copy == NULL)
 					abort();
 				memcpy(copy, dgram, dl);
+				prev = redecide(&f, copy, dl, prev);
 				r = quic_feed_client(ctx, &f, copy, dl, &hello);
 				free(copy);
 			}

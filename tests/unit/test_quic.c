@@ -987,6 +987,51 @@ test_version_negotiation(void **state)
 }
 
 /*
+ * On a decided flow, an Initial the flow's keys do not open (new connection,
+ * restart after a Retry) must be decided anew; the connection's own Initials
+ * to the server's chosen DCID must not.
+ */
+static void
+test_new_connection(void **state)
+{
+	uint8_t dg[1500], pay[1162];
+	static const uint8_t other[8] = { 7, 7, 7, 7, 7, 7, 7, 7 };
+	static const uint8_t server_cid[5] = { 0x51, 0x52, 0x53, 0x54, 0x55 };
+	struct tflow *t = tflow_new();
+	struct quic_keys k;
+	size_t n;
+	long len;
+
+	n = mk_piece(0, 0, 241, dg, sizeof(dg));
+	assert_int_equal(quic_new_connection(ctx, &t->f, dg, n), 0);   /* no keys yet */
+	assert_int_equal(feed(t, dg, n), QUIC_OK);
+	assert_int_equal(quic_new_connection(ctx, &t->f, dg, n), 0);   /* same DCID */
+	/* an ACK-only Initial to the server's CID, under the first keys */
+	memset(pay, 0, sizeof(pay));
+	pay[0] = 0x02, pay[1] = 0, pay[2] = 0, pay[3] = 0, pay[4] = 0;
+	assert_int_equal(quic_initial_keys(ctx, QUIC_V1, rfc_dcid, 8, 0, &k), 0);
+	len = quic_build_initial(ctx, QUIC_V1, &k, server_cid, 5, NULL, 0, NULL, 0, 1, 4,
+				 pay, sizeof(pay), dg, sizeof(dg));
+	assert_true(len > 0);
+	assert_int_equal(quic_new_connection(ctx, &t->f, dg, (size_t)len), 0);
+	/* a short header packet: the connection's own */
+	dg[0] = 0x40;
+	assert_int_equal(quic_new_connection(ctx, &t->f, dg, (size_t)len), 0);
+	/* a v2 Initial, and a draft-29 one: another connection */
+	n = mk_initial(QUIC_V2, rfc_dcid, 8, 0, (const uint8_t *)"\x01", 1, 1162, dg, sizeof(dg));
+	assert_int_equal(quic_new_connection(ctx, &t->f, dg, n), 1);
+	dg[1] = 0xff, dg[2] = 0, dg[3] = 0, dg[4] = 0x1d;
+	assert_int_equal(quic_new_connection(ctx, &t->f, dg, n), 1);
+	/* a new DCID with its own keys: a new connection, decided anew */
+	n = mk_initial(QUIC_V1, other, 8, 0, (const uint8_t *)"\x01", 1, 1162, dg, sizeof(dg));
+	assert_int_equal(quic_new_connection(ctx, &t->f, dg, n), 1);
+	quic_flow_reset(&t->f);
+	assert_int_equal(feed(t, dg, n), QUIC_NEED_MORE);
+	assert_int_equal(memcmp(t->f.dcid, other, 8), 0);
+	free(t);
+}
+
+/*
  * After quic_ctx_new, opening and parsing packets makes no OpenSSL
  * allocation. Deriving a flow's Initial keys (once, on its first Initial)
  * does: OpenSSL 3.0 re-creates its digest contexts on every HMAC init.
@@ -1145,6 +1190,7 @@ struct cflow {
 	struct tflow *t;
 	enum quic_result last;
 	int final;
+	unsigned new_conns;             /* client Initials quic_new_connection() flagged */
 };
 
 static void
@@ -1218,6 +1264,13 @@ run_capture(const char *path, struct cflow *fl, size_t nfl)
 
 			if (c->sport == u.sport && c->dport == u.dport &&
 			    strcmp(c->src, u.src) == 0 && strcmp(c->dst, u.dst) == 0) {
+				/* as the dataplane must: an unchecked hello is decided anew */
+				if (c->final && quic_new_connection(ctx, &c->t->f, u.payload, u.len)) {
+					c->new_conns++;
+					quic_flow_reset(&c->t->f);
+					c->final = 0;
+					c->last = QUIC_NEED_MORE;
+				}
 				if (c->final)
 					break;
 				r = feed(c->t, u.payload, u.len);
@@ -1366,6 +1419,10 @@ test_corpus(void **state)
 				split_total++;
 				split_ok += ok;
 			}
+			if (c->new_conns != 0)
+				print_message("corpus: %s %s:%u: decided again %u time(s): an Initial "
+					      "the keys do not open (after a Retry)\n", c->pcap,
+					      c->src, c->sport, c->new_conns);
 			if (!ok)
 				print_message("MISS %s %s:%u->%s:%u want sni=%s alpn=%s vers=%s; "
 					      "got %s sni=%s alpn=%s ver=0x%08x initials=%u\n",
@@ -1443,6 +1500,7 @@ test_own_capture(void **state)
 	c.last = QUIC_NEED_MORE;
 	run_capture(path, &c, 1);
 	assert_int_equal(c.last, QUIC_OK);
+	assert_int_equal(c.new_conns, 0);
 	assert_int_equal(c.t->f.version, QUIC_V1);
 	assert_string_equal(c.t->hello.sni, "quic.chokepoint.test");
 	alpn_text(&c.t->hello, alpn, sizeof(alpn));
@@ -1490,6 +1548,7 @@ main(void)
 		cmocka_unit_test(test_coalesced),
 		cmocka_unit_test(test_not_quic_and_versions),
 		cmocka_unit_test(test_version_negotiation),
+		cmocka_unit_test(test_new_connection),
 		cmocka_unit_test(test_no_allocation),
 #ifdef HAVE_PCAP
 		cmocka_unit_test(test_corpus),
