@@ -727,12 +727,23 @@ load_hsdb(struct cpm_policy *p, char *err, size_t errlen)
 		return fail(err, errlen, "policy blob: cannot hash the Hyperscan database");
 	if (memcmp(md, p->hdr->hsdb_sha256, 32) != 0)
 		return fail(err, errlen, "policy blob: Hyperscan database does not match its SHA-256");
-	if (hs_serialized_database_info(bytes, s->len, &info) != HS_SUCCESS)
-		return fail(err, errlen, "policy blob: Hyperscan database section is not a serialised database");
-	first_token_after(info, "Version: ", theirs, sizeof(theirs));
-	first_token_after(info, "Mode: ", mode, sizeof(mode));
 	first_token_after(hs_version(), "", ours, sizeof(ours));
-	free(info);
+	rc = hs_serialized_database_info(bytes, s->len, &info);
+	if (rc == HS_DB_VERSION_ERROR && s->len >= 8) {
+		/* serialised header: u32 magic, u32 version = major << 24 | minor << 16 | patch << 8 */
+		uint32_t v;
+
+		memcpy(&v, bytes + 4, sizeof(v));
+		snprintf(theirs, sizeof(theirs), "%u.%u.%u", v >> 24, (v >> 16) & 0xff, (v >> 8) & 0xff);
+		rc = HS_SUCCESS;
+		mode[0] = '\0';
+	} else if (rc == HS_SUCCESS) {
+		first_token_after(info, "Version: ", theirs, sizeof(theirs));
+		first_token_after(info, "Mode: ", mode, sizeof(mode));
+		free(info);
+	}
+	if (rc != HS_SUCCESS)
+		return fail(err, errlen, "policy blob: Hyperscan database section is not a serialised database");
 	if (strcmp(theirs, ours) != 0)
 		return fail(err, errlen,
 			    "policy blob: Hyperscan database built by Hyperscan %s, this process runs Hyperscan %s: recompile the policy with a matching chokepointd",
