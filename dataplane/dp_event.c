@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * dp_event.c: event rings and event construction (see dp_event.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_errno.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#include "dp_event.h"
+#include "dp_flow.h"
+#include "dp_log.h"
+
+RTE_LOG_REGISTER_SUFFIX(dp_logtype_event, event, INFO);
+
+_Static_assert(sizeof(struct dp_event) % 4 == 0, "rte_ring elements are 4-byte multiples");
+
+int
+dp_evq_init(struct dp_evq *q, uint8_t worker, unsigned int size, int socket)
+{
+	char name[RTE_RING_NAMESIZE];
+
+	memset(q, 0, sizeof(*q));
+	snprintf(name, sizeof(name), "dp_events_w%u", worker);
+	q->r = rte_ring_create_elem(name, sizeof(struct dp_event), size, socket,
+				    RING_F_SP_ENQ | RING_F_SC_DEQ | RING_F_EXACT_SZ);
+	if (q->r == NULL)
+		return -rte_errno;
+	q->next_wseq = 1;
+	q->worker = worker;
+	return 0;
+}
+
+void
+dp_evq_fini(struct dp_evq *q)
+{
+	rte_ring_free(q->r);
+	q->r = NULL;
+}
+
+unsigned int
+dp_evq_free(const struct dp_evq *q)
+{
+	return rte_ring_free_count(q->r);
+}
+
+static int
+enqueue(struct dp_evq *q, const struct dp_event *ev)
+{
+	return rte_ring_enqueue_elem(q->r, (void *)(uintptr_t)ev, sizeof(*ev));
+}
+
+void
+dp_evq_push(struct dp_evq *q, struct dp_event *ev, uint64_t *counters)
+{
+	ev->worker = q->worker;
+	if (q->gap_first != 0) {
+		struct dp_event gap;
+
+		/* the GAP event and this one must both fit, or this one is lost too */
+		if (rte_ring_free_count(q->r) >= 2) {
+			memset(&gap, 0, sizeof(gap));
+			gap.type = DP_EV_GAP;
+			gap.worker = q->worker;
+			gap.ts_ns = ev->ts_ns;
+			gap.gap_first = q->gap_first;
+			gap.gap_last = q->gap_last;
+			gap.wseq = q->next_wseq++;
+			if (enqueue(q, &gap) == 0) {
+				counters[DP_C_EVENTS]++;
+				q->gap_first = q->gap_last = 0;
+			} else {
+				q->next_wseq--;
+			}
+		}
+	}
+	ev->wseq = q->next_wseq++;
+	if (q->gap_first == 0 && enqueue(q, ev) == 0) {
+		counters[DP_C_EVENTS]++;
+		return;
+	}
+	counters[DP_C_EVENTS_LOST]++;
+	if (q->gap_first == 0)
+		q->gap_first = ev->wseq;
+	q->gap_last = ev->wseq;
+}
+
+void
+dp_event_fill(struct dp_event *ev, uint8_t type, const struct dp_flow *f,
+	      uint64_t ts_ns, const char *name, unsigned int name_len,
+	      const uint8_t *alpn, unsigned int alpn_len, int replay)
+{
+	const struct dp_flow_key *k = &f->key;
+	size_t alen = k->family == 6 ? 16 : 4;
+
+	memset(ev, 0, sizeof(*ev));
+	ev->type = type;
+	ev->verdict = f->verdict;
+	ev->reason = f->reason;
+	ev->app = f->app;
+	ev->l4proto = k->l4proto;
+	ev->family = k->family;
+	ev->vlan = k->vlan;
+	if (f->client_is_a) {
+		memcpy(ev->src, k->a, alen);
+		memcpy(ev->dst, k->b, alen);
+		ev->sport = k->pa;
+		ev->dport = k->pb;
+	} else {
+		memcpy(ev->src, k->b, alen);
+		memcpy(ev->dst, k->a, alen);
+		ev->sport = k->pb;
+		ev->dport = k->pa;
+	}
+	ev->ts_ns = ts_ns;
+	ev->policy_gen = f->policy_gen;
+	ev->rule = f->rule;
+	ev->anomalies = f->anomalies;
+	ev->tls_versions = f->tls_versions;
+	if (f->flags & DP_FF_ENFORCED)
+		ev->flags |= DP_EVF_ENFORCED;
+	if (f->flags & DP_FF_ECH)
+		ev->flags |= DP_EVF_ECH;
+	if (f->flags & DP_FF_PQC)
+		ev->flags |= DP_EVF_PQC;
+	if (replay)
+		ev->flags |= DP_EVF_REPLAY;
+	ev->close_cause = f->close_cause;
+	ev->pkts_c2s = f->pkts[DP_DIR_C2S];
+	ev->pkts_s2c = f->pkts[DP_DIR_S2C];
+	ev->bytes_c2s = f->bytes[DP_DIR_C2S];
+	ev->bytes_s2c = f->bytes[DP_DIR_S2C];
+	ev->start_ns = f->start_ns;
+	if (name != NULL && name_len > 0) {
+		if (name_len > DP_NAME_MAX)
+			name_len = DP_NAME_MAX;
+		memcpy(ev->name, name, name_len);
+		ev->name_len = (uint8_t)name_len;
+		ev->name_kind = f->name_kind;
+	}
+
+	if (alpn != NULL && alpn_len > 0) {
+		if (alpn_len > DP_ALPN_BYTES)
+			alpn_len = DP_ALPN_BYTES;
+		memcpy(ev->alpn, alpn, alpn_len);
+		ev->alpn_len = (uint8_t)alpn_len;
+	}
+
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * dp_event.h: audit events from a worker. Each worker owns one SP/SC ring
+ * of fixed-size struct dp_event (rte_ring_create_elem); the control thread
+ * is the only consumer. Every event gets the next per-worker wseq (from 1).
+ * A full ring loses the event (counted events_lost) and remembers the lost
+ * wseq range; the next event that fits is preceded by a DP_EV_GAP event
+ * naming that exact range, so the control plane can prove what is missing.
+ */
+#ifndef CHOKEPOINT_DP_EVENT_H
+#define CHOKEPOINT_DP_EVENT_H
+
+#include <stdint.h>
+
+#include "dp_proto.h"
+
+struct rte_ring;
+struct dp_flow;
+
+struct dp_evq {
+	struct rte_ring *r;
+	uint64_t next_wseq;      /* wseq the next event gets */
+	uint64_t gap_first;      /* lost range not yet reported (0: none) */
+	uint64_t gap_last;
+	uint8_t worker;
+};
+
+int dp_evq_init(struct dp_evq *q, uint8_t worker, unsigned int size, int socket);
+void dp_evq_fini(struct dp_evq *q);
+
+/*
+ * Assign ev->wseq and ev->worker and enqueue it (after a pending GAP event).
+ * counters: the worker's DP_C_* array (events, events_lost).
+ */
+void dp_evq_push(struct dp_evq *q, struct dp_event *ev, uint64_t *counters);
+
+/* Free entries of the ring (the replay loop keeps room before each step). */
+unsigned int dp_evq_free(const struct dp_evq *q);
+
+/*
+ * Fill the flow part of an event: addresses/ports oriented client -> server,
+ * verdict, reason, rule, generation, app, anomalies, flags; ts_ns given.
+ * name (normalised, may be NULL) and alpn (wire format, may be NULL).
+ */
+void dp_event_fill(struct dp_event *ev, uint8_t type, const struct dp_flow *f,
+		   uint64_t ts_ns, const char *name, unsigned int name_len,
+		   const uint8_t *alpn, unsigned int alpn_len, int replay);
+
+#endif /* CHOKEPOINT_DP_EVENT_H */

@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * dp_flow.h: the per-worker flow table. An rte_hash keyed by the canonical
+ * struct dp_flow_key (both directions give one key); the position rte_hash
+ * returns indexes a flat array of struct dp_flow, so a lookup is one hash
+ * probe and one array access. Bounded: an insert that finds no room is
+ * "table full" (the caller applies the policy's table_full verdict). Aging
+ * is a bounded sweep over the array (dp_flow_sweep), never a full walk.
+ */
+#ifndef CHOKEPOINT_DP_FLOW_H
+#define CHOKEPOINT_DP_FLOW_H
+
+#include <stdint.h>
+
+#include "dp_pkt.h"
+#include "dp_proto.h"
+
+enum dp_fstate {
+	DP_FS_FREE = 0,
+	DP_FS_SYN_SEEN,          /* TCP: SYN seen, a name is needed, no client payload yet */
+	DP_FS_PENDING,           /* TCP: client payload held (or fed, monitor), no verdict */
+	DP_FS_MIDWAIT,           /* replay: TCP without SYN, client not known yet */
+	DP_FS_ALLOWED,           /* verdict allow (or monitor: forwarded whatever the verdict) */
+	DP_FS_DENIED,            /* verdict deny, enforced: dropped */
+};
+
+/* dp_flow.flags */
+#define DP_FF_ENFORCED   0x01    /* the verdict is enforced (policy in enforce mode) */
+#define DP_FF_FIN_C      0x02    /* FIN seen from the client */
+#define DP_FF_FIN_S      0x04    /* FIN seen from the server */
+#define DP_FF_RST        0x08    /* an RST was seen */
+#define DP_FF_DECIDED    0x10    /* a flow.decision event was emitted */
+#define DP_FF_ECH        0x20
+#define DP_FF_PQC        0x40
+#define DP_FF_HAS_ACK    0x80    /* c_ack holds a client ACK field */
+#define DP_FF_SYN        0x100   /* created by the client's SYN: isn is known */
+
+#define DP_NO_SLOT UINT32_MAX
+#define DP_NO_NAME UINT32_MAX
+
+/* Direction of a packet relative to its flow. */
+#define DP_DIR_C2S 0
+#define DP_DIR_S2C 1
+
+struct dp_flow {
+	struct dp_flow_key key;  /* 40 B: the hash key, kept for deletion */
+	uint8_t state;           /* enum dp_fstate */
+	uint8_t client_is_a;     /* the client is endpoint a of the key */
+	uint8_t client_port;     /* port index the client's packets arrive on */
+	uint8_t verdict;         /* enum dp_verdict */
+	uint8_t reason;          /* enum dp_reason */
+	uint8_t app;             /* enum dp_app */
+	uint8_t name_kind;       /* enum dp_name_kind */
+	uint8_t syn_ttl;         /* TTL / hop limit of the client's SYN, 0 unknown */
+	uint8_t close_cause;     /* enum dp_close_cause once closing */
+	uint16_t flags;          /* DP_FF_* */
+	uint16_t tls_versions;   /* DP_TLSV_* */
+	int32_t rule;            /* deciding rule index, -1 none */
+	uint32_t anomalies;      /* bitmask of enum dp_anomaly */
+	uint32_t isn;            /* client ISN (TCP) */
+	uint32_t c_ack;          /* ACK field of the latest client segment */
+	uint32_t c_nxt;          /* client's next seq: highest seq + len seen */
+	uint32_t slot;           /* inspection slot (dp_hold.h), DP_NO_SLOT */
+	uint32_t name_id;        /* interned name (dp_names), DP_NO_NAME */
+	uint64_t policy_gen;     /* generation that decided */
+	uint64_t start_ns;
+	uint64_t last_ns;
+	uint64_t last_rst_ns;    /* last RST sent for this DENIED flow */
+	uint64_t pkts[2];        /* [DP_DIR_C2S], [DP_DIR_S2C] */
+	uint64_t bytes[2];
+};
+
+struct rte_hash;
+
+struct dp_flow_table {
+	struct rte_hash *h;
+	struct dp_flow *flows;   /* capacity entries, indexed by rte_hash position */
+	uint32_t capacity;
+	uint32_t active;
+	uint32_t sweep_pos;      /* next array index the aging sweep looks at */
+};
+
+/* Idle timeouts per state, ns (from the live policy's cpm_settings). */
+struct dp_timeouts {
+	uint64_t tcp_established;
+	uint64_t tcp_halfopen;
+	uint64_t tcp_closed;
+	uint64_t udp;
+	uint64_t other;
+};
+
+int dp_flow_table_init(struct dp_flow_table *t, const char *name, uint32_t capacity,
+		       int socket);
+void dp_flow_table_free(struct dp_flow_table *t);
+
+/* Lookup: the flow, or NULL. */
+struct dp_flow *dp_flow_lookup(struct dp_flow_table *t, const struct dp_flow_key *key);
+
+/*
+ * Bulk lookup of n (<= 64) keys: out[i] = flow or NULL. One rte_hash
+ * bulk call, so the bucket loads of the burst overlap.
+ */
+void dp_flow_lookup_bulk(struct dp_flow_table *t, const struct dp_flow_key *const *keys,
+			 unsigned int n, struct dp_flow **out);
+
+/*
+ * Insert key: a zeroed flow (key filled, slot/name_id unset) in *out.
+ * Returns 0, -EEXIST (then *out is the existing flow), or -ENOSPC (full).
+ */
+int dp_flow_insert(struct dp_flow_table *t, const struct dp_flow_key *key,
+		   struct dp_flow **out);
+
+/* Remove a flow (the caller has ended it). */
+void dp_flow_remove(struct dp_flow_table *t, struct dp_flow *f);
+
+/* Index of a flow in the table array. */
+static inline uint32_t
+dp_flow_index(const struct dp_flow_table *t, const struct dp_flow *f)
+{
+	return (uint32_t)(f - t->flows);
+}
+
+/* Idle timeout of a flow in its current state. Pure. */
+uint64_t dp_flow_timeout(const struct dp_flow *f, const struct dp_timeouts *to);
+
+/* 1 if the flow is closing (FIN both ways, an RST, or denied). Pure. */
+static inline int
+dp_flow_closing(const struct dp_flow *f)
+{
+	return (f->flags & DP_FF_RST) ||
+	       (f->flags & (DP_FF_FIN_C | DP_FF_FIN_S)) == (DP_FF_FIN_C | DP_FF_FIN_S) ||
+	       f->state == DP_FS_DENIED;
+}
+
+/*
+ * Aging sweep: look at up to budget array entries from the cursor and put
+ * the flows idle longer than their timeout at now into expired[] (at most
+ * max). Returns the number put. The caller ends and removes them.
+ */
+unsigned int dp_flow_sweep(struct dp_flow_table *t, uint64_t now, const struct dp_timeouts *to,
+			   unsigned int budget, struct dp_flow **expired, unsigned int max);
+
+/*
+ * Flows in array order from *pos (for shutdown: end everything): up to max
+ * in-use flows into out[], *pos advanced. Returns the number put (0: done).
+ */
+unsigned int dp_flow_iter(struct dp_flow_table *t, uint32_t *pos, struct dp_flow **out,
+			  unsigned int max);
+
+#endif /* CHOKEPOINT_DP_FLOW_H */

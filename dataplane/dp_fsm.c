@@ -1,0 +1,550 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * dp_fsm.c: the flow state machine (see dp_fsm.h, docs/dataplane.md).
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include <rte_mbuf.h>
+
+#include "cpm.h"
+#include "dp_fsm.h"
+#include "dp_inspect.h"
+#include "dp_policy.h"
+#include "dp_verdict.h"
+
+#define AN(x) (1u << (x))
+
+static inline int
+seq_after(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) > 0;
+}
+
+static inline int
+flow_dir(const struct dp_flow *f, const struct dp_pktctx *pc)
+{
+	return (pc->a_is_src != 0) == (f->client_is_a != 0) ? DP_DIR_C2S : DP_DIR_S2C;
+}
+
+static inline void
+account(struct dp_worker *w, struct dp_flow *f, const struct dp_pktctx *pc, int dir)
+{
+	f->pkts[dir]++;
+	f->bytes[dir] += pc->p.ip_len;
+	f->last_ns = w->now_ns;
+}
+
+/* New flow for pc's key; the sender is its client when sender_is_client. */
+static struct dp_flow *
+flow_new(struct dp_worker *w, struct dp_pktctx *pc, int sender_is_client)
+{
+	struct dp_flow *f;
+	int ret;
+
+	ret = dp_flow_insert(&w->ft, &pc->key, &f);
+	if (ret == -EEXIST) {
+		/* a stale bulk-lookup result: the entry appeared in this burst */
+		dp_end_flow(w, f, DP_CLOSE_EVICTED);
+		ret = dp_flow_insert(&w->ft, &pc->key, &f);
+	}
+	if (ret != 0)
+		return NULL;
+	f->state = DP_FS_ALLOWED;       /* every caller sets the real state */
+	w->tbl_changes++;
+	w->c[DP_C_FLOWS_CREATED]++;
+	w->c[DP_C_FLOWS_ACTIVE] = w->ft.active;
+	if (sender_is_client) {
+		f->client_is_a = (uint8_t)(pc->a_is_src != 0);
+		f->client_port = (uint8_t)pc->pidx;
+	} else {
+		f->client_is_a = (uint8_t)(pc->a_is_src == 0);
+		f->client_port = (uint8_t)dp_out_port(w, pc->pidx);
+	}
+	f->start_ns = w->now_ns;
+	f->last_ns = w->now_ns;
+	return f;
+}
+
+/* Close tracking of a decided flow. */
+static void
+track_close(struct dp_flow *f, const struct dp_pktctx *pc, int dir)
+{
+	uint8_t fl = pc->p.tcp_flags;
+
+	if (fl & DP_TCP_RST)
+		f->flags |= DP_FF_RST;
+	else if (pc->p.payload_len > 0)
+		/* data after an RST: that RST did not end the flow (spoofed or lost) */
+		f->flags &= ~DP_FF_RST;
+	if (fl & DP_TCP_FIN)
+		f->flags |= dir == DP_DIR_C2S ? DP_FF_FIN_C : DP_FF_FIN_S;
+}
+
+/* Client sequence tracking (ACK field and next seq) for the RSTs. */
+static void
+track_client(struct dp_flow *f, const struct dp_pkt *p)
+{
+	uint32_t end = p->seq + p->payload_len + ((p->tcp_flags & DP_TCP_SYN) ? 1 : 0) +
+		       ((p->tcp_flags & DP_TCP_FIN) ? 1 : 0);
+
+	if (p->tcp_flags & DP_TCP_ACK) {
+		f->c_ack = p->ack;
+		f->flags |= DP_FF_HAS_ACK;
+	}
+	if (seq_after(end, f->c_nxt))
+		f->c_nxt = end;
+}
+
+/* 1 if [seq, seq + len) lies inside one segment already held. */
+static int
+held_covers(const struct dp_slot *s, uint32_t seq, uint32_t len)
+{
+	for (unsigned int i = 0; i < s->n_segs; i++) {
+		const struct dp_hold_seg *h = &s->segs[i];
+
+		if (h->len >= len && (uint32_t)(seq - h->seq) <= h->len - len)
+			return 1;
+	}
+	return 0;
+}
+
+static inline int
+enforcing(const struct dp_worker *w)
+{
+	return w->gen->set->mode == CPM_MODE_ENFORCE;
+}
+
+/* Run the extractors over the stream; decide when they can. 1 if decided. */
+static int
+inspect_stream(struct dp_worker *w, struct dp_flow *f, struct dp_slot *s,
+	       struct dp_pktctx *pc)
+{
+	const struct cpm_settings *set = w->gen->set;
+	uint32_t contig = dp_reasm_contig(&s->ra);
+	uint32_t bound = s->ra.cap;
+	struct dp_insp_out io;
+
+	if (set->hold_max_bytes < bound)
+		bound = set->hold_max_bytes;
+	if (dp_inspect(dp_reasm_data(&s->ra), contig, bound, dp_flow_dport(f), &io) ==
+	    DP_INSP_DONE) {
+		dp_decide_pending(w, f, pc, &io, DP_WHY_NAME);
+		return 1;
+	}
+	if (contig >= bound || s->ra.overflow) {
+		/* the bound hit without a complete hello or request head */
+		dp_inspect_partial(dp_reasm_data(&s->ra), contig, &io);
+		if (io.app == DP_APP_TLS)
+			f->anomalies |= AN(DP_AN_OVERSIZE_CLIENTHELLO);
+		w->c[DP_C_HOLD_OVERFLOW]++;
+		dp_decide_pending(w, f, pc, NULL, DP_WHY_BOUND);
+		return 1;
+	}
+	return 0;
+}
+
+static void
+arm_deadline(struct dp_worker *w, struct dp_slot *s)
+{
+	if (s->deadline_ns == 0)
+		s->deadline_ns = w->now_ns +
+				 (uint64_t)w->gen->set->hold_timeout_ms * DP_NS_PER_MS;
+}
+
+/*
+ * TCP Fast Open: the SYN's payload is the stream's first chunk. Enforcing,
+ * the SYN is forwarded with the payload stripped and the TFO option NOP'd,
+ * so the server acknowledges ISN + 1 only and the client retransmits the
+ * bytes, which are then held like any other (and compared byte for byte).
+ */
+static void
+syn_payload(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc)
+{
+	struct dp_pkt *p = &pc->p;
+	struct dp_slot *s = dp_flow_slot(w, f);
+	int n;
+
+	if (s == NULL) {
+		f->anomalies |= AN(DP_AN_HOLD_MEMORY_FULL);
+		w->c[DP_C_HOLD_OVERFLOW]++;
+		dp_decide_pending(w, f, pc, NULL, DP_WHY_BOUND);
+		return;
+	}
+	if (dp_reasm_add(&s->ra, p->seq + 1, pc->data + p->payload_off, p->payload_len) ==
+	    DP_RA_CONFLICT)
+		f->anomalies |= AN(DP_AN_OVERLAP_CONFLICT);
+	arm_deadline(w, s);
+	f->state = DP_FS_PENDING;
+	if (enforcing(w)) {
+		if (pc->linear) {
+			/* a chained SYN cannot be stripped in place: not forwarded */
+			dp_drop(w, pc);
+		} else {
+			n = dp_strip_syn_payload(pc->data, pc->len, p);
+			if (n > 0) {
+				rte_pktmbuf_trim(pc->m, (uint16_t)(pc->len - (uint32_t)n));
+				pc->len = (uint32_t)n;
+				w->c[DP_C_TFO_STRIPPED]++;
+			}
+			dp_forward(w, pc);
+		}
+	} else {
+		dp_forward(w, pc);
+	}
+	pc->data = NULL;
+	inspect_stream(w, f, s, NULL);
+}
+
+/* A client segment with payload while pending. */
+static void
+client_payload(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc)
+{
+	const struct cpm_settings *set = w->gen->set;
+	const struct dp_pkt *p = &pc->p;
+	struct rte_mbuf *copy;
+	struct dp_slot *s;
+	uint32_t contig0, max_segs;
+	enum dp_reasm_res res;
+	int enforce = enforcing(w);
+
+	/* insertion evasions (PITFALLS 5a): what the server would not accept is not input */
+	if (!dp_l4_cksum_ok(pc->data, p)) {
+		w->c[DP_C_BAD_L4_CKSUM]++;
+		/* captures from a sending host carry unfilled offloaded checksums */
+		if (!w->replay) {
+			if (enforce)
+				dp_drop(w, pc);
+			else
+				dp_forward(w, pc);
+			return;
+		}
+	}
+	if (f->syn_ttl != 0 && p->ttl != f->syn_ttl) {
+		w->c[DP_C_TTL_MISMATCH]++;
+		if (enforce)
+			dp_drop(w, pc);
+		else
+			dp_forward(w, pc);
+		return;
+	}
+	s = dp_flow_slot(w, f);
+	if (s == NULL) {
+		f->anomalies |= AN(DP_AN_HOLD_MEMORY_FULL);
+		w->c[DP_C_HOLD_OVERFLOW]++;
+		dp_decide_pending(w, f, pc, NULL, DP_WHY_BOUND);
+		return;
+	}
+	f->state = DP_FS_PENDING;
+	contig0 = dp_reasm_contig(&s->ra);
+	res = dp_reasm_add(&s->ra, p->seq, pc->data + p->payload_off, p->payload_len);
+	if (res == DP_RA_CONFLICT)
+		f->anomalies |= AN(DP_AN_OVERLAP_CONFLICT);
+	if (s->ra.segs == 1 && p->seq != s->ra.base_seq)
+		f->anomalies |= AN(DP_AN_OOO_FIRST_SEGMENT);
+	arm_deadline(w, s);
+
+	if (!enforce) {
+		/* monitor: never hold; the reassembler has its own copy */
+		dp_forward(w, pc);
+		pc->data = NULL;
+	} else if (held_covers(s, p->seq, p->payload_len)) {
+		/* a retransmission of bytes already held */
+		rte_pktmbuf_free(pc->m);
+		pc->m = NULL;
+	} else {
+		max_segs = set->hold_max_segments < DP_HOLD_SEGS ? set->hold_max_segments :
+								    DP_HOLD_SEGS;
+		if (s->n_segs >= max_segs) {
+			f->anomalies |= AN(DP_AN_TINY_SEGMENTS);
+			w->c[DP_C_HOLD_OVERFLOW]++;
+			dp_decide_pending(w, f, pc, NULL, DP_WHY_BOUND);
+			return;
+		}
+		copy = rte_pktmbuf_copy(pc->m, w->hold.pool, 0, UINT32_MAX);
+		if (copy == NULL) {
+			f->anomalies |= AN(DP_AN_HOLD_MEMORY_FULL);
+			w->c[DP_C_HOLD_OVERFLOW]++;
+			dp_decide_pending(w, f, pc, NULL, DP_WHY_BOUND);
+			return;
+		}
+		s->segs[s->n_segs].m = copy;
+		s->segs[s->n_segs].seq = p->seq;
+		s->segs[s->n_segs].len = p->payload_len;
+		s->n_segs++;
+		w->c[DP_C_HELD_SEGS]++;
+		rte_pktmbuf_free(pc->m);
+		pc->m = NULL;
+		if (!pc->linear)
+			pc->data = rte_pktmbuf_mtod(copy, uint8_t *);
+	}
+
+	if ((f->anomalies & AN(DP_AN_OVERLAP_CONFLICT)) &&
+	    set->anomaly_action[DP_AN_OVERLAP_CONFLICT] == CPM_DENY) {
+		dp_decide_pending(w, f, pc, NULL, DP_WHY_ANOMALY);
+		return;
+	}
+	if (dp_reasm_contig(&s->ra) > contig0 || s->ra.overflow) {
+		if (inspect_stream(w, f, s, pc))
+			return;
+	}
+	if (p->tcp_flags & (DP_TCP_FIN | DP_TCP_RST)) {
+		/* the client ended its stream: no more bytes will come */
+		f->flags |= (p->tcp_flags & DP_TCP_RST) ? DP_FF_RST : DP_FF_FIN_C;
+		dp_decide_pending(w, f, pc, NULL, DP_WHY_CLOSE);
+	}
+}
+
+/* A packet of a flow waiting for its name (SYN_SEEN or PENDING). */
+static void
+pending_packet(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc, int dir)
+{
+	const struct dp_pkt *p = &pc->p;
+	uint8_t fl = p->tcp_flags;
+
+	if (dir == DP_DIR_S2C) {
+		/* SYN-ACK, ACKs, a server-first banner: the server knows the name already */
+		dp_forward(w, pc);
+		if (fl & DP_TCP_RST) {
+			f->flags |= DP_FF_RST;
+			dp_decide_pending(w, f, NULL, NULL, DP_WHY_CLOSE);
+		} else if (fl & DP_TCP_FIN) {
+			f->flags |= DP_FF_FIN_S;
+		}
+		return;
+	}
+	track_client(f, p);
+	if ((fl & (DP_TCP_SYN | DP_TCP_ACK)) == DP_TCP_SYN) {
+		/* the SYN again (same ISN) */
+		if (p->payload_len > 0)
+			syn_payload(w, f, pc);
+		else
+			dp_forward(w, pc);
+		return;
+	}
+	if (p->payload_len > 0) {
+		client_payload(w, f, pc);
+		return;
+	}
+	if (fl & DP_TCP_RST) {
+		f->flags |= DP_FF_RST;
+		dp_forward(w, pc);
+		dp_decide_pending(w, f, NULL, NULL, DP_WHY_CLOSE);
+	} else if (fl & DP_TCP_FIN) {
+		f->flags |= DP_FF_FIN_C;
+		dp_decide_pending(w, f, pc, NULL, DP_WHY_CLOSE);
+	} else {
+		/* the handshake's ACK, window updates */
+		dp_forward(w, pc);
+	}
+}
+
+/* A packet of a DENIED flow: dropped; the client is answered with an RST. */
+static void
+denied_packet(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc, int dir)
+{
+	if (dir == DP_DIR_C2S)
+		dp_rerst(w, f, pc);
+	dp_drop(w, pc);
+}
+
+/*
+ * Replay: a TCP flow whose SYN the capture missed. Its client is the sender
+ * of the first payload that looks like a ClientHello or an HTTP request;
+ * from there it is inspected like any pending flow, so a replay names what
+ * it sees. Any other payload: the midstream verdict.
+ */
+static void
+midwait_packet(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc, int dir)
+{
+	const struct dp_pkt *p = &pc->p;
+	uint64_t t;
+
+	if (p->payload_len == 0) {
+		track_close(f, pc, dir);
+		dp_forward(w, pc);
+		return;
+	}
+	if (!dp_inspect_looks_client(pc->data + p->payload_off, p->payload_len)) {
+		dp_decide_fixed(w, f, w->gen->set->midstream_action, DP_REASON_MIDSTREAM, -1);
+		if (f->state == DP_FS_DENIED)
+			dp_drop(w, pc);
+		else
+			dp_forward(w, pc);
+		return;
+	}
+	if (dir == DP_DIR_S2C) {
+		f->client_is_a = !f->client_is_a;
+		f->client_port = (uint8_t)pc->pidx;
+		t = f->pkts[0]; f->pkts[0] = f->pkts[1]; f->pkts[1] = t;
+		t = f->bytes[0]; f->bytes[0] = f->bytes[1]; f->bytes[1] = t;
+	}
+	f->isn = p->seq - 1;
+	f->c_nxt = p->seq;
+	f->state = DP_FS_SYN_SEEN;
+	if (dp_classify_new(w, f, pc->pidx)) {
+		if (f->state == DP_FS_DENIED)
+			dp_drop(w, pc);
+		else
+			dp_forward(w, pc);
+		return;
+	}
+	track_client(f, p);
+	client_payload(w, f, pc);
+}
+
+/* TCP without a flow entry and without a SYN. */
+static void
+tcp_midstream(struct dp_worker *w, struct dp_pktctx *pc)
+{
+	const struct cpm_settings *set = w->gen->set;
+	const struct dp_pkt *p = &pc->p;
+	struct dp_flow *f;
+	int sender_is_client;
+
+	w->c[DP_C_MIDSTREAM]++;
+	if (p->tcp_flags & DP_TCP_RST) {
+		/* never create state for an RST */
+		if (set->midstream_action == CPM_ALLOW || set->mode == CPM_MODE_MONITOR)
+			dp_forward(w, pc);
+		else
+			dp_drop(w, pc);
+		return;
+	}
+	/* a guess until the payload tells: the server has the lower port */
+	if ((p->tcp_flags & (DP_TCP_SYN | DP_TCP_ACK)) == (DP_TCP_SYN | DP_TCP_ACK))
+		sender_is_client = 0;
+	else
+		sender_is_client = p->sport >= p->dport;
+	f = flow_new(w, pc, sender_is_client);
+	if (f == NULL) {
+		dp_table_full(w, pc);
+		return;
+	}
+	account(w, f, pc, sender_is_client ? DP_DIR_C2S : DP_DIR_S2C);
+	if (w->replay) {
+		f->state = DP_FS_MIDWAIT;
+		w->c[DP_C_FLOWS_PENDING]++;
+		midwait_packet(w, f, pc, sender_is_client ? DP_DIR_C2S : DP_DIR_S2C);
+		return;
+	}
+	dp_decide_fixed(w, f, set->midstream_action, DP_REASON_MIDSTREAM, -1);
+	if (f->state == DP_FS_DENIED)
+		dp_drop(w, pc);
+	else
+		dp_forward(w, pc);
+}
+
+/* The client's SYN: a new flow. */
+static void
+tcp_syn(struct dp_worker *w, struct dp_pktctx *pc)
+{
+	const struct dp_pkt *p = &pc->p;
+	struct dp_flow *f;
+
+	f = flow_new(w, pc, 1);
+	if (f == NULL) {
+		dp_table_full(w, pc);
+		return;
+	}
+	f->flags |= DP_FF_SYN;
+	f->isn = p->seq;
+	f->syn_ttl = p->ttl;
+	f->c_nxt = p->seq + 1;
+	account(w, f, pc, DP_DIR_C2S);
+	if (dp_classify_new(w, f, pc->pidx)) {
+		if (f->state == DP_FS_DENIED) {
+			/* refused at the SYN: the client fails at once (RST in SYN-SENT) */
+			dp_rerst(w, f, pc);
+			dp_drop(w, pc);
+		} else {
+			dp_forward(w, pc);
+		}
+		return;
+	}
+	f->state = DP_FS_SYN_SEEN;
+	w->c[DP_C_FLOWS_PENDING]++;
+	if (p->payload_len > 0)
+		syn_payload(w, f, pc);
+	else
+		dp_forward(w, pc);
+}
+
+static void
+tcp_packet(struct dp_worker *w, struct dp_pktctx *pc, struct dp_flow *f)
+{
+	const struct dp_pkt *p = &pc->p;
+	int syn_only = (p->tcp_flags & (DP_TCP_SYN | DP_TCP_ACK | DP_TCP_RST)) == DP_TCP_SYN;
+	int dir;
+
+	if (f != NULL && syn_only) {
+		dir = flow_dir(f, pc);
+		/*
+		 * A SYN that is not a retransmission of the flow's own SYN starts
+		 * a new flow: a cached verdict is never inherited (PITFALLS 5c).
+		 */
+		if (!(f->flags & DP_FF_SYN) || dir != DP_DIR_C2S || p->seq != f->isn) {
+			dp_end_flow(w, f, DP_CLOSE_EVICTED);
+			f = NULL;
+		}
+	}
+	if (f == NULL) {
+		if (syn_only)
+			tcp_syn(w, pc);
+		else
+			tcp_midstream(w, pc);
+		return;
+	}
+	dir = flow_dir(f, pc);
+	account(w, f, pc, dir);
+	switch (f->state) {
+	case DP_FS_ALLOWED:
+		track_close(f, pc, dir);
+		dp_forward(w, pc);
+		break;
+	case DP_FS_DENIED:
+		track_close(f, pc, dir);
+		denied_packet(w, f, pc, dir);
+		break;
+	case DP_FS_MIDWAIT:
+		midwait_packet(w, f, pc, dir);
+		break;
+	default:
+		pending_packet(w, f, pc, dir);
+		break;
+	}
+}
+
+/* UDP, ICMP and other IP protocols: decided at the first packet. */
+static void
+other_packet(struct dp_worker *w, struct dp_pktctx *pc, struct dp_flow *f)
+{
+	int dir = DP_DIR_C2S;
+
+	if (f == NULL) {
+		f = flow_new(w, pc, 1);
+		if (f == NULL) {
+			dp_table_full(w, pc);
+			return;
+		}
+		account(w, f, pc, DP_DIR_C2S);
+		dp_classify_new(w, f, pc->pidx);
+	} else {
+		dir = flow_dir(f, pc);
+		account(w, f, pc, dir);
+	}
+	if (f->state == DP_FS_DENIED)
+		dp_drop(w, pc);
+	else
+		dp_forward(w, pc);
+}
+
+void
+dp_fsm_packet(struct dp_worker *w, struct dp_pktctx *pc, struct dp_flow *f)
+{
+	if (pc->p.l4proto == IPPROTO_TCP)
+		tcp_packet(w, pc, f);
+	else
+		other_packet(w, pc, f);
+}

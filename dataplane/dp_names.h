@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * dp_names.h: per-worker interning of the names flows were decided on, so a
+ * flow carries a 4-byte id instead of 256 bytes and flow.end can repeat the
+ * name of its flow.decision. Reference counted: a name lives while a flow
+ * holds it. Bounded: when every slot is taken (or two names collide on the
+ * 64-bit key) the flow simply holds no id and its flow.end has no name.
+ */
+#ifndef CHOKEPOINT_DP_NAMES_H
+#define CHOKEPOINT_DP_NAMES_H
+
+#include <stdint.h>
+
+#include "dp_proto.h"
+
+struct rte_hash;
+
+struct dp_name_slot {
+	uint32_t refs;
+	uint8_t kind;            /* enum dp_name_kind */
+	uint8_t len;
+	char name[DP_NAME_MAX + 1];
+};
+
+struct dp_names {
+	struct rte_hash *h;      /* 64-bit name hash -> slot index */
+	struct dp_name_slot *slots;
+	uint32_t *free_stack;
+	uint32_t n_free;
+	uint32_t capacity;
+};
+
+int dp_names_init(struct dp_names *n, const char *name, uint32_t capacity, int socket);
+void dp_names_free(struct dp_names *n);
+
+/* Intern (kind, name): an id (reference taken) or DP_NO_NAME. */
+uint32_t dp_names_get(struct dp_names *n, uint8_t kind, const char *name, uint8_t len);
+
+/* Drop one reference. */
+void dp_names_put(struct dp_names *n, uint32_t id);
+
+/* The slot of an id (NULL for DP_NO_NAME). */
+static inline const struct dp_name_slot *
+dp_names_slot(const struct dp_names *n, uint32_t id)
+{
+	return id < n->capacity ? &n->slots[id] : (const struct dp_name_slot *)0;
+}
+
+#endif /* CHOKEPOINT_DP_NAMES_H */

@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * dp_policy.c: policy load, publish and RCU reclaim (see dp_policy.h).
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <rte_errno.h>
+#include <rte_malloc.h>
+#include <rte_rcu_qsbr.h>
+
+#include "cpm.h"
+#include "dp_log.h"
+#include "dp_policy.h"
+
+RTE_LOG_REGISTER_SUFFIX(dp_logtype_policy, policy, INFO);
+
+#define DP_POLICY_MAX_BYTES (1ull << 30)
+
+int
+dp_policy_init(struct dp_proc *app)
+{
+	size_t sz = rte_rcu_qsbr_get_memsize(app->cfg.n_workers);
+	int ret;
+
+	app->rcu = rte_zmalloc("dp_rcu", sz, RTE_CACHE_LINE_SIZE);
+	if (app->rcu == NULL)
+		return -ENOMEM;
+	ret = rte_rcu_qsbr_init(app->rcu, app->cfg.n_workers);
+	if (ret != 0) {
+		rte_free(app->rcu);
+		app->rcu = NULL;
+		return -rte_errno;
+	}
+	return 0;
+}
+
+static void
+gen_free(struct dp_gen *g)
+{
+	unsigned int i;
+
+	if (g == NULL)
+		return;
+	for (i = 0; i < DP_MAX_WORKERS; i++)
+		cpm_scratch_free(g->scratch[i]);
+	cpm_policy_free(g->pol);
+	if (g->map != NULL)
+		munmap((void *)(uintptr_t)g->map, g->map_len);
+	free(g);
+}
+
+static void
+hex32(const uint8_t *b, char *out)
+{
+	static const char hx[] = "0123456789abcdef";
+
+	for (int i = 0; i < 32; i++) {
+		out[2 * i] = hx[b[i] >> 4];
+		out[2 * i + 1] = hx[b[i] & 15];
+	}
+	out[64] = '\0';
+}
+
+int
+dp_policy_apply(struct dp_proc *app, int fd, const struct dp_msg_policy *msg,
+		char *err, size_t errlen)
+{
+	struct dp_gen *g, *old;
+	struct stat st;
+	char hex[65];
+	int seals, ret;
+	unsigned int i;
+
+	if (fd < 0) {
+		snprintf(err, errlen, "POLICY without a file descriptor");
+		return -EINVAL;
+	}
+	if (fstat(fd, &st) != 0) {
+		snprintf(err, errlen, "fstat on the policy fd: %s", strerror(errno));
+		return -errno;
+	}
+	if (msg->blob_len == 0 || msg->blob_len > DP_POLICY_MAX_BYTES ||
+	    (uint64_t)st.st_size < msg->blob_len) {
+		snprintf(err, errlen, "policy blob length %llu does not fit the file (%lld bytes)",
+			 (unsigned long long)msg->blob_len, (long long)st.st_size);
+		return -EINVAL;
+	}
+	/* the bytes must not change under the matcher: sealed memfd only */
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0 || (seals & (F_SEAL_WRITE | F_SEAL_SHRINK)) != (F_SEAL_WRITE | F_SEAL_SHRINK)) {
+		snprintf(err, errlen, "policy fd is not a memfd sealed against write and shrink");
+		return -EPERM;
+	}
+	g = calloc(1, sizeof(*g));
+	if (g == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	g->gen = msg->gen;
+	g->map_len = msg->blob_len;
+	g->map = mmap(NULL, g->map_len, PROT_READ, MAP_SHARED, fd, 0);
+	if (g->map == MAP_FAILED) {
+		g->map = NULL;
+		snprintf(err, errlen, "mmap of the policy blob: %s", strerror(errno));
+		ret = -errno;
+		goto err_free;
+	}
+	ret = cpm_policy_load(g->map, g->map_len, &g->pol, err, errlen);
+	if (ret != 0) {
+		if (err[0] == '\0')
+			snprintf(err, errlen, "policy blob rejected (%d)", ret);
+		goto err_free;
+	}
+	if (memcmp(cpm_policy_sha256(g->pol), msg->sha256, 32) != 0) {
+		snprintf(err, errlen, "policy sha256 in the blob differs from the POLICY message");
+		ret = -EINVAL;
+		goto err_free;
+	}
+	for (i = 0; i < app->cfg.n_workers; i++) {
+		g->scratch[i] = cpm_scratch_alloc(g->pol);
+		if (g->scratch[i] == NULL) {
+			snprintf(err, errlen, "cannot allocate the matcher scratch for worker %u", i);
+			ret = -ENOMEM;
+			goto err_free;
+		}
+	}
+	g->set = cpm_settings(g->pol);
+	g->n_rules = cpm_rule_count(g->pol);
+	memcpy(g->sha256, msg->sha256, 32);
+
+	old = app->gen;
+	__atomic_store_n(&app->gen, g, __ATOMIC_RELEASE);
+	if (old != NULL) {
+		old->token = rte_rcu_qsbr_start(app->rcu);
+		old->next = app->retired;
+		app->retired = old;
+	}
+	hex32(g->sha256, hex);
+	DP_LOG(policy, NOTICE, "policy generation %llu live: %u rules, %s mode, sha256:%s",
+	       (unsigned long long)g->gen, g->n_rules,
+	       g->set->mode == CPM_MODE_MONITOR ? "monitor" : "enforce", hex);
+	return 0;
+
+err_free:
+	gen_free(g);
+	return ret < 0 ? ret : -EINVAL;
+}
+
+void
+dp_policy_reclaim(struct dp_proc *app)
+{
+	struct dp_gen **pp = &app->retired;
+
+	while (*pp != NULL) {
+		struct dp_gen *g = *pp;
+
+		if (rte_rcu_qsbr_check(app->rcu, g->token, false) == 1) {
+			*pp = g->next;
+			DP_LOG(policy, DEBUG, "policy generation %llu freed",
+			       (unsigned long long)g->gen);
+			gen_free(g);
+		} else {
+			pp = &g->next;
+		}
+	}
+}
+
+void
+dp_policy_fini(struct dp_proc *app)
+{
+	while (app->retired != NULL) {
+		struct dp_gen *g = app->retired;
+
+		app->retired = g->next;
+		gen_free(g);
+	}
+	gen_free(app->gen);
+	app->gen = NULL;
+	rte_free(app->rcu);
+	app->rcu = NULL;
+}

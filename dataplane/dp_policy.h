@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * dp_policy.h: policy generations. The control thread maps the sealed memfd
+ * the control plane sent (read-only), loads it with the one matcher
+ * (cpm_policy_load validates everything, Hyperscan version included),
+ * allocates one cpm_scratch per worker and publishes the generation with one
+ * atomic pointer store. The generation it replaced is retired with an RCU
+ * token (rte_rcu_qsbr_start) and freed by a non-blocking check on a later
+ * control-loop turn, once every worker has reported a quiescent state.
+ * Workers load the pointer once per burst and never keep it across loops.
+ */
+#ifndef CHOKEPOINT_DP_POLICY_H
+#define CHOKEPOINT_DP_POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dp.h"
+#include "dp_proto.h"
+
+struct cpm_policy;
+struct cpm_scratch;
+struct cpm_settings;
+
+struct dp_gen {
+	uint64_t gen;
+	struct cpm_policy *pol;
+	const struct cpm_settings *set;
+	struct cpm_scratch *scratch[DP_MAX_WORKERS];
+	const void *map;
+	size_t map_len;
+	uint8_t sha256[32];
+	uint32_t n_rules;
+	uint64_t token;          /* RCU token once retired */
+	struct dp_gen *next;     /* retired list */
+};
+
+/* The live generation (NULL before the first policy). */
+static inline struct dp_gen *
+dp_policy_live(struct dp_proc *app)
+{
+	return __atomic_load_n(&app->gen, __ATOMIC_ACQUIRE);
+}
+
+/* Create the RCU variable for n workers. */
+int dp_policy_init(struct dp_proc *app);
+
+/*
+ * Load the blob in fd (sealed memfd) announced by msg and make it live.
+ * Returns 0, or -errno with err filled (nothing changed).
+ */
+int dp_policy_apply(struct dp_proc *app, int fd, const struct dp_msg_policy *msg,
+		    char *err, size_t errlen);
+
+/* Free retired generations every worker is done with. Never blocks. */
+void dp_policy_reclaim(struct dp_proc *app);
+
+/* Free everything (workers stopped). */
+void dp_policy_fini(struct dp_proc *app);
+
+#endif /* CHOKEPOINT_DP_POLICY_H */

@@ -1,0 +1,422 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * dp_verdict.c: decide, apply, audit (see dp_verdict.h and the state
+ * machine in docs/dataplane.md).
+ */
+#include <netinet/in.h>
+#include <string.h>
+
+#include <rte_mbuf.h>
+
+#include "cpm.h"
+#include "dp_log.h"
+#include "dp_policy.h"
+#include "dp_verdict.h"
+
+#define AN(x) (1u << (x))
+
+static void
+flow_query(const struct dp_flow *f, struct cpm_query *q)
+{
+	const struct dp_flow_key *k = &f->key;
+	size_t alen = k->family == 6 ? 16 : 4;
+	int ports = k->l4proto == IPPROTO_TCP || k->l4proto == IPPROTO_UDP;
+
+	memset(q, 0, sizeof(*q));
+	q->family = k->family;
+	q->l4proto = k->l4proto;
+	if (f->client_is_a) {
+		memcpy(q->src, k->a, alen);
+		memcpy(q->dst, k->b, alen);
+		q->sport = ports ? k->pa : 0;
+		q->dport = ports ? k->pb : 0;
+	} else {
+		memcpy(q->src, k->b, alen);
+		memcpy(q->dst, k->a, alen);
+		q->sport = ports ? k->pb : 0;
+		q->dport = ports ? k->pa : 0;
+	}
+	q->field = CPM_FIELD_NONE;
+}
+
+static int
+is_pending(const struct dp_flow *f)
+{
+	return f->state == DP_FS_SYN_SEEN || f->state == DP_FS_PENDING ||
+	       f->state == DP_FS_MIDWAIT;
+}
+
+/* Record v on f, write flow.decision, count. */
+static void
+finish(struct dp_worker *w, struct dp_flow *f, const struct cpm_verdict *v,
+       const char *name, int name_len, const uint8_t *alpn, unsigned int alpn_len)
+{
+	const struct dp_gen *g = w->gen;
+	struct dp_event ev;
+
+	f->verdict = v->action == CPM_ALLOW ? DP_VERDICT_ALLOW : DP_VERDICT_DENY;
+	f->reason = v->reason;
+	f->rule = v->rule;
+	f->policy_gen = g->gen;
+	if (g->set->mode == CPM_MODE_ENFORCE)
+		f->flags |= DP_FF_ENFORCED;
+	else
+		f->flags &= ~DP_FF_ENFORCED;
+	f->flags |= DP_FF_DECIDED;
+	if (name_len > 0 && f->name_id == DP_NO_NAME)
+		f->name_id = dp_names_get(&w->names, f->name_kind, name, (uint8_t)name_len);
+	if (is_pending(f))
+		w->c[DP_C_FLOWS_PENDING]--;
+
+	if (f->verdict == DP_VERDICT_ALLOW)
+		w->c[DP_C_ALLOW]++;
+	else if (f->flags & DP_FF_ENFORCED)
+		w->c[DP_C_DENY]++;
+	else
+		w->c[DP_C_MONITOR_WOULD_DENY]++;
+	if (f->reason == DP_REASON_TRUSTED)
+		w->c[DP_C_TRUSTED]++;
+	else if (f->reason == DP_REASON_NOT_INTERNAL)
+		w->c[DP_C_NOT_INTERNAL]++;
+	else if (f->reason == DP_REASON_INBOUND)
+		w->c[DP_C_INBOUND]++;
+
+	dp_event_fill(&ev, DP_EV_DECISION, f, w->now_ns, name, name_len > 0 ? (unsigned)name_len : 0,
+		      alpn, alpn_len, w->replay);
+	dp_evq_push(&w->evq, &ev, w->c);
+}
+
+/* State after a verdict reached without holding anything. */
+static void
+settle(struct dp_flow *f)
+{
+	if (f->verdict == DP_VERDICT_DENY && (f->flags & DP_FF_ENFORCED)) {
+		f->state = DP_FS_DENIED;
+		f->close_cause = DP_CLOSE_DENIED;
+	} else {
+		f->state = DP_FS_ALLOWED;
+	}
+}
+
+void
+dp_decide_fixed(struct dp_worker *w, struct dp_flow *f, uint8_t action, uint8_t reason,
+		int32_t rule)
+{
+	struct cpm_verdict v = { .action = action, .reason = reason, .rule = rule };
+
+	finish(w, f, &v, NULL, 0, NULL, 0);
+	settle(f);
+	if (f->slot != DP_NO_SLOT) {
+		w->c[DP_C_HELD_SEGS] -= dp_hold_slot(&w->hold, f->slot)->n_segs;
+		dp_hold_slot_put(&w->hold, f->slot);
+		f->slot = DP_NO_SLOT;
+	}
+}
+
+int
+dp_classify_new(struct dp_worker *w, struct dp_flow *f, uint16_t pidx)
+{
+	const struct dp_gen *g = w->gen;
+	struct cpm_query q;
+	struct cpm_verdict v;
+	uint16_t dport;
+
+	if (f->key.l4proto == IPPROTO_UDP) {
+		dport = dp_flow_dport(f);
+		f->app = dport == 443 ? DP_APP_QUIC : dport == 53 ? DP_APP_DNS : DP_APP_UNKNOWN;
+	}
+	if (w->mode == DP_MODE_WIRE && pidx == 1) {
+		dp_decide_fixed(w, f, g->set->inbound_action, DP_REASON_INBOUND, -1);
+		return 1;
+	}
+	flow_query(f, &q);
+	if (cpm_classify_l34(g->pol, &q, &v) == CPM_DECIDED) {
+		dp_decide_fixed(w, f, v.action, v.reason, v.rule);
+		return 1;
+	}
+	if (f->key.l4proto == IPPROTO_TCP)
+		return 0;
+	/* no name will come: the full match without one */
+	if (cpm_match(g->pol, g->scratch[w->id], &q, &v) != 0)
+		DP_LOG_DP(worker, DEBUG, "worker %u: matcher scan error", w->id);
+	dp_decide_fixed(w, f, v.action, v.reason, v.rule);
+	return 1;
+}
+
+struct dp_slot *
+dp_flow_slot(struct dp_worker *w, struct dp_flow *f)
+{
+	uint32_t cap = DP_HOLD_WINDOW;
+
+	if (f->slot != DP_NO_SLOT)
+		return dp_hold_slot(&w->hold, f->slot);
+	if (w->gen != NULL && w->gen->set->hold_max_bytes < cap)
+		cap = w->gen->set->hold_max_bytes;
+	f->slot = dp_hold_slot_get(&w->hold, dp_flow_index(&w->ft, f), f->isn + 1, cap);
+	return f->slot == DP_NO_SLOT ? NULL : dp_hold_slot(&w->hold, f->slot);
+}
+
+/* Build an RST from a client frame and queue it on port pidx. */
+static void
+rst_out(struct dp_worker *w, const uint8_t *frame, const struct dp_pkt *p, int to_client,
+	uint32_t seq, uint32_t ack, uint16_t pidx)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(w->app->rx_pool);
+	int n;
+
+	if (m == NULL)
+		return;
+	n = dp_build_rst(frame, p, to_client, seq, ack, rte_pktmbuf_mtod(m, uint8_t *),
+			 rte_pktmbuf_tailroom(m));
+	if (n < 0) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	m->data_len = (uint16_t)n;
+	m->pkt_len = (uint32_t)n;
+	dp_tx(w, pidx, m);
+	w->c[DP_C_RST_SENT]++;
+}
+
+/*
+ * RSTs for a denied pending flow (docs/dataplane.md, step 7), built from a
+ * client frame of the flow:
+ *   to the server: seq = ISN + 1, the first byte it has not received
+ *     (nothing of the client's payload was forwarded), so it equals the
+ *     server's rcv_nxt exactly (RFC 5961);
+ *   to the client: seq = the ACK field of its latest segment (the server's
+ *     snd_nxt as the client knows it), ack = the client's next seq; before
+ *     the client sent any ACK (SYN-SENT), seq 0 and ack = ISN + 1.
+ */
+static void
+deny_rsts(struct dp_worker *w, struct dp_flow *f, const uint8_t *frame, uint32_t len,
+	  uint16_t pidx)
+{
+	struct dp_pkt p;
+
+	if (w->replay || frame == NULL)
+		return;
+	if (dp_decode(frame, len, (enum dp_link)w->app->cfg.linktype[pidx], &p) != DP_DEC_OK ||
+	    p.l4proto != IPPROTO_TCP)
+		return;
+	if (f->flags & DP_FF_SYN)
+		rst_out(w, frame, &p, 0, f->isn + 1,
+			(f->flags & DP_FF_HAS_ACK) ? f->c_ack : 0, dp_server_port(w, f));
+	if (f->flags & DP_FF_HAS_ACK)
+		rst_out(w, frame, &p, 1, f->c_ack, f->c_nxt, f->client_port);
+	else
+		rst_out(w, frame, &p, 1, 0, f->isn + 1, f->client_port);
+}
+
+void
+dp_rerst(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc)
+{
+	const struct dp_pkt *p = &pc->p;
+	uint32_t ack;
+
+	if (w->replay || pc->data == NULL || (p->tcp_flags & DP_TCP_RST) ||
+	    w->now_ns - f->last_rst_ns < DP_RST_INTERVAL_NS)
+		return;
+	f->last_rst_ns = w->now_ns;
+	ack = p->seq + p->payload_len + ((p->tcp_flags & DP_TCP_SYN) ? 1 : 0) +
+	      ((p->tcp_flags & DP_TCP_FIN) ? 1 : 0);
+	rst_out(w, pc->data, p, 1, (p->tcp_flags & DP_TCP_ACK) ? p->ack : 0, ack, pc->pidx);
+}
+
+/* Send the held segments to the server in sequence order, duplicates dropped. */
+static void
+release(struct dp_worker *w, struct dp_flow *f, struct dp_slot *s)
+{
+	uint8_t order[DP_HOLD_SEGS], dup[DP_HOLD_SEGS];
+	uint16_t port = dp_server_port(w, f);
+	unsigned int i;
+
+	dp_hold_release_order(s->segs, s->n_segs, s->ra.base_seq, order, dup);
+	for (i = 0; i < s->n_segs; i++) {
+		struct dp_hold_seg *seg = &s->segs[order[i]];
+
+		if (dup[order[i]])
+			rte_pktmbuf_free(seg->m);
+		else
+			dp_tx(w, port, seg->m);
+		seg->m = NULL;
+	}
+	w->c[DP_C_HELD_SEGS] -= s->n_segs;
+	s->n_segs = 0;
+}
+
+static void
+apply_pending(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc, enum dp_why why)
+{
+	struct dp_slot *s = f->slot != DP_NO_SLOT ? dp_hold_slot(&w->hold, f->slot) : NULL;
+
+	if (f->verdict == DP_VERDICT_ALLOW || !(f->flags & DP_FF_ENFORCED)) {
+		if (s != NULL)
+			release(w, f, s);
+		f->state = DP_FS_ALLOWED;
+		if (pc != NULL)
+			dp_forward(w, pc);
+	} else {
+		if (why != DP_WHY_END && !(f->flags & DP_FF_RST)) {
+			if (pc != NULL && pc->data != NULL)
+				deny_rsts(w, f, pc->data, pc->len, pc->pidx);
+			else if (s != NULL && s->n_segs > 0) {
+				struct rte_mbuf *m = s->segs[s->n_segs - 1].m;
+
+				if (rte_pktmbuf_is_contiguous(m))
+					deny_rsts(w, f, rte_pktmbuf_mtod(m, uint8_t *),
+						  rte_pktmbuf_data_len(m), m->port);
+			}
+		}
+		if (pc != NULL)
+			dp_drop(w, pc);
+		f->state = DP_FS_DENIED;
+		f->close_cause = DP_CLOSE_DENIED;
+		f->last_rst_ns = w->now_ns;
+	}
+	if (s != NULL) {
+		w->c[DP_C_HELD_SEGS] -= s->n_segs;
+		dp_hold_slot_put(&w->hold, f->slot);
+		f->slot = DP_NO_SLOT;
+	}
+}
+
+/* 1 if an anomaly in an the policy marks "deny" is set. */
+static int
+anomaly_denies(const struct cpm_settings *set, uint32_t an)
+{
+	for (unsigned int i = 0; i < DP_AN_MAX; i++)
+		if ((an & AN(i)) && set->anomaly_action[i] == CPM_DENY)
+			return 1;
+	return 0;
+}
+
+void
+dp_decide_pending(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc,
+		  const struct dp_insp_out *io, enum dp_why why)
+{
+	const struct dp_gen *g = w->gen;
+	const struct cpm_settings *set = g->set;
+	struct dp_slot *s = f->slot != DP_NO_SLOT ? dp_hold_slot(&w->hold, f->slot) : NULL;
+	struct dp_insp_out partial;
+	char norm[DP_NAME_MAX + 1];
+	struct cpm_query q;
+	struct cpm_verdict v;
+	int nlen = 0;
+	uint32_t an;
+
+	if (io == NULL) {
+		if (s != NULL)
+			dp_inspect_partial(dp_reasm_data(&s->ra), dp_reasm_contig(&s->ra), &partial);
+		else
+			dp_inspect_partial(NULL, 0, &partial);
+		io = &partial;
+	}
+	an = f->anomalies | io->anomalies;
+	flow_query(f, &q);
+	if (io->name_kind != DP_NAME_NONE && io->name_len > 0) {
+		nlen = cpm_normalise_name(io->name, io->name_len, norm, sizeof(norm));
+		if (nlen < 0) {
+			an |= AN(DP_AN_INVALID_NAME);
+			nlen = (int)strnlen(norm, sizeof(norm) - 1);
+		}
+		q.field = io->name_kind == DP_NAME_SNI ? CPM_FIELD_SNI : CPM_FIELD_HOST;
+		q.name = io->name;
+		q.name_len = io->name_len;
+		if (io->ech && io->name_kind == DP_NAME_SNI &&
+		    cpm_is_ech_public_name(g->pol, io->name, io->name_len))
+			an |= AN(DP_AN_ECH);
+	}
+	if (why == DP_WHY_BOUND && q.field == CPM_FIELD_NONE && set->no_name_action != 0) {
+		v.action = set->no_name_action;
+		v.reason = DP_REASON_ANOMALY;
+		v.rule = -1;
+	} else if (cpm_match(g->pol, g->scratch[w->id], &q, &v) != 0) {
+		DP_LOG_DP(worker, DEBUG, "worker %u: matcher scan error", w->id);
+	}
+	if (v.action == CPM_ALLOW && anomaly_denies(set, an)) {
+		v.action = CPM_DENY;
+		v.reason = DP_REASON_ANOMALY;
+		v.rule = -1;
+	}
+	f->anomalies = an;
+	f->app = io->app;
+	f->name_kind = nlen > 0 ? io->name_kind : DP_NAME_NONE;
+	f->tls_versions = io->tls_versions;
+	if (io->ech)
+		f->flags |= DP_FF_ECH;
+	if (io->pqc)
+		f->flags |= DP_FF_PQC;
+	finish(w, f, &v, norm, nlen, io->alpn, io->alpn_len);
+	apply_pending(w, f, pc, why);
+}
+
+void
+dp_table_full(struct dp_worker *w, struct dp_pktctx *pc)
+{
+	const struct dp_gen *g = w->gen;
+	uint8_t act = g->set->table_full_action;
+	int enforce = g->set->mode == CPM_MODE_ENFORCE;
+
+	w->c[DP_C_TABLE_FULL]++;
+	if (w->now_ns - w->table_full_audit_ns >= DP_NS_PER_S || w->table_full_audit_ns == 0) {
+		struct dp_flow tmp;
+		struct dp_event ev;
+
+		memset(&tmp, 0, sizeof(tmp));
+		tmp.key = pc->key;
+		tmp.client_is_a = (uint8_t)pc->a_is_src;
+		tmp.verdict = act == CPM_ALLOW ? DP_VERDICT_ALLOW : DP_VERDICT_DENY;
+		tmp.reason = DP_REASON_TABLE_FULL;
+		tmp.rule = -1;
+		tmp.policy_gen = g->gen;
+		tmp.flags = enforce ? DP_FF_ENFORCED : 0;
+		tmp.start_ns = w->now_ns;
+		dp_event_fill(&ev, DP_EV_DECISION, &tmp, w->now_ns, NULL, 0, NULL, 0, w->replay);
+		dp_evq_push(&w->evq, &ev, w->c);
+		w->table_full_audit_ns = w->now_ns;
+	}
+	if (act == CPM_ALLOW || !enforce)
+		dp_forward(w, pc);
+	else
+		dp_drop(w, pc);
+}
+
+void
+dp_end_flow(struct dp_worker *w, struct dp_flow *f, uint8_t cause)
+{
+	const struct dp_name_slot *ns;
+	struct dp_event ev;
+
+	if (!(f->flags & DP_FF_DECIDED)) {
+		if (f->state == DP_FS_MIDWAIT)
+			dp_decide_fixed(w, f, w->gen->set->midstream_action, DP_REASON_MIDSTREAM, -1);
+		else
+			dp_decide_pending(w, f, NULL, NULL, DP_WHY_END);
+	}
+	/* a flow that had closed reports how, not what found it closed */
+	if (cause == DP_CLOSE_IDLE || cause == DP_CLOSE_SHUTDOWN) {
+		if (f->flags & DP_FF_RST)
+			cause = DP_CLOSE_RST;
+		else if ((f->flags & (DP_FF_FIN_C | DP_FF_FIN_S)) == (DP_FF_FIN_C | DP_FF_FIN_S))
+			cause = DP_CLOSE_FIN;
+		else if (f->state == DP_FS_DENIED)
+			cause = DP_CLOSE_DENIED;
+	}
+	f->close_cause = cause;
+	ns = dp_names_slot(&w->names, f->name_id);
+	dp_event_fill(&ev, DP_EV_END, f, w->now_ns, ns ? ns->name : NULL, ns ? ns->len : 0,
+		      NULL, 0, w->replay);
+	dp_evq_push(&w->evq, &ev, w->c);
+	dp_names_put(&w->names, f->name_id);
+	f->name_id = DP_NO_NAME;
+	if (f->slot != DP_NO_SLOT) {
+		w->c[DP_C_HELD_SEGS] -= dp_hold_slot(&w->hold, f->slot)->n_segs;
+		dp_hold_slot_put(&w->hold, f->slot);
+		f->slot = DP_NO_SLOT;
+	}
+	dp_flow_remove(&w->ft, f);
+	w->tbl_changes++;
+	w->c[DP_C_FLOWS_ENDED]++;
+	w->c[DP_C_FLOWS_ACTIVE] = w->ft.active;
+}

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * dp_verdict.h: making and applying a flow's verdict. The matcher decides
+ * (cpm_classify_l34 at the first packet, cpm_match once the name is known
+ * or known to be absent), anomalies the policy marks "deny" force a deny,
+ * monitor mode records without enforcing; then held segments are released
+ * in sequence order (allow) or dropped with an RST to each end (deny), and
+ * the flow.decision event is written. Ending a flow writes flow.end.
+ */
+#ifndef CHOKEPOINT_DP_VERDICT_H
+#define CHOKEPOINT_DP_VERDICT_H
+
+#include <stdint.h>
+
+#include "dp_flow.h"
+#include "dp_inspect.h"
+#include "dp_worker.h"
+
+enum dp_why {
+	DP_WHY_NAME = 0,         /* the extractors finished (io given) */
+	DP_WHY_BOUND,            /* a hold bound or the hold timeout hit without a name */
+	DP_WHY_ANOMALY,          /* an anomaly the policy denies was seen */
+	DP_WHY_CLOSE,            /* the client ended its stream while pending */
+	DP_WHY_END,              /* the flow ends undecided (idle, shutdown, eviction) */
+};
+
+/*
+ * Decide a pending TCP flow and apply the verdict. pc: the client packet
+ * that triggered it (NULL if none; its mbuf, when still owned, follows the
+ * verdict). io: the extractors' result, or NULL (no name: the bytes so far).
+ */
+void dp_decide_pending(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc,
+		       const struct dp_insp_out *io, enum dp_why why);
+
+/* Record a verdict reached without a name (inbound, midstream, l3/l4 rule). */
+void dp_decide_fixed(struct dp_worker *w, struct dp_flow *f, uint8_t action, uint8_t reason,
+		     int32_t rule);
+
+/*
+ * A new flow's first decision point: inbound (wire, port 1), then
+ * cpm_classify_l34. Non-TCP flows are always decided here. Returns 1 if the
+ * flow is decided, 0 if it needs a name.
+ */
+int dp_classify_new(struct dp_worker *w, struct dp_flow *f, uint16_t pidx);
+
+/* The flow table is full: apply table_full to pc, audit once per second. */
+void dp_table_full(struct dp_worker *w, struct dp_pktctx *pc);
+
+/* RST to the client of a DENIED flow answering pc (rate-limited). */
+void dp_rerst(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc);
+
+/* End a flow: decide it if undecided, write flow.end, free its state. */
+void dp_end_flow(struct dp_worker *w, struct dp_flow *f, uint8_t cause);
+
+/* Take the inspection slot of f (stream from isn + 1), DP_NO_SLOT if none. */
+struct dp_slot *dp_flow_slot(struct dp_worker *w, struct dp_flow *f);
+
+/* Server port index of a flow. */
+static inline uint16_t
+dp_server_port(const struct dp_worker *w, const struct dp_flow *f)
+{
+	return w->mode == DP_MODE_WIRE ? (uint16_t)(f->client_port ^ 1) : f->client_port;
+}
+
+/* Server's port number of a flow. */
+static inline uint16_t
+dp_flow_dport(const struct dp_flow *f)
+{
+	return f->client_is_a ? f->key.pb : f->key.pa;
+}
+
+#endif /* CHOKEPOINT_DP_VERDICT_H */

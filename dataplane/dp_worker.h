@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * dp_worker.h: the worker context and loop. One cache-aligned context per
+ * worker lcore, passed as the lcore argument; it owns RX/TX queue `queue` of
+ * every port, its flow table, inspection slots, names, event ring, TX
+ * buffers and counters. Nothing in it is shared except the counters (read
+ * by the control thread, written only here) and the SPSC rings.
+ */
+#ifndef CHOKEPOINT_DP_WORKER_H
+#define CHOKEPOINT_DP_WORKER_H
+
+#include <stdint.h>
+
+#include <rte_common.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+
+#include "dp.h"
+#include "dp_event.h"
+#include "dp_flow.h"
+#include "dp_hold.h"
+#include "dp_names.h"
+#include "dp_pkt.h"
+
+#define DP_BURST 32
+#define DP_HANDOFF_RING 1024     /* per (from, to) worker pair */
+#define DP_LINEAR_MAX 65536      /* a chained mbuf is copied here to be decoded */
+#define DP_AGING_BUDGET 128      /* flow-array entries looked at per loop */
+#define DP_SLOT_BUDGET 32        /* inspection slots looked at per loop */
+#define DP_RST_INTERVAL_NS (100 * DP_NS_PER_MS)
+
+struct dp_gen;
+
+struct dp_txbuf {
+	uint16_t n;
+	struct rte_mbuf *m[DP_BURST];
+};
+
+/* One received packet on its way through the worker. */
+struct dp_pktctx {
+	struct rte_mbuf *m;      /* NULL once consumed (held, freed, sent) */
+	uint8_t *data;           /* frame bytes: the mbuf's, or the linear copy */
+	uint32_t len;
+	uint16_t pidx;           /* port index it arrived on */
+	uint8_t linear;          /* data is a copy (chained mbuf): read-only */
+	int a_is_src;
+	struct dp_pkt p;
+	struct dp_flow_key key;
+};
+
+struct dp_worker {
+	struct dp_proc *app;
+	uint16_t id;
+	uint16_t queue;
+	uint16_t n_ports;
+	uint16_t n_workers;
+	uint8_t mode;            /* enum dp_mode */
+	uint8_t replay;
+	uint8_t replay_done;     /* replay: every port at EOF */
+	uint16_t replay_port;    /* replay: port index being consumed */
+	uint64_t now_ns;         /* time of the packet / loop being processed */
+	struct dp_gen *gen;      /* live policy, loaded once per loop */
+	uint64_t tbl_changes;    /* inserts + removes: invalidates a bulk lookup */
+	uint64_t idle_us;
+	uint64_t table_full_audit_ns;
+	uint32_t end_pos;        /* shutdown: next flow index to end */
+	volatile int stopped;    /* the lcore function returned */
+
+	struct dp_flow_table ft;
+	struct dp_hold hold;
+	struct dp_names names;
+	struct dp_evq evq;
+	struct rte_ring *handoff_in[DP_MAX_WORKERS];  /* [from] */
+	struct rte_ring *handoff_out[DP_MAX_WORKERS]; /* [to] */
+	struct dp_txbuf tx[DP_MAX_PORTS];
+
+	uint64_t c[DP_C_MAX] __rte_cache_aligned;     /* counters (enum dp_counter) */
+	uint8_t frame[128];      /* an RST being built */
+	uint8_t lin[DP_LINEAR_MAX] __rte_cache_aligned;
+} __rte_cache_aligned;
+
+/* Create worker id (flow table, slots, names, event ring) on socket. */
+int dp_worker_create(struct dp_proc *app, unsigned int id, int socket, struct dp_worker **out);
+void dp_worker_destroy(struct dp_worker *w);
+
+/* Wire the handoff rings of all workers (app->handoff). */
+int dp_worker_handoff_init(struct dp_proc *app, int socket);
+
+/*
+ * One loop: RX on every port (replay: the current port), handoff rings,
+ * TX flush, aging, one quiescent report. Returns the packets handled.
+ */
+unsigned int dp_worker_poll(struct dp_worker *w);
+
+/* The lcore entry point of a live worker (arg: its struct dp_worker). */
+int dp_worker_main(void *arg);
+
+/*
+ * Shutdown: end up to budget flows (flow.end, cause shutdown unless the
+ * flow had closed); returns the number ended, 0 when none is left.
+ */
+unsigned int dp_worker_end_some(struct dp_worker *w, unsigned int budget);
+
+/* Send every buffered TX packet. */
+void dp_worker_flush(struct dp_worker *w);
+
+/* ---- helpers shared by the worker modules (dp_fsm.c, dp_verdict.c) ---- */
+
+static inline void
+dp_tx_flush_port(struct dp_worker *w, uint16_t pidx)
+{
+	struct dp_txbuf *b = &w->tx[pidx];
+	uint16_t sent;
+
+	if (b->n == 0)
+		return;
+	sent = rte_eth_tx_burst(w->app->port_id[pidx], w->queue, b->m, b->n);
+	w->c[DP_C_TX_PKTS] += sent;
+	if (unlikely(sent < b->n)) {
+		w->c[DP_C_TX_DROPPED] += b->n - sent;
+		rte_pktmbuf_free_bulk(&b->m[sent], b->n - sent);
+	}
+	b->n = 0;
+}
+
+/* Queue m for TX on port index pidx (replay: nothing is sent, m is freed). */
+static inline void
+dp_tx(struct dp_worker *w, uint16_t pidx, struct rte_mbuf *m)
+{
+	struct dp_txbuf *b;
+
+	if (w->replay) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	b = &w->tx[pidx];
+	b->m[b->n++] = m;
+	if (b->n == DP_BURST)
+		dp_tx_flush_port(w, pidx);
+}
+
+/* Port index a packet arriving on pidx leaves by. */
+static inline uint16_t
+dp_out_port(const struct dp_worker *w, uint16_t pidx)
+{
+	return w->mode == DP_MODE_WIRE ? (uint16_t)(pidx ^ 1) : pidx;
+}
+
+/* Forward the packet of pc (consumes it). */
+static inline void
+dp_forward(struct dp_worker *w, struct dp_pktctx *pc)
+{
+	if (pc->m != NULL) {
+		dp_tx(w, dp_out_port(w, pc->pidx), pc->m);
+		pc->m = NULL;
+	}
+}
+
+/* Drop the packet of pc (consumes it, counted). */
+static inline void
+dp_drop(struct dp_worker *w, struct dp_pktctx *pc)
+{
+	if (pc->m != NULL) {
+		rte_pktmbuf_free(pc->m);
+		pc->m = NULL;
+		w->c[DP_C_DROPPED]++;
+	}
+}
+
+#endif /* CHOKEPOINT_DP_WORKER_H */

@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * test_flow.c: the worker's pure helpers.
+ *   - dp_hold_release_order: held segments go out in sequence order, exact
+ *     and contained duplicates dropped, across the 2^32 wrap;
+ *   - dp_flow_timeout / dp_flow_sweep: the idle timeout per state and the
+ *     bounded aging sweep (cursor order, budget, wrap, only expired flows);
+ *   - dp_inspect: captured first flights (curl TLS 1.3 ClientHello, curl GET)
+ *     decided complete, every shorter prefix "need more", the declared-length
+ *     shortcut for oversize hellos, non-TLS/HTTP bytes as unknown_protocol.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "dp_flow.h"
+#include "dp_hold.h"
+#include "dp_inspect.h"
+
+#define AN(x) (1u << (x))
+
+/* ---- release order ---------------------------------------------------- */
+
+static void
+order_of(const struct dp_hold_seg *s, unsigned int n, uint32_t base, uint8_t *order,
+	 uint8_t *dup)
+{
+	memset(order, 0xee, DP_HOLD_SEGS);
+	memset(dup, 0xee, DP_HOLD_SEGS);
+	dp_hold_release_order(s, n, base, order, dup);
+}
+
+static void
+test_release_in_order(void **state)
+{
+	const struct dp_hold_seg s[] = {
+		{ NULL, 1001, 100 }, { NULL, 1101, 100 }, { NULL, 1201, 50 },
+	};
+	uint8_t order[DP_HOLD_SEGS], dup[DP_HOLD_SEGS];
+
+	(void)state;
+	order_of(s, 3, 1001, order, dup);
+	assert_int_equal(order[0], 0);
+	assert_int_equal(order[1], 1);
+	assert_int_equal(order[2], 2);
+	assert_int_equal(dup[0] + dup[1] + dup[2], 0);
+}
+
+static void
+test_release_reordered_and_dups(void **state)
+{
+	/* arrival: 3rd, 1st, 2nd, 1st again (retransmission), a piece of the 2nd */
+	const struct dp_hold_seg s[] = {
+		{ NULL, 1201, 50 },  /* 0 */
+		{ NULL, 1001, 100 }, /* 1 */
+		{ NULL, 1101, 100 }, /* 2 */
+		{ NULL, 1001, 100 }, /* 3: exact duplicate of 1 */
+		{ NULL, 1150, 20 },  /* 4: inside 2 */
+	};
+	uint8_t order[DP_HOLD_SEGS], dup[DP_HOLD_SEGS];
+	unsigned int kept = 0, i;
+	uint32_t last = 0;
+
+	(void)state;
+	order_of(s, 5, 1001, order, dup);
+	/* sequence order of the kept ones: 1, 2, 0 */
+	for (i = 0; i < 5; i++) {
+		if (dup[order[i]])
+			continue;
+		assert_true(kept == 0 || s[order[i]].seq > last);
+		last = s[order[i]].seq;
+		kept++;
+	}
+	assert_int_equal(kept, 3);
+	assert_int_equal(dup[1] + dup[3], 1);   /* one of the two copies */
+	assert_int_equal(dup[4], 1);
+	assert_int_equal(dup[0], 0);
+	assert_int_equal(dup[2], 0);
+}
+
+static void
+test_release_partial_overlap_kept(void **state)
+{
+	/* an overlap that brings new bytes is not a duplicate */
+	const struct dp_hold_seg s[] = { { NULL, 100, 50 }, { NULL, 120, 50 } };
+	uint8_t order[DP_HOLD_SEGS], dup[DP_HOLD_SEGS];
+
+	(void)state;
+	order_of(s, 2, 100, order, dup);
+	assert_int_equal(order[0], 0);
+	assert_int_equal(order[1], 1);
+	assert_int_equal(dup[0], 0);
+	assert_int_equal(dup[1], 0);
+}
+
+static void
+test_release_wraps(void **state)
+{
+	/* the stream starts 10 bytes before 2^32 */
+	const uint32_t base = 0xfffffff6u;
+	const struct dp_hold_seg s[] = {
+		{ NULL, 6, 20 },            /* after the wrap */
+		{ NULL, base, 16 },         /* before it */
+	};
+	uint8_t order[DP_HOLD_SEGS], dup[DP_HOLD_SEGS];
+
+	(void)state;
+	order_of(s, 2, base, order, dup);
+	assert_int_equal(order[0], 1);
+	assert_int_equal(order[1], 0);
+	assert_int_equal(dup[0] + dup[1], 0);
+}
+
+/* ---- timeouts and aging ------------------------------------------------ */
+
+static const struct dp_timeouts to = {
+	.tcp_established = 350, .tcp_halfopen = 20, .tcp_closed = 10, .udp = 60, .other = 30,
+};
+
+static void
+test_timeouts(void **state)
+{
+	struct dp_flow f;
+
+	(void)state;
+	memset(&f, 0, sizeof(f));
+	f.key.l4proto = 6;
+	f.state = DP_FS_SYN_SEEN;
+	assert_int_equal(dp_flow_timeout(&f, &to), 20);
+	f.state = DP_FS_PENDING;
+	assert_int_equal(dp_flow_timeout(&f, &to), 350);
+	f.state = DP_FS_ALLOWED;
+	assert_int_equal(dp_flow_timeout(&f, &to), 350);
+	f.flags = DP_FF_FIN_C;
+	assert_int_equal(dp_flow_timeout(&f, &to), 350);   /* half-closed: still open */
+	f.flags = DP_FF_FIN_C | DP_FF_FIN_S;
+	assert_int_equal(dp_flow_timeout(&f, &to), 10);
+	f.flags = DP_FF_RST;
+	assert_int_equal(dp_flow_timeout(&f, &to), 10);
+	f.flags = 0;
+	f.state = DP_FS_DENIED;
+	assert_int_equal(dp_flow_timeout(&f, &to), 10);
+	f.state = DP_FS_ALLOWED;
+	f.key.l4proto = 17;
+	assert_int_equal(dp_flow_timeout(&f, &to), 60);
+	f.key.l4proto = 1;
+	assert_int_equal(dp_flow_timeout(&f, &to), 30);
+}
+
+static void
+test_sweep(void **state)
+{
+	struct dp_flow flows[8];
+	struct dp_flow_table t;
+	struct dp_flow *out[8];
+	unsigned int n;
+
+	(void)state;
+	memset(flows, 0, sizeof(flows));
+	memset(&t, 0, sizeof(t));
+	t.flows = flows;
+	t.capacity = 8;
+	/* in use: 1 (udp, idle 100 > 60), 3 (udp, idle 10), 5 (tcp established, idle 400) */
+	flows[1].state = DP_FS_ALLOWED;
+	flows[1].key.l4proto = 17;
+	flows[1].last_ns = 900;
+	flows[3].state = DP_FS_ALLOWED;
+	flows[3].key.l4proto = 17;
+	flows[3].last_ns = 990;
+	flows[5].state = DP_FS_ALLOWED;
+	flows[5].key.l4proto = 6;
+	flows[5].last_ns = 600;
+	t.active = 3;
+
+	/* budget 4 from 0: looks at 0..3, finds 1 */
+	n = dp_flow_sweep(&t, 1000, &to, 4, out, 8);
+	assert_int_equal(n, 1);
+	assert_ptr_equal(out[0], &flows[1]);
+	assert_int_equal(t.sweep_pos, 4);
+	/* next 4: 4..7, finds 5 */
+	n = dp_flow_sweep(&t, 1000, &to, 4, out, 8);
+	assert_int_equal(n, 1);
+	assert_ptr_equal(out[0], &flows[5]);
+	assert_int_equal(t.sweep_pos, 0);
+	/* the cursor wraps; max bounds the result; a later time expires 3 too */
+	n = dp_flow_sweep(&t, 2000, &to, 8, out, 2);
+	assert_int_equal(n, 2);
+	assert_ptr_equal(out[0], &flows[1]);
+	assert_ptr_equal(out[1], &flows[3]);
+	/* nothing in use: no work */
+	t.active = 0;
+	assert_int_equal(dp_flow_sweep(&t, 5000, &to, 8, out, 8), 0);
+}
+
+/* ---- inspection of captured first flights --------------------------------- */
+
+static size_t
+read_fixture(const char *rel, uint8_t *buf, size_t cap)
+{
+	const char *src = getenv("CHOKEPOINT_SRC");
+	char path[4096];
+	FILE *f;
+	size_t n;
+
+	if (src == NULL)
+		fail_msg("CHOKEPOINT_SRC is not set (tests/meson.build sets it)");
+	snprintf(path, sizeof(path), "%s/%s", src, rel);
+	f = fopen(path, "rb");
+	if (f == NULL)
+		fail_msg("cannot open fixture %s", path);
+	n = fread(buf, 1, cap, f);
+	fclose(f);
+	if (n == 0 || n == cap)
+		fail_msg("fixture %s is empty or too large", path);
+	return n;
+}
+
+static void
+test_inspect_tls(void **state)
+{
+	static uint8_t buf[16384];
+	struct dp_insp_out out;
+	size_t n = read_fixture("tests/data/clienthello/curl-tls13.bin", buf, sizeof(buf));
+
+	(void)state;
+	assert_int_equal(dp_inspect(buf, n, 16384, 443, &out), DP_INSP_DONE);
+	assert_int_equal(out.app, DP_APP_TLS);
+	assert_int_equal(out.name_kind, DP_NAME_SNI);
+	assert_string_equal(out.name, "curl13.example.test");
+	assert_int_equal(out.name_len, strlen("curl13.example.test"));
+	assert_true(out.tls_versions & DP_TLSV_1_3);
+	/* ALPN in wire format: 02 "h2" 08 "http/1.1" */
+	assert_int_equal(out.alpn_len, 12);
+	assert_memory_equal(out.alpn, "\x02h2\x08http/1.1", 12);
+	assert_int_equal(out.anomalies, 0);
+	/* every prefix keeps holding */
+	for (size_t k = 0; k < n; k++)
+		assert_int_equal(dp_inspect(buf, k, 16384, 443, &out), DP_INSP_MORE);
+	/* a bound below the declared length decides at once, from the headers */
+	assert_int_equal(dp_inspect(buf, 9, 256, 443, &out), DP_INSP_DONE);
+	assert_int_equal(out.app, DP_APP_TLS);
+	assert_true(out.anomalies & AN(DP_AN_OVERSIZE_CLIENTHELLO));
+	assert_int_equal(out.name_kind, DP_NAME_NONE);
+}
+
+static void
+test_inspect_http(void **state)
+{
+	static uint8_t buf[16384];
+	struct dp_insp_out out;
+	size_t n = read_fixture("tests/data/http/curl-get.bin", buf, sizeof(buf));
+
+	(void)state;
+	assert_int_equal(dp_inspect(buf, n, 16384, 80, &out), DP_INSP_DONE);
+	assert_int_equal(out.app, DP_APP_HTTP);
+	assert_int_equal(out.name_kind, DP_NAME_HOST);
+	assert_string_equal(out.name, "www.example.test");   /* port stripped */
+	for (size_t k = 1; k < n - 1; k++)
+		assert_int_equal(dp_inspect(buf, k, 16384, 80, &out), DP_INSP_MORE);
+}
+
+static void
+test_inspect_unknown(void **state)
+{
+	static const uint8_t ssh[] = "SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n";
+	struct dp_insp_out out;
+
+	(void)state;
+	assert_int_equal(dp_inspect(ssh, sizeof(ssh) - 1, 16384, 443, &out), DP_INSP_DONE);
+	assert_int_equal(out.app, DP_APP_UNKNOWN);
+	assert_int_equal(out.name_kind, DP_NAME_NONE);
+	assert_true(out.anomalies & AN(DP_AN_UNKNOWN_PROTOCOL));
+	assert_true(out.anomalies & AN(DP_AN_NON_TLS_ON_TLS_PORT));
+	assert_int_equal(dp_inspect(ssh, sizeof(ssh) - 1, 16384, 22, &out), DP_INSP_DONE);
+	assert_false(out.anomalies & AN(DP_AN_NON_TLS_ON_TLS_PORT));
+	/* nothing yet: keep waiting */
+	assert_int_equal(dp_inspect(ssh, 0, 16384, 22, &out), DP_INSP_MORE);
+	assert_false(dp_inspect_looks_client(ssh, sizeof(ssh) - 1));
+}
+
+static void
+test_ip_literal(void **state)
+{
+	(void)state;
+	assert_true(dp_name_is_ip_literal("192.0.2.1", 9));
+	assert_true(dp_name_is_ip_literal("2001:db8::1", 11));
+	assert_false(dp_name_is_ip_literal("api.example.test", 16));
+	assert_false(dp_name_is_ip_literal("", 0));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_release_in_order),
+		cmocka_unit_test(test_release_reordered_and_dups),
+		cmocka_unit_test(test_release_partial_overlap_kept),
+		cmocka_unit_test(test_release_wraps),
+		cmocka_unit_test(test_timeouts),
+		cmocka_unit_test(test_sweep),
+		cmocka_unit_test(test_inspect_tls),
+		cmocka_unit_test(test_inspect_http),
+		cmocka_unit_test(test_inspect_unknown),
+		cmocka_unit_test(test_ip_literal),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
