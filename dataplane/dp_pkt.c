@@ -743,8 +743,11 @@ dp_flow_hash(const struct dp_flow_key *key)
 
 	_Static_assert(sizeof(*key) == sizeof(w), "dp_flow_key is 40 bytes");
 	memcpy(w, k, sizeof(w));
-	for (unsigned i = 0; i < 5; i++)
-		h = mix64(h ^ w[i]) + 0x9e3779b97f4a7c15ull * (i + 1);
+	/* one multiply per word, then a full finaliser over the state */
+	for (unsigned i = 0; i < 5; i++) {
+		h = (h ^ w[i]) * 0xff51afd7ed558ccdull;
+		h ^= h >> 29;
+	}
 	h = mix64(h);
 	return (uint32_t)(h ^ (h >> 32));
 }

@@ -111,6 +111,11 @@ void dp_fix_cksums(uint8_t *buf, const struct dp_pkt *p);
  *   to_client = 1: reversed: MACs, addresses and ports swapped, seq given
  * The RST carries ACK with ack given. Checksums computed. Returns the frame
  * length, or -1 if p is not TCP or out is too small.
+ * Details: the L2 header (MACs, VLAN tags, a PPPoE session header with its
+ * length fixed) is copied from buf; IPv4 id 0, DF, TTL 64 / hop limit 64, no
+ * IP options or IPv6 extensions; TCP RST|ACK, window 0, no options. Frames
+ * shorter than 60 bytes are zero-padded to 60 (outlen must allow it).
+ * -1 also for non-Ethernet links (p->link).
  */
 int dp_build_rst(const uint8_t *buf, const struct dp_pkt *p, int to_client,
 		 uint32_t seq, uint32_t ack, uint8_t *out, size_t outlen);
