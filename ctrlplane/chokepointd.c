@@ -1,0 +1,651 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * chokepointd: the control plane daemon. Owns the policy file (compile,
+ * validate, reload), pushes the compiled policy to the dataplane, writes the
+ * audit trail from the dataplane's events, answers chokepointctl.
+ *
+ * One thread, one poll() loop over: the signalfd (SIGHUP reload, SIGTERM /
+ * SIGINT exit), the dataplane listening socket and connection, the control
+ * listening socket and its connections.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cp_audit.h"
+#include "cp_ctl.h"
+#include "cp_dplink.h"
+#include "cp_log.h"
+#include "cp_policy.h"
+#include "cp_status.h"
+#include "cp_util.h"
+
+#define DEFAULT_CONFIG "/etc/chokepoint/chokepoint.conf"
+#define MAX_CTL_CONNS 16
+#define STATUS_WAIT_MS 2000
+#define RELOAD_WAIT_MS 5000
+#define ERR_MAX 16384
+
+enum ctl_wait {
+	WAIT_NONE = 0,
+	WAIT_STATUS,
+	WAIT_STATUS_JSON,
+	WAIT_RELOAD,
+};
+
+struct ctl_conn {
+	int fd;
+	enum ctl_wait wait;
+	uint64_t deadline_ms;
+	uint64_t gen;             /* WAIT_RELOAD: generation pushed */
+	uint64_t stats_seen;      /* WAIT_STATUS: stats counter when asked */
+};
+
+struct daemon {
+	const char *config;
+	const char *dp_sock_path;
+	const char *ctl_sock_path;
+	const char *audit_opt;
+	int sig_fd;
+	int dp_listen;
+	int ctl_listen;
+	struct ctl_conn ctl[MAX_CTL_CONNS];
+	struct cp_audit *audit;
+	struct cp_dplink *link;
+	char *audit_path;         /* in use (the config's may change on reload) */
+	uint64_t start_ms;
+	uint64_t stats_count;     /* STATS messages received */
+	bool stats_outstanding;
+	bool quit;
+	char reply[CP_CTL_REPLY_MAX];
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+		"usage: chokepointd [-c FILE] [--dp-socket PATH] [--ctl-socket PATH] [--audit PATH] [-v]\n"
+		"       chokepointd --check FILE\n"
+		"  -c, --config FILE    policy file (default " DEFAULT_CONFIG ")\n"
+		"  --dp-socket PATH     dataplane socket (default " CP_DEFAULT_DP_SOCK ")\n"
+		"  --ctl-socket PATH    control socket (default " CP_DEFAULT_CTL_SOCK ")\n"
+		"  --audit PATH         audit trail (default: audit.path of the config)\n"
+		"  --check FILE         validate and compile FILE, print its sha256, exit 0/1\n"
+		"  -v, --verbose        debug logging\n"
+		"Signals: SIGHUP reloads the policy; SIGTERM/SIGINT exit.\n");
+}
+
+/* Print every line of a compiler error text with the log prefix. */
+static void
+log_errors(const char *what, const char *err)
+{
+	const char *p = err;
+
+	while (*p != '\0') {
+		const char *nl = strchr(p, '\n');
+		int n = nl != NULL ? (int)(nl - p) : (int)strlen(p);
+
+		if (n > 0)
+			CP_ERR("%s%.*s", what, n, p);
+		p += n + (nl != NULL);
+	}
+}
+
+static int
+check_only(const char *file)
+{
+	struct cp_policy *pol = NULL;
+	char *err = calloc(1, ERR_MAX);
+	char hex[65];
+	int rc;
+
+	if (err == NULL)
+		return 1;
+	rc = cp_policy_compile_file(file, &pol, err, ERR_MAX);
+	if (rc < 0) {
+		if (err[0] == '\0')
+			snprintf(err, ERR_MAX, "%s: %s\n", file, strerror(-rc));
+		fputs(err, stderr);
+		if (err[strlen(err) - 1] != '\n')
+			fputc('\n', stderr);
+		free(err);
+		return 1;
+	}
+	printf("%s: ok: %u rules, policy sha256:%s\n", file, pol->n_rules,
+	       cp_hex(pol->sha256, 32, hex));
+	cp_policy_free(pol);
+	free(err);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ reload */
+
+/*
+ * Compile the config and make it current. On failure the old policy stays;
+ * the reason goes to the log and into why (for a ctl reply).
+ */
+static int
+reload(struct daemon *d, const char *by, char *why, size_t whylen)
+{
+	struct cp_policy *pol = NULL;
+	char *err = calloc(1, ERR_MAX);
+	int rc;
+
+	if (err == NULL)
+		return -ENOMEM;
+	rc = cp_policy_compile_file(d->config, &pol, err, ERR_MAX);
+	if (rc < 0) {
+		if (err[0] == '\0')
+			snprintf(err, ERR_MAX, "%s: %s", d->config, strerror(-rc));
+		CP_ERR("reload (%s) of %s failed; the current policy stays:", by, d->config);
+		log_errors("  ", err);
+		snprintf(why, whylen, "reload of %s failed, the current policy stays:\n%s",
+			 d->config, err);
+		free(err);
+		return rc;
+	}
+	if (d->audit_opt == NULL && pol->audit_path != NULL &&
+	    strcmp(pol->audit_path, d->audit_path) != 0)
+		CP_WARN("policy %s: audit.path changed to %s: the trail stays %s until restart",
+			d->config, pol->audit_path, d->audit_path);
+	rc = cp_dplink_set_policy(d->link, pol, by, err, ERR_MAX);
+	if (rc < 0) {
+		CP_ERR("reload (%s) of %s: %s; the current policy stays", by, d->config, err);
+		snprintf(why, whylen, "reload of %s failed: %s", d->config, err);
+		cp_policy_free(pol);
+		free(err);
+		return rc;
+	}
+	CP_INFO("policy %s compiled (%s): generation %llu, %u rules", d->config, by,
+		(unsigned long long)cp_dplink_policy_gen(d->link), pol->n_rules);
+	free(err);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ ctl */
+
+static void
+ctl_close(struct ctl_conn *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	c->wait = WAIT_NONE;
+}
+
+static void
+ctl_reply(struct ctl_conn *c, bool ok, const char *body)
+{
+	char *msg;
+	size_t n = strlen(body);
+
+	msg = malloc(n + 8);
+	if (msg != NULL) {
+		int l = snprintf(msg, n + 8, "%s\n%s", ok ? "ok" : "error", body);
+
+		if (send(c->fd, msg, (size_t)l, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+			CP_WARN("ctl: reply not sent: %s", strerror(errno));
+		free(msg);
+	}
+	ctl_close(c);
+}
+
+static void
+status_reply(struct daemon *d, struct ctl_conn *c, bool json, bool with_stats)
+{
+	const struct cp_policy *pol = cp_dplink_policy(d->link);
+	struct cp_status_in in;
+	char head[65];
+	int n;
+
+	memset(&in, 0, sizeof(in));
+	in.pid = getpid();
+	in.uptime_ms = cp_mono_ms() - d->start_ms;
+	if (pol != NULL) {
+		in.sha256 = pol->sha256;
+		in.policy_path = pol->path;
+		in.rules = pol->n_rules;
+	}
+	in.gen = cp_dplink_policy_gen(d->link);
+	in.live_gen = cp_dplink_live_gen(d->link);
+	in.pending_gen = cp_dplink_pending_gen(d->link);
+	in.dp_connected = cp_dplink_ready(d->link);
+	in.hello = cp_dplink_hello(d->link);
+	in.stats = with_stats ? cp_dplink_stats(d->link) : NULL;
+	in.audit_path = d->audit_path;
+	in.audit_next_seq = cp_audit_next_seq(d->audit);
+	cp_audit_head(d->audit, head);
+	in.audit_head = head;
+	in.c = cp_dplink_counters(d->link);
+	n = json ? cp_status_json(&in, d->reply, sizeof(d->reply)) :
+		   cp_status_text(&in, d->reply, sizeof(d->reply));
+	if (n < 0) {
+		ctl_reply(c, false, "status does not fit in one reply");
+		return;
+	}
+	ctl_reply(c, true, d->reply);
+}
+
+static void
+reload_reply_ok(struct daemon *d, struct ctl_conn *c, const char *note)
+{
+	const struct cp_policy *pol = cp_dplink_policy(d->link);
+	char hex[65], body[256];
+
+	snprintf(body, sizeof(body), "reloaded: generation %llu policy sha256:%s%s\n",
+		 (unsigned long long)cp_dplink_policy_gen(d->link),
+		 cp_hex(pol->sha256, 32, hex), note);
+	ctl_reply(c, true, body);
+}
+
+static void
+ctl_request(struct daemon *d, struct ctl_conn *c)
+{
+	char req[CP_CTL_REQ_MAX + 1];
+	char why[ERR_MAX];
+	ssize_t n;
+	int cmd;
+
+	n = recv(c->fd, req, sizeof(req), MSG_DONTWAIT | MSG_TRUNC);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		ctl_close(c);
+		return;
+	}
+	if ((size_t)n > CP_CTL_REQ_MAX) {
+		CP_WARN("ctl: request of %zd bytes refused", n);
+		ctl_reply(c, false, "request too long\n");
+		return;
+	}
+	cmd = cp_ctl_parse(req, (size_t)n);
+	switch (cmd) {
+	case CP_CTL_STATUS:
+	case CP_CTL_STATUS_JSON:
+		if (!cp_dplink_ready(d->link)) {
+			status_reply(d, c, cmd == CP_CTL_STATUS_JSON, false);
+			return;
+		}
+		if (!d->stats_outstanding) {
+			if (cp_dplink_request_stats(d->link) < 0) {
+				status_reply(d, c, cmd == CP_CTL_STATUS_JSON, false);
+				return;
+			}
+			d->stats_outstanding = true;
+		}
+		c->wait = cmd == CP_CTL_STATUS_JSON ? WAIT_STATUS_JSON : WAIT_STATUS;
+		c->stats_seen = d->stats_count;
+		c->deadline_ms = cp_mono_ms() + STATUS_WAIT_MS;
+		return;
+	case CP_CTL_RELOAD:
+		if (reload(d, "ctl", why, sizeof(why)) < 0) {
+			ctl_reply(c, false, why);
+			return;
+		}
+		if (!cp_dplink_ready(d->link)) {
+			reload_reply_ok(d, c, " (dataplane not connected: applied when it connects)");
+			return;
+		}
+		if (cp_dplink_pending_gen(d->link) == 0) {
+			reload_reply_ok(d, c, "");
+			return;
+		}
+		c->wait = WAIT_RELOAD;
+		c->gen = cp_dplink_pending_gen(d->link);
+		c->deadline_ms = cp_mono_ms() + RELOAD_WAIT_MS;
+		return;
+	default:
+		CP_WARN("ctl: unknown request refused");
+		ctl_reply(c, false,
+			  "unknown request (known: \"status\", \"status json\", \"reload\")\n");
+	}
+}
+
+/* Answer waiting clients after the link reported bits, or on deadlines. */
+static void
+ctl_progress(struct daemon *d, unsigned bits)
+{
+	uint64_t now = cp_mono_ms();
+	char body[512];
+
+	if (bits & CP_DPL_STATS) {
+		d->stats_count++;
+		d->stats_outstanding = false;
+	}
+	if (bits & CP_DPL_CLOSED)
+		d->stats_outstanding = false;
+	for (int i = 0; i < MAX_CTL_CONNS; i++) {
+		struct ctl_conn *c = &d->ctl[i];
+
+		switch (c->wait) {
+		case WAIT_STATUS:
+		case WAIT_STATUS_JSON:
+			if (d->stats_count != c->stats_seen)
+				status_reply(d, c, c->wait == WAIT_STATUS_JSON, true);
+			else if (!cp_dplink_ready(d->link) || now >= c->deadline_ms)
+				status_reply(d, c, c->wait == WAIT_STATUS_JSON, false);
+			break;
+		case WAIT_RELOAD:
+			if (cp_dplink_live_gen(d->link) == c->gen) {
+				reload_reply_ok(d, c, "");
+			} else if ((bits & CP_DPL_NACK) && cp_dplink_nack_gen(d->link) == c->gen) {
+				snprintf(body, sizeof(body),
+					 "dataplane rejected generation %llu: %s\ngeneration %llu stays current\n",
+					 (unsigned long long)c->gen, cp_dplink_nack_reason(d->link),
+					 (unsigned long long)cp_dplink_policy_gen(d->link));
+				ctl_reply(c, false, body);
+			} else if (!cp_dplink_ready(d->link)) {
+				reload_reply_ok(d, c,
+						" (dataplane disconnected before acknowledging: applied when it reconnects)");
+			} else if (now >= c->deadline_ms) {
+				snprintf(body, sizeof(body),
+					 "dataplane did not acknowledge generation %llu within %d ms\n",
+					 (unsigned long long)c->gen, RELOAD_WAIT_MS);
+				ctl_reply(c, false, body);
+			}
+			break;
+		default:
+			break;
+		}
+	}
+	if (d->stats_outstanding) {
+		bool waiting = false;
+
+		for (int i = 0; i < MAX_CTL_CONNS; i++)
+			if (d->ctl[i].wait == WAIT_STATUS || d->ctl[i].wait == WAIT_STATUS_JSON)
+				waiting = true;
+		if (!waiting)
+			d->stats_outstanding = false;   /* a late reply is simply kept */
+	}
+}
+
+static void
+ctl_accept(struct daemon *d)
+{
+	uid_t uid;
+	int fd = accept4(d->ctl_listen, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+	if (fd < 0)
+		return;
+	if (cp_ctl_peer_ok(fd, &uid) < 0) {
+		CP_WARN("ctl: connection from uid %u refused", (unsigned)uid);
+		close(fd);
+		return;
+	}
+	for (int i = 0; i < MAX_CTL_CONNS; i++) {
+		if (d->ctl[i].fd < 0) {
+			d->ctl[i].fd = fd;
+			d->ctl[i].wait = WAIT_NONE;
+			return;
+		}
+	}
+	CP_WARN("ctl: more than %d connections: refused", MAX_CTL_CONNS);
+	close(fd);
+}
+
+static void
+dp_accept(struct daemon *d)
+{
+	uid_t uid;
+	int fd = accept4(d->dp_listen, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (cp_ctl_peer_ok(fd, &uid) < 0) {
+		CP_WARN("dataplane socket %s: connection from uid %u refused", d->dp_sock_path,
+			(unsigned)uid);
+		close(fd);
+		return;
+	}
+	CP_INFO("dataplane: connected on %s", d->dp_sock_path);
+	cp_dplink_attach(d->link, fd);
+	d->stats_outstanding = false;
+}
+
+/* ------------------------------------------------------------------ main */
+
+static int
+setup_signals(struct daemon *d)
+{
+	sigset_t set;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	d->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	return d->sig_fd < 0 ? -errno : 0;
+}
+
+static void
+on_signal(struct daemon *d)
+{
+	struct signalfd_siginfo si;
+	char why[ERR_MAX];
+
+	while (read(d->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			CP_INFO("SIGHUP: reloading %s", d->config);
+			reload(d, "sighup", why, sizeof(why));
+		} else {
+			CP_INFO("signal %u: exiting", si.ssi_signo);
+			d->quit = true;
+		}
+	}
+}
+
+static int
+next_timeout(struct daemon *d)
+{
+	uint64_t now = cp_mono_ms(), t = now + 1000;
+
+	for (int i = 0; i < MAX_CTL_CONNS; i++)
+		if (d->ctl[i].wait != WAIT_NONE && d->ctl[i].deadline_ms < t)
+			t = d->ctl[i].deadline_ms;
+	return t > now ? (int)(t - now) : 0;
+}
+
+static int
+run(struct daemon *d)
+{
+	enum { P_SIG, P_DPL, P_DP, P_CTLL, P_CTL0 };
+	struct pollfd pfd[P_CTL0 + MAX_CTL_CONNS];
+
+	while (!d->quit) {
+		int n;
+		unsigned bits = 0;
+
+		pfd[P_SIG] = (struct pollfd){ .fd = d->sig_fd, .events = POLLIN };
+		pfd[P_DPL] = (struct pollfd){ .fd = d->dp_listen, .events = POLLIN };
+		pfd[P_DP] = (struct pollfd){ .fd = cp_dplink_fd(d->link), .events = POLLIN };
+		pfd[P_CTLL] = (struct pollfd){ .fd = d->ctl_listen, .events = POLLIN };
+		for (int i = 0; i < MAX_CTL_CONNS; i++)
+			pfd[P_CTL0 + i] = (struct pollfd){
+				.fd = d->ctl[i].wait == WAIT_NONE ? d->ctl[i].fd : -1,
+				.events = POLLIN };
+		n = poll(pfd, P_CTL0 + MAX_CTL_CONNS, next_timeout(d));
+		if (n < 0 && errno != EINTR) {
+			CP_ERR("poll: %s", strerror(errno));
+			return 1;
+		}
+		if (n > 0) {
+			if (pfd[P_SIG].revents)
+				on_signal(d);
+			if (pfd[P_DP].revents)
+				bits |= cp_dplink_service(d->link);
+			if (pfd[P_DPL].revents)
+				dp_accept(d);
+			if (pfd[P_CTLL].revents)
+				ctl_accept(d);
+			for (int i = 0; i < MAX_CTL_CONNS; i++)
+				if (pfd[P_CTL0 + i].fd >= 0 && pfd[P_CTL0 + i].revents)
+					ctl_request(d, &d->ctl[i]);
+		}
+		if (bits & CP_DPL_AUDIT_ERR)
+			CP_ERR("audit %s: write failed: events stay with the dataplane until it reconnects",
+			       d->audit_path);
+		ctl_progress(d, bits);
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "dp-socket", required_argument, NULL, 'D' },
+		{ "ctl-socket", required_argument, NULL, 'C' },
+		{ "audit", required_argument, NULL, 'a' },
+		{ "check", required_argument, NULL, 'k' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct daemon *d;
+	struct cp_audit_resume ri;
+	enum cp_log_level lvl = CP_LOG_INFO;
+	char err[1024], why[ERR_MAX];
+	int c, rc = 1, fsync_mode;
+
+	cp_log_setup("chokepointd", lvl);
+	d = calloc(1, sizeof(*d));
+	if (d == NULL)
+		return 1;
+	d->config = DEFAULT_CONFIG;
+	d->dp_sock_path = CP_DEFAULT_DP_SOCK;
+	d->ctl_sock_path = CP_DEFAULT_CTL_SOCK;
+	d->sig_fd = d->dp_listen = d->ctl_listen = -1;
+	for (int i = 0; i < MAX_CTL_CONNS; i++)
+		d->ctl[i].fd = -1;
+	while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			d->config = optarg;
+			break;
+		case 'D':
+			d->dp_sock_path = optarg;
+			break;
+		case 'C':
+			d->ctl_sock_path = optarg;
+			break;
+		case 'a':
+			d->audit_opt = optarg;
+			break;
+		case 'k':
+			rc = check_only(optarg);
+			free(d);
+			return rc;
+		case 'v':
+			lvl = CP_LOG_DEBUG;
+			break;
+		case 'h':
+			usage(stdout);
+			free(d);
+			return 0;
+		default:
+			usage(stderr);
+			free(d);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "chokepointd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		free(d);
+		return 2;
+	}
+	cp_log_setup("chokepointd", lvl);
+	d->start_ms = cp_mono_ms();
+
+	/* the policy first: without one there is nothing to run */
+	{
+		struct cp_policy *pol = NULL;
+		char *cerr = calloc(1, ERR_MAX);
+
+		if (cerr == NULL)
+			goto out;
+		rc = cp_policy_compile_file(d->config, &pol, cerr, ERR_MAX);
+		if (rc < 0) {
+			if (cerr[0] == '\0')
+				snprintf(cerr, ERR_MAX, "%s: %s", d->config, strerror(-rc));
+			CP_ERR("policy %s does not compile; not starting:", d->config);
+			log_errors("  ", cerr);
+			free(cerr);
+			rc = 1;
+			goto out;
+		}
+		free(cerr);
+		d->audit_path = strdup(d->audit_opt != NULL ? d->audit_opt : pol->audit_path);
+		fsync_mode = pol->audit_fsync;
+		rc = d->audit_path != NULL ? cp_audit_open(d->audit_path, fsync_mode, &d->audit, &ri,
+							   err, sizeof(err)) : -ENOMEM;
+		if (rc < 0) {
+			CP_ERR("audit: %s", err);
+			cp_policy_free(pol);
+			rc = 1;
+			goto out;
+		}
+		if (ri.torn_bytes > 0)
+			CP_WARN("audit %s: cut a torn last line of %zu bytes (a write cut short by a crash); chain continues at seq %llu",
+				d->audit_path, ri.torn_bytes, (unsigned long long)(ri.seq + 1));
+		CP_INFO("audit %s: next seq %llu", d->audit_path, (unsigned long long)(ri.seq + 1));
+		if (cp_dplink_new(d->audit, &d->link) < 0 ||
+		    cp_dplink_set_policy(d->link, pol, "start", why, sizeof(why)) < 0) {
+			CP_ERR("policy %s: %s", d->config, why);
+			cp_policy_free(pol);
+			rc = 1;
+			goto out;
+		}
+		CP_INFO("policy %s: generation 1, %u rules; waiting for the dataplane", d->config,
+			pol->n_rules);
+	}
+	if (setup_signals(d) < 0) {
+		CP_ERR("signals: %s", strerror(errno));
+		rc = 1;
+		goto out;
+	}
+	d->dp_listen = cp_ctl_listen(d->dp_sock_path, err, sizeof(err));
+	if (d->dp_listen < 0) {
+		CP_ERR("dataplane socket %s", err);
+		rc = 1;
+		goto out;
+	}
+	d->ctl_listen = cp_ctl_listen(d->ctl_sock_path, err, sizeof(err));
+	if (d->ctl_listen < 0) {
+		CP_ERR("control socket %s", err);
+		rc = 1;
+		goto out;
+	}
+	CP_INFO("listening: dataplane %s, control %s", d->dp_sock_path, d->ctl_sock_path);
+	rc = run(d);
+out:
+	for (int i = 0; i < MAX_CTL_CONNS; i++)
+		ctl_close(&d->ctl[i]);
+	if (d->dp_listen >= 0) {
+		close(d->dp_listen);
+		unlink(d->dp_sock_path);
+	}
+	if (d->ctl_listen >= 0) {
+		close(d->ctl_listen);
+		unlink(d->ctl_sock_path);
+	}
+	if (d->sig_fd >= 0)
+		close(d->sig_fd);
+	cp_dplink_free(d->link);
+	cp_audit_close(d->audit);
+	free(d->audit_path);
+	free(d);
+	return rc;
+}

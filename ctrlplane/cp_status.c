@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * cp_status.c: status text table and JSON object. See cp_status.h.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define DP_PROTO_NAMES
+#include "cp_json.h"
+#include "cp_status.h"
+#include "cp_util.h"
+
+static const char *const mode_names[] = { "wire", "one-arm", "replay" };
+
+/* counters shown in the summary lines, by group */
+static const enum dp_counter flow_counters[] = {
+	DP_C_FLOWS_CREATED, DP_C_FLOWS_ENDED, DP_C_FLOWS_ACTIVE, DP_C_FLOWS_PENDING,
+	DP_C_TABLE_FULL,
+};
+static const enum dp_counter verdict_counters[] = {
+	DP_C_ALLOW, DP_C_DENY, DP_C_MONITOR_WOULD_DENY, DP_C_TRUSTED, DP_C_NOT_INTERNAL,
+	DP_C_INBOUND, DP_C_MIDSTREAM, DP_C_NO_POLICY, DP_C_RST_SENT,
+};
+
+struct out {
+	char *b;
+	size_t cap, len;
+	int overflow;
+};
+
+static void __attribute__((format(printf, 2, 3)))
+put(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (o->overflow)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(o->b + o->len, o->cap - o->len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= o->cap - o->len) {
+		o->overflow = 1;
+		o->b[o->len] = '\0';
+		return;
+	}
+	o->len += (size_t)n;
+}
+
+static unsigned
+n_workers(const struct dp_msg_stats *s)
+{
+	return s->n_workers > DP_MAX_WORKERS ? DP_MAX_WORKERS : s->n_workers;
+}
+
+static unsigned
+n_ports(const struct dp_msg_stats *s)
+{
+	return s->n_ports > DP_MAX_PORTS ? DP_MAX_PORTS : s->n_ports;
+}
+
+static uint64_t
+total(const struct dp_msg_stats *s, unsigned c)
+{
+	uint64_t t = 0;
+
+	for (unsigned w = 0; w < n_workers(s); w++)
+		t += s->counters[w][c];
+	return t;
+}
+
+static const char *
+mode_name(uint8_t m)
+{
+	return m < 3 ? mode_names[m] : "unknown";
+}
+
+static void
+summary(struct out *o, const struct dp_msg_stats *s, const char *title,
+	const enum dp_counter *cs, size_t n)
+{
+	put(o, "%s:", title);
+	for (size_t i = 0; i < n; i++)
+		put(o, "%s %s %" PRIu64, i ? "," : "", dp_counter_names[cs[i]], total(s, cs[i]));
+	put(o, "\n");
+}
+
+int
+cp_status_text(const struct cp_status_in *in, char *buf, size_t cap)
+{
+	struct out o = { .b = buf, .cap = cap };
+	const struct dp_msg_stats *s = in->stats;
+	char hex[65], boot[33];
+
+	buf[0] = '\0';
+	put(&o, "chokepointd: pid %d, up %" PRIu64 " s\n", (int)in->pid, in->uptime_ms / 1000);
+	if (in->sha256 != NULL) {
+		put(&o, "policy: sha256:%s generation %" PRIu64 " (%u rules) %s\n",
+		    cp_hex(in->sha256, 32, hex), in->gen, in->rules, in->policy_path);
+		if (in->live_gen == in->gen && in->gen != 0)
+			put(&o, "policy state: live on the dataplane\n");
+		else if (in->pending_gen != 0)
+			put(&o, "policy state: pushed, waiting for the dataplane (live generation %" PRIu64 ")\n",
+			    in->live_gen);
+		else
+			put(&o, "policy state: not live (live generation %" PRIu64 ")\n", in->live_gen);
+	} else {
+		put(&o, "policy: none\n");
+	}
+	if (!in->dp_connected || in->hello == NULL) {
+		put(&o, "dataplane: not connected\n");
+	} else if (s == NULL) {
+		put(&o, "dataplane: connected (pid %u, boot %s) but no statistics within 2 s\n",
+		    in->hello->pid, cp_hex(in->hello->boot_id, 16, boot));
+	} else {
+		put(&o, "dataplane: connected, pid %u, boot %s, mode %s, %s, up %" PRIu64
+		    " s, %u workers, %u ports, policy generation %" PRIu64 ", %" PRIu64
+		    " events pending\n",
+		    in->hello->pid, cp_hex(s->boot_id, 16, boot), mode_name(s->mode),
+		    s->enforcing ? "enforcing" : "monitor", s->uptime_ns / 1000000000u,
+		    s->n_workers, s->n_ports, s->policy_gen, s->events_pending);
+	}
+	put(&o, "audit: %s, next seq %" PRIu64 ", head %s\n", in->audit_path,
+	    in->audit_next_seq, in->audit_head);
+	put(&o, "audit records: %" PRIu64 " from events, %" PRIu64 " duplicates skipped, %"
+	    PRIu64 " gaps found here, %" PRIu64 " bad messages, %" PRIu64 " bad events\n",
+	    in->c->events, in->c->dup_events, in->c->gaps_missing, in->c->bad_msgs,
+	    in->c->bad_events);
+	if (s == NULL || !in->dp_connected)
+		goto done;
+	summary(&o, s, "flows", flow_counters, sizeof(flow_counters) / sizeof(flow_counters[0]));
+	summary(&o, s, "verdicts", verdict_counters,
+		sizeof(verdict_counters) / sizeof(verdict_counters[0]));
+	put(&o, "ports:\n  %-4s %-20s %12s %12s %14s %14s %8s %8s %8s %8s\n", "port", "name",
+	    "rx_pkts", "tx_pkts", "rx_bytes", "tx_bytes", "missed", "rx_err", "tx_err", "nombuf");
+	for (unsigned p = 0; p < n_ports(s); p++) {
+		const struct dp_port_stats *ps = &s->ports[p];
+
+		put(&o, "  %-4u %-20.*s %12" PRIu64 " %12" PRIu64 " %14" PRIu64 " %14" PRIu64
+		    " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 "\n", p,
+		    (int)strnlen(ps->name, sizeof(ps->name)), ps->name, ps->ipackets,
+		    ps->opackets, ps->ibytes, ps->obytes, ps->imissed, ps->ierrors, ps->oerrors,
+		    ps->rx_nombuf);
+	}
+	put(&o, "workers:\n  %-20s", "counter");
+	for (unsigned w = 0; w < n_workers(s); w++)
+		put(&o, " %12s%-2u", "w", w);
+	put(&o, " %14s\n", "total");
+	for (unsigned c = 0; c < DP_C_MAX; c++) {
+		put(&o, "  %-20s", dp_counter_names[c]);
+		for (unsigned w = 0; w < n_workers(s); w++)
+			put(&o, " %14" PRIu64, s->counters[w][c]);
+		put(&o, " %14" PRIu64 "\n", total(s, c));
+	}
+done:
+	return o.overflow ? -ENOSPC : (int)o.len;
+}
+
+int
+cp_status_json(const struct cp_status_in *in, char *buf, size_t cap)
+{
+	const struct dp_msg_stats *s = in->stats;
+	struct cp_json j;
+	char hex[80], boot[33];
+
+	cp_json_init(&j, buf, cap);
+	cp_json_obj_begin(&j);
+	cp_json_key(&j, "chokepointd");
+	cp_json_obj_begin(&j);
+	cp_json_key(&j, "pid");
+	cp_json_u64(&j, (uint64_t)in->pid);
+	cp_json_key(&j, "uptime_ms");
+	cp_json_u64(&j, in->uptime_ms);
+	cp_json_obj_end(&j);
+
+	cp_json_key(&j, "policy");
+	if (in->sha256 != NULL) {
+		cp_json_obj_begin(&j);
+		memcpy(hex, "sha256:", 7);
+		cp_hex(in->sha256, 32, hex + 7);
+		cp_json_key(&j, "sha256");
+		cp_json_strz(&j, hex);
+		cp_json_key(&j, "generation");
+		cp_json_u64(&j, in->gen);
+		cp_json_key(&j, "live_generation");
+		cp_json_u64(&j, in->live_gen);
+		cp_json_key(&j, "pending_generation");
+		cp_json_u64(&j, in->pending_gen);
+		cp_json_key(&j, "rules");
+		cp_json_u64(&j, in->rules);
+		cp_json_key(&j, "path");
+		cp_json_strz(&j, in->policy_path);
+		cp_json_obj_end(&j);
+	} else {
+		cp_json_null(&j);
+	}
+
+	cp_json_key(&j, "dataplane");
+	cp_json_obj_begin(&j);
+	cp_json_key(&j, "connected");
+	cp_json_bool(&j, in->dp_connected && in->hello != NULL);
+	if (in->dp_connected && in->hello != NULL) {
+		cp_json_key(&j, "pid");
+		cp_json_u64(&j, in->hello->pid);
+		cp_json_key(&j, "boot");
+		cp_json_strz(&j, cp_hex(in->hello->boot_id, 16, boot));
+		cp_json_key(&j, "stats");
+		cp_json_bool(&j, s != NULL);
+	}
+	if (in->dp_connected && in->hello != NULL && s != NULL) {
+		cp_json_key(&j, "mode");
+		cp_json_strz(&j, mode_name(s->mode));
+		cp_json_key(&j, "enforcing");
+		cp_json_bool(&j, s->enforcing != 0);
+		cp_json_key(&j, "uptime_ms");
+		cp_json_u64(&j, s->uptime_ns / 1000000u);
+		cp_json_key(&j, "policy_generation");
+		cp_json_u64(&j, s->policy_gen);
+		cp_json_key(&j, "workers");
+		cp_json_u64(&j, s->n_workers);
+		cp_json_key(&j, "events_pending");
+		cp_json_u64(&j, s->events_pending);
+		cp_json_key(&j, "ports");
+		cp_json_arr_begin(&j);
+		for (unsigned p = 0; p < n_ports(s); p++) {
+			const struct dp_port_stats *ps = &s->ports[p];
+
+			cp_json_obj_begin(&j);
+			cp_json_key(&j, "name");
+			cp_json_str(&j, ps->name, strnlen(ps->name, sizeof(ps->name)));
+			cp_json_key(&j, "rx_pkts");
+			cp_json_u64(&j, ps->ipackets);
+			cp_json_key(&j, "tx_pkts");
+			cp_json_u64(&j, ps->opackets);
+			cp_json_key(&j, "rx_bytes");
+			cp_json_u64(&j, ps->ibytes);
+			cp_json_key(&j, "tx_bytes");
+			cp_json_u64(&j, ps->obytes);
+			cp_json_key(&j, "missed");
+			cp_json_u64(&j, ps->imissed);
+			cp_json_key(&j, "rx_errors");
+			cp_json_u64(&j, ps->ierrors);
+			cp_json_key(&j, "tx_errors");
+			cp_json_u64(&j, ps->oerrors);
+			cp_json_key(&j, "rx_nombuf");
+			cp_json_u64(&j, ps->rx_nombuf);
+			cp_json_obj_end(&j);
+		}
+		cp_json_arr_end(&j);
+		cp_json_key(&j, "totals");
+		cp_json_obj_begin(&j);
+		for (unsigned c = 0; c < DP_C_MAX; c++) {
+			cp_json_key(&j, dp_counter_names[c]);
+			cp_json_u64(&j, total(s, c));
+		}
+		cp_json_obj_end(&j);
+		cp_json_key(&j, "per_worker");
+		cp_json_obj_begin(&j);
+		for (unsigned c = 0; c < DP_C_MAX; c++) {
+			cp_json_key(&j, dp_counter_names[c]);
+			cp_json_arr_begin(&j);
+			for (unsigned w = 0; w < n_workers(s); w++)
+				cp_json_u64(&j, s->counters[w][c]);
+			cp_json_arr_end(&j);
+		}
+		cp_json_obj_end(&j);
+	}
+	cp_json_obj_end(&j);
+
+	cp_json_key(&j, "audit");
+	cp_json_obj_begin(&j);
+	cp_json_key(&j, "path");
+	cp_json_strz(&j, in->audit_path);
+	cp_json_key(&j, "next_seq");
+	cp_json_u64(&j, in->audit_next_seq);
+	cp_json_key(&j, "head");
+	cp_json_strz(&j, in->audit_head);
+	cp_json_key(&j, "records_from_events");
+	cp_json_u64(&j, in->c->events);
+	cp_json_key(&j, "duplicates");
+	cp_json_u64(&j, in->c->dup_events);
+	cp_json_key(&j, "gaps_found");
+	cp_json_u64(&j, in->c->gaps_missing);
+	cp_json_key(&j, "bad_messages");
+	cp_json_u64(&j, in->c->bad_msgs);
+	cp_json_key(&j, "bad_events");
+	cp_json_u64(&j, in->c->bad_events);
+	cp_json_obj_end(&j);
+	cp_json_obj_end(&j);
+	if (cp_json_error(&j) < 0)
+		return -ENOSPC;
+	return (int)j.len;
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * cp_status.h: the status reply of chokepointd (`chokepointctl status`),
+ * as a text table or one JSON object, from what the daemon knows and the
+ * dataplane's last DP_MSG_STATS.
+ */
+#ifndef CHOKEPOINT_CP_STATUS_H
+#define CHOKEPOINT_CP_STATUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cp_dplink.h"
+#include "dp_proto.h"
+
+struct cp_status_in {
+	pid_t pid;
+	uint64_t uptime_ms;
+	/* policy */
+	const uint8_t *sha256;    /* current policy, NULL if none */
+	const char *policy_path;
+	uint32_t rules;
+	uint64_t gen, live_gen, pending_gen;
+	/* dataplane */
+	bool dp_connected;
+	const struct dp_msg_hello *hello;   /* NULL when not connected */
+	const struct dp_msg_stats *stats;   /* NULL when it did not answer in time */
+	/* audit */
+	const char *audit_path;
+	uint64_t audit_next_seq;
+	const char *audit_head;   /* 64 hex */
+	const struct cp_dplink_counters *c;
+};
+
+/* Render into out (NUL-terminated). Length, or -ENOSPC. */
+int cp_status_text(const struct cp_status_in *in, char *out, size_t cap);
+int cp_status_json(const struct cp_status_in *in, char *out, size_t cap);
+
+#endif /* CHOKEPOINT_CP_STATUS_H */
