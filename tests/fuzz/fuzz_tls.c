@@ -6,12 +6,15 @@
  * and (3) re-wrapped into two TLS records cut at an offset taken from the
  * input; (2) and (3) must agree field for field. Every OK result must obey
  * the output invariants, and a prefix of an input that parsed must not
- * parse into something else. Any violation aborts.
+ * parse into something else; its JA4 must be well-formed and the same
+ * from (2) and (3). Any violation aborts.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ja4.h"
 #include "tls.h"
 
 #define MAXLEN 16384
@@ -42,6 +45,28 @@ check_hello(const struct tls_hello *h, size_t max_len)
 			abort();
 }
 
+/* JA4 of an OK hello: 36 chars, fixed shape; 1 if there is one */
+static int
+check_ja4(const struct tls_hello *h, int quic, char *out)
+{
+	int rc = tls_ja4(h, quic, out, TLS_JA4_LEN + 1);
+
+	if (rc == -E2BIG) {
+		/* only when the hello had more entries than tls_hello keeps */
+		if (!h->lists_truncated)
+			abort();
+		return 0;
+	}
+	if (rc != 0 || strlen(out) != TLS_JA4_LEN || out[10] != '_' || out[23] != '_')
+		abort();
+	if (out[0] != (quic ? 'q' : 't') || (out[3] != 'd' && out[3] != 'i'))
+		abort();
+	for (int i = 11; i < TLS_JA4_LEN; i++)
+		if (i != 23 && strchr("0123456789abcdef", out[i]) == NULL)
+			abort();
+	return 1;
+}
+
 static int
 same(const struct tls_hello *a, const struct tls_hello *b)
 {
@@ -62,11 +87,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct tls_hello h, b, r;
 	enum tls_result rc, rb, rr;
 	size_t need = 0;
+	char ja4a[TLS_JA4_LEN + 1], ja4b[TLS_JA4_LEN + 1];
 
 	/* 1: record stream */
 	rc = tls_parse_records(data, size, MAXLEN, &h, &need);
 	if (rc == TLS_OK) {
 		check_hello(&h, MAXLEN);
+		check_ja4(&h, 0, ja4a);
 		if (h.records == 0 || h.consumed < 9)
 			abort();
 		/* a shorter prefix can only still be waiting, or already complete */
@@ -99,8 +126,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		rr = tls_parse_records(wrap, o, MAXLEN, &r, NULL);
 		if (rr != rb)
 			abort();
-		if (rr == TLS_OK && !same(&r, &b))
-			abort();
+		if (rr == TLS_OK) {
+			if (!same(&r, &b))
+				abort();
+			int ja = check_ja4(&r, 1, ja4a), jb = check_ja4(&b, 1, ja4b);
+
+			if (ja != jb || (ja && strcmp(ja4a, ja4b) != 0))
+				abort();
+		}
 	}
 	return 0;
 }

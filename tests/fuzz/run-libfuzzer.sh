@@ -16,7 +16,7 @@ secs=${2:-60}
 merge=${3:-}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 case $h in
-tls)  srcs="$root/dataplane/parse/tls.c" ;;
+tls)  srcs="$root/dataplane/parse/tls.c $root/dataplane/parse/ja4.c -lcrypto" ;;
 http) srcs="$root/dataplane/parse/http.c" ;;
 *)    echo "unknown harness $h" >&2; exit 2 ;;
 esac

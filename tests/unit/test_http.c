@@ -371,7 +371,7 @@ test_malformed(void **state)
 		"GET / HTTP/1.1\r\n: a\r\n\r\n",
 		"GET / HTTP/1.1\r\nHo(st: a\r\n\r\n",
 		/* control bytes in a value, bare CR */
-		"GET / HTTP/1.1\r\nX: a\x01" "b\r\n\r\n",
+		("GET / HTTP/1.1\r\nX: a\x01" "b\r\n\r\n"),
 		"GET / HTTP/1.1\r\nX: a\rb\r\n\r\n",
 		/* request line: two spaces, space in target, version 1.2 */
 		"GET  / HTTP/1.1\r\n\r\n",
