@@ -1,0 +1,354 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""chokepointd end to end, with this script standing in for the dataplane on
+the real dataplane socket (dp_proto.h messages, the memfd over SCM_RIGHTS)
+and the real chokepointctl on the control socket.
+
+Covers: --check; start and the socket directories; status (text and JSON)
+with and without a dataplane and with a dataplane that does not answer;
+HELLO -> POLICY (sealed memfd) -> ACK -> policy.loaded; EVENTS -> records
+and EVENTS_ACK; reload by ctl (accepted, refused by the compiler, rejected
+by the dataplane) and by SIGHUP; garbage from the dataplane drops it and the
+daemon lives on; SIGTERM; restart resumes the chain; a torn last line is
+cut; `audit verify` on the result.
+"""
+import array
+import fcntl
+import json
+import mmap
+import os
+import re
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+SRC = os.environ.get("CHOKEPOINT_SRC", os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
+BUILD = os.environ.get("CHOKEPOINT_BUILD", os.path.join(SRC, "build"))
+CPD = os.environ.get("CHOKEPOINTD", os.path.join(BUILD, "ctrlplane", "chokepointd"))
+CTL = os.environ.get("CHOKEPOINTCTL", os.path.join(BUILD, "ctrlplane", "chokepointctl"))
+
+MAGIC, VERSION = 0x43484b50, 1
+HELLO, POLICY, ACK, NACK, EVENTS, EVENTS_ACK, STATS_REQ, STATS, DRAINED, QUIT = range(1, 11)
+HDR = "<IHHII"
+BOOT = bytes(range(0xb0, 0xc0))
+EVENT = "<8B3H2B16s16s3QiIIH2B5Q2Q256s62s40s2x"     # struct dp_event, 504 bytes
+F_GET_SEALS, F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE = 1034, 2, 4, 8
+
+
+def dp_counter_max():
+    """DP_C_MAX, read from the contract header so the STATS layout follows it."""
+    text = open(os.path.join(SRC, "dataplane", "dp_proto.h"), encoding="ascii").read()
+    body = text[text.index("enum dp_counter {"):]
+    body = body[:body.index("DP_C_MAX")]
+    return len(re.findall(r"^\s*DP_C_[A-Z0-9_]+", body, re.M))
+
+
+N_COUNTERS = dp_counter_max()
+FAILS = []
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what)
+    if not cond:
+        FAILS.append(what)
+
+
+def hdr(t, length):
+    return struct.pack(HDR, MAGIC, VERSION, t, length, 0)
+
+
+def hello_msg(gen=0, sha=b"\0" * 32):
+    body = BOOT + struct.pack("<IHHQ", 4242, 2, 2, gen) + sha + b"\0" * 128 + b"\0" * 8
+    return hdr(HELLO, 16 + len(body)) + body
+
+
+def event(worker, wseq, gen, rule, sni, etype=1):
+    name = sni.encode()
+    return struct.pack(EVENT, etype, worker, 1, 0, 1, 6, 4, 1, 40000 + wseq, 443, 0,
+                       len(name), 0, bytes([10, 77, 1, 5]) + b"\0" * 12,
+                       bytes([192, 0, 2, 9]) + b"\0" * 12, wseq, 1764114684 * 10**9 + wseq,
+                       gen, rule, 1, 0, 0x18, 0, 0, 0, 0, 0, 0, 0, 0, 0, name, b"", b"")
+
+
+def events_msg(evs):
+    body = struct.pack("<II", len(evs), 0) + BOOT + b"".join(evs)
+    return hdr(EVENTS, 16 + len(body)) + body
+
+
+def stats_msg(allow):
+    head = BOOT + struct.pack("<QQ", 5 * 10**9, 1) + b"\0" * 32 + struct.pack(
+        "<BBHHHQ", 0, 1, 2, 2, 0, 3)
+    ports = b""
+    for i in range(4):
+        ports += (b"net_af_packet%d" % i).ljust(32, b"\0") + struct.pack("<8Q", *[i] * 8)
+    counters = [0] * (16 * N_COUNTERS)
+    counters[9] = allow             # worker 0, DP_C_ALLOW (index 9)
+    counters[N_COUNTERS + 9] = 1    # worker 1
+    body = head + ports + struct.pack("<%dQ" % len(counters), *counters)
+    return hdr(STATS, 16 + len(body)) + body
+
+
+class FakeDp:
+    def __init__(self, path):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.s.connect(path)
+        self.s.settimeout(10)
+
+    def send(self, m):
+        self.s.send(m)
+
+    def recv(self):
+        fds = array.array("i")
+        msg, anc, _flags, _addr = self.s.recvmsg(65536, socket.CMSG_SPACE(4 * 4))
+        for level, typ, data in anc:
+            if level == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
+                fds.frombytes(data[:len(data) - len(data) % 4])
+        if not msg:
+            return None, b"", list(fds)
+        magic, ver, typ, length, _ = struct.unpack_from(HDR, msg)
+        assert magic == MAGIC and ver == VERSION and length == len(msg), msg[:16]
+        return typ, msg, list(fds)
+
+    def expect_policy(self, gen):
+        typ, msg, fds = self.recv()
+        check(typ == POLICY and len(msg) == 64 and len(fds) == 1,
+              "dataplane gets POLICY with one descriptor (gen %d)" % gen)
+        g, blob_len = struct.unpack_from("<QQ", msg, 16)
+        check(g == gen, "POLICY generation %d (got %d)" % (gen, g))
+        seals = fcntl.fcntl(fds[0], F_GET_SEALS)
+        check(seals & (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) ==
+              F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE, "memfd sealed")
+        with mmap.mmap(fds[0], blob_len, prot=mmap.PROT_READ) as m:
+            check(m[:4] == struct.pack("<I", 0x4d50434b), "memfd holds the policy blob")
+        os.close(fds[0])
+        return msg[32:64]
+
+    def ack(self, gen):
+        self.send(hdr(ACK, 24) + struct.pack("<Q", gen))
+
+    def close(self):
+        self.s.close()
+
+
+def ctl(sock, *args, timeout=20):
+    p = subprocess.run([CTL, "--socket", sock] + list(args), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=timeout, check=False)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+def records(path):
+    with open(path, encoding="ascii") as f:
+        return [json.loads(line) for line in f]
+
+
+def wait_for(pred, what, timeout=10):
+    end = time.time() + timeout
+    while time.time() < end:
+        if pred():
+            return True
+        time.sleep(0.05)
+    check(False, what)
+    return False
+
+
+def start(cfg, run, audit, log):
+    p = subprocess.Popen([CPD, "-c", cfg, "--dp-socket", run + "/dp.sock",
+                          "--ctl-socket", run + "/ctl.sock", "--audit", audit],
+                         stderr=open(log, "ab"))
+    wait_for(lambda: os.path.exists(run + "/ctl.sock"), "chokepointd listens")
+    return p
+
+
+def main():
+    for exe in (CPD, CTL):
+        if not os.access(exe, os.X_OK):
+            print("%s not built" % exe)
+            return 1
+    tmp = tempfile.mkdtemp(prefix="test-chokepointd.")
+    cfg, bad = tmp + "/a.conf", tmp + "/bad.conf"
+    run, audit, log = tmp + "/run/sub", tmp + "/log/audit.jsonl", tmp + "/cpd.log"
+    conf_a = ('default = "deny";\nrules = ( { id = "llm"; action = "allow"; '
+              'sni = ["api.openai.com"]; } );\n')
+    conf_b = conf_a.replace('"deny"', '"allow"')
+    open(cfg, "w").write(conf_a)
+    open(bad, "w").write('default = "maybe";\nrulez = ();\n')
+
+    # --check
+    p = subprocess.run([CPD, "--check", cfg], capture_output=True, text=True)
+    check(p.returncode == 0 and re.match(
+        re.escape(cfg) + r": ok: 1 rules, policy sha256:[0-9a-f]{64}\n$", p.stdout),
+        "--check good file: " + p.stdout.strip())
+    p = subprocess.run([CPD, "--check", bad], capture_output=True, text=True)
+    check(p.returncode == 1 and bad + ":1: default:" in p.stderr and bad + ":2:" in p.stderr,
+          "--check bad file names file:line of every error: " + p.stderr.strip())
+
+    # a bad config refuses to start
+    p = subprocess.run([CPD, "-c", bad, "--dp-socket", run + "/dp.sock", "--ctl-socket",
+                        run + "/ctl.sock", "--audit", audit], capture_output=True, text=True,
+                       timeout=10)
+    check(p.returncode == 1 and "chokepointd: error: policy " + bad in p.stderr,
+          "start with a bad policy: exit 1")
+
+    d = start(cfg, run, audit, log)
+    check(oct(os.stat(run).st_mode & 0o777) == "0o750", "socket directory created 0750")
+    rc, out, _ = ctl(run + "/ctl.sock", "status")
+    check(rc == 0 and "dataplane: not connected" in out and "generation 1 (1 rules)" in out,
+          "status without a dataplane")
+    rc, out, _ = ctl(run + "/ctl.sock", "status", "--json")
+    js = json.loads(out) if rc == 0 else {}
+    check(js.get("dataplane", {}).get("connected") is False and
+          js.get("policy", {}).get("generation") == 1, "status --json without a dataplane")
+    rc, _, err = ctl(run + "/ctl.sock", "bogus")
+    check(rc == 2 and "unknown command" in err, "usage error: exit 2")
+    # a raw bad request gets an error reply, not a crash
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.connect(run + "/ctl.sock")
+    s.send(b"status" * 40)
+    check(s.recv(4096).startswith(b"error\nrequest too long"), "oversized ctl request refused")
+    s.close()
+
+    # the dataplane connects: HELLO -> POLICY -> ACK -> policy.loaded
+    dp = FakeDp(run + "/dp.sock")
+    dp.send(hello_msg())
+    sha1 = dp.expect_policy(1)
+    dp.ack(1)
+    wait_for(lambda: os.path.exists(audit) and len(records(audit)) == 1, "policy.loaded written")
+    r = records(audit)[0]
+    check(r["type"] == "policy.loaded" and r["by"] == "start" and r["generation"] == 1 and
+          r["policy"] == "sha256:" + sha1.hex(), "policy.loaded by start, generation 1")
+
+    # events -> records + EVENTS_ACK
+    dp.send(events_msg([event(0, 1, 1, 0, "api.openai.com"), event(1, 1, 1, -1, "a\"b")]))
+    typ, msg, _ = dp.recv()
+    acked = struct.unpack_from("<16Q", msg, 16) if typ == EVENTS_ACK else ()
+    check(typ == EVENTS_ACK and acked[:3] == (1, 1, 0), "EVENTS_ACK per worker")
+    recs = records(audit)
+    check(len(recs) == 3 and recs[1]["rule"] == "llm" and recs[2]["sni"] == 'a"b' and
+          recs[2]["rule"] is None, "events recorded with rule ids")
+
+    # status asks the dataplane; the stand-in answers
+    c = subprocess.Popen([CTL, "--socket", run + "/ctl.sock", "status"], stdout=subprocess.PIPE)
+    typ, _, _ = dp.recv()
+    check(typ == STATS_REQ, "status sends STATS_REQ")
+    dp.send(stats_msg(41))
+    out = c.communicate(timeout=10)[0].decode()
+    check(c.returncode == 0 and "dataplane: connected, pid 4242" in out and
+          re.search(r"allow +41 +1 +42", out) and "net_af_packet1" in out and
+          "live on the dataplane" in out, "status with the dataplane's counters")
+    c = subprocess.Popen([CTL, "--socket", run + "/ctl.sock", "status", "--json"],
+                         stdout=subprocess.PIPE)
+    dp.recv()
+    dp.send(stats_msg(5))
+    js = json.loads(c.communicate(timeout=10)[0])
+    check(js["dataplane"]["connected"] and js["dataplane"]["totals"]["allow"] == 6 and
+          js["dataplane"]["per_worker"]["allow"][:2] == [5, 1] and
+          js["audit"]["next_seq"] == 4, "status --json with counters")
+    # a dataplane that does not answer: at most 2 s
+    t0 = time.time()
+    rc, out, _ = ctl(run + "/ctl.sock", "status")
+    dp.recv()
+    check(rc == 0 and "no statistics within 2 s" in out and time.time() - t0 < 4,
+          "status gives up after 2 s")
+
+    # reload by ctl: accepted
+    open(cfg, "w").write(conf_b)
+    c = subprocess.Popen([CTL, "--socket", run + "/ctl.sock", "reload"], stdout=subprocess.PIPE)
+    sha2 = dp.expect_policy(2)
+    dp.ack(2)
+    out = c.communicate(timeout=10)[0].decode()
+    check(c.returncode == 0 and out == "reloaded: generation 2 policy sha256:%s\n" % sha2.hex(),
+          "ctl reload acknowledged: " + out.strip())
+    wait_for(lambda: records(audit)[-1]["type"] == "policy.loaded", "policy.loaded gen 2")
+    check(records(audit)[-1]["by"] == "ctl", "policy.loaded by ctl")
+    # reload by ctl: the compiler refuses; nothing changes
+    open(cfg, "w").write('default = "maybe";\n')
+    rc, out, err = ctl(run + "/ctl.sock", "reload")
+    check(rc == 1 and cfg + ":1: default:" in err and "current policy stays" in err,
+          "ctl reload of a bad file: exit 1 with file:line")
+    # reload by ctl: the dataplane rejects
+    open(cfg, "w").write(conf_a)
+    c = subprocess.Popen([CTL, "--socket", run + "/ctl.sock", "reload"], stderr=subprocess.PIPE)
+    dp.expect_policy(3)
+    dp.send(hdr(NACK, 224) + struct.pack("<Q", 3) + b"no memory for the flow table".ljust(200, b"\0"))
+    err = c.communicate(timeout=10)[1].decode()
+    check(c.returncode == 1 and "dataplane rejected generation 3: no memory" in err and
+          "generation 2 stays current" in err, "NACK reported, old policy stays")
+    # SIGHUP
+    d.send_signal(signal.SIGHUP)
+    dp.expect_policy(4)
+    dp.ack(4)
+    wait_for(lambda: records(audit)[-1].get("by") == "sighup", "policy.loaded by sighup")
+    check(records(audit)[-1]["generation"] == 4, "SIGHUP reload is generation 4")
+
+    # garbage from the dataplane: it is dropped, the daemon lives on
+    dp.send(b"\x00" * 9)
+    typ, _, _ = dp.recv()
+    check(typ is None, "bad message: connection dropped")
+    dp.close()
+    rc, out, _ = ctl(run + "/ctl.sock", "status")
+    check(rc == 0 and "dataplane: not connected" in out and "1 bad messages" in out,
+          "daemon alive after garbage, counted")
+    # reconnect: same boot, gen 4 live already -> no push
+    dp = FakeDp(run + "/dp.sock")
+    dp.send(hello_msg(4, bytes.fromhex(records(audit)[-1]["policy"][7:])))
+    dp.s.settimeout(0.5)
+    try:
+        typ = dp.recv()[0]
+    except socket.timeout:
+        typ = "none"
+    check(typ == "none", "reconnect with the live policy: no push")
+    dp.s.settimeout(10)
+    # resent events are not recorded twice
+    n = len(records(audit))
+    dp.send(events_msg([event(0, 1, 1, 0, "api.openai.com"), event(0, 2, 4, 0, "api.openai.com")]))
+    dp.recv()
+    check(len(records(audit)) == n + 1, "resent event skipped, new one recorded")
+    dp.close()
+
+    # SIGTERM: clean exit, sockets removed
+    d.send_signal(signal.SIGTERM)
+    check(d.wait(timeout=10) == 0, "SIGTERM: exit 0")
+    check(not os.path.exists(run + "/ctl.sock") and not os.path.exists(run + "/dp.sock"),
+          "sockets removed on exit")
+
+    # restart: the chain continues; a torn last line is cut first
+    seq = records(audit)[-1]["seq"]
+    with open(audit, "a") as f:
+        f.write('{"v":1,"type":"flow.dec')
+    d = start(cfg, run, audit, log)
+    dp = FakeDp(run + "/dp.sock")
+    dp.send(hello_msg())
+    dp.expect_policy(1)
+    dp.ack(1)
+    wait_for(lambda: records(audit)[-1]["seq"] == seq + 1, "chain continues after restart")
+    check(records(audit)[-1]["type"] == "policy.loaded", "first record after restart")
+    dp.close()
+    d.send_signal(signal.SIGINT)
+    check(d.wait(timeout=10) == 0, "SIGINT: exit 0")
+    logtext = open(log).read()
+    check("cut a torn last line of 23 bytes" in logtext, "torn line cut and logged")
+    p = subprocess.run([CTL, "audit", "verify", audit], capture_output=True, text=True)
+    check(p.returncode == 0 and "ok: %d records" % (seq + 1) in p.stdout,
+          "audit verify: " + p.stdout.strip().split("\n")[0])
+    # a tampered trail fails verification at the right line
+    lines = open(audit).read().split("\n")
+    lines[2] = lines[2].replace('"sport":40001', '"sport":40002')
+    open(tmp + "/t.jsonl", "w").write("\n".join(lines))
+    p = subprocess.run([CTL, "audit", "verify", tmp + "/t.jsonl"], capture_output=True, text=True)
+    check(p.returncode == 1 and p.stderr.startswith(tmp + "/t.jsonl:3: hash does not match"),
+          "tampered line 3 found: " + p.stderr.strip())
+
+    if FAILS:
+        print("chokepointd log:\n" + open(log).read())
+    print("chokepointd: %d checks failed" % len(FAILS))
+    subprocess.run(["rm", "-rf", tmp], check=False)
+    return 1 if FAILS else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
