@@ -190,29 +190,11 @@ str_of(const config_setting_t *s)
 	return config_setting_type(s) == CONFIG_TYPE_STRING ? config_setting_get_string(s) : NULL;
 }
 
-static bool
-in_list(const char *name, const char *const *allowed)
-{
-	for (; *allowed != NULL; allowed++)
-		if (strcmp(name, *allowed) == 0)
-			return true;
-	return false;
-}
-
-/* Report every child of group whose name is not allowed. */
+/* Report a key the group does not know. */
 static void
-check_keys(struct pctx *c, const config_setting_t *group, const char *key,
-	   const char *const *allowed)
+unknown_key(struct pctx *c, const config_setting_t *s, const char *key)
 {
-	char k[KEY_MAX];
-	int n = config_setting_length(group);
-
-	for (int i = 0; i < n; i++) {
-		config_setting_t *s = config_setting_get_elem(group, (unsigned int)i);
-
-		if (!in_list(config_setting_name(s), allowed))
-			cp_err(c->e, line_of(s), child_key(k, key, s, (unsigned int)i), "unknown key");
-	}
+	cp_err(c->e, line_of(s), key, "unknown key");
 }
 
 static bool
@@ -641,45 +623,58 @@ parse_ports(struct pctx *c, const config_setting_t *s, const char *key, struct c
 static void
 parse_hold(struct pctx *c, const config_setting_t *g, const char *key)
 {
-	static const char *const keys[] = { "timeout_ms", "max_bytes", "max_segments", NULL };
 	struct cpm_settings *st = &c->cfg->settings;
-	config_setting_t *s;
 	char k[KEY_MAX];
+	int n;
 
 	if (!want_group(c, g, key))
 		return;
-	check_keys(c, g, key, keys);
-	if ((s = config_setting_get_member(g, "timeout_ms")) != NULL)
-		parse_uint(c, s, child_key(k, key, s, 0), HOLD_TIMEOUT_MIN, HOLD_TIMEOUT_MAX,
-			   &st->hold_timeout_ms);
-	if ((s = config_setting_get_member(g, "max_bytes")) != NULL)
-		parse_uint(c, s, child_key(k, key, s, 0), HOLD_BYTES_MIN, HOLD_BYTES_MAX,
-			   &st->hold_max_bytes);
-	if ((s = config_setting_get_member(g, "max_segments")) != NULL)
-		parse_uint(c, s, child_key(k, key, s, 0), HOLD_SEGS_MIN, HOLD_SEGS_MAX,
-			   &st->hold_max_segments);
+	n = config_setting_length(g);
+	for (int i = 0; i < n; i++) {
+		config_setting_t *s = config_setting_get_elem(g, (unsigned int)i);
+		const char *name = config_setting_name(s);
+
+		child_key(k, key, s, (unsigned int)i);
+		if (strcmp(name, "timeout_ms") == 0)
+			parse_uint(c, s, k, HOLD_TIMEOUT_MIN, HOLD_TIMEOUT_MAX, &st->hold_timeout_ms);
+		else if (strcmp(name, "max_bytes") == 0)
+			parse_uint(c, s, k, HOLD_BYTES_MIN, HOLD_BYTES_MAX, &st->hold_max_bytes);
+		else if (strcmp(name, "max_segments") == 0)
+			parse_uint(c, s, k, HOLD_SEGS_MIN, HOLD_SEGS_MAX, &st->hold_max_segments);
+		else
+			unknown_key(c, s, k);
+	}
 }
 
 static void
 parse_timeouts(struct pctx *c, const config_setting_t *g, const char *key)
 {
 	static const char *const keys[] = { "tcp_established", "tcp_halfopen", "tcp_closed",
-					    "udp", "other", NULL };
+					    "udp", "other" };
 	struct cpm_settings *st = &c->cfg->settings;
 	uint32_t *dst[] = { &st->tcp_established_ms, &st->tcp_halfopen_ms, &st->tcp_closed_ms,
 			    &st->udp_ms, &st->other_ms };
 	const long long min[] = { TCP_ESTABLISHED_MIN, 1, 1, 1, 1 };
 	char k[KEY_MAX];
+	int n;
 
 	if (!want_group(c, g, key))
 		return;
-	check_keys(c, g, key, keys);
-	for (int i = 0; keys[i] != NULL; i++) {
-		config_setting_t *s = config_setting_get_member(g, keys[i]);
+	n = config_setting_length(g);
+	for (int i = 0; i < n; i++) {
+		config_setting_t *s = config_setting_get_elem(g, (unsigned int)i);
+		const char *name = config_setting_name(s);
+		size_t j;
 		uint32_t v;
 
-		if (s != NULL && parse_uint(c, s, child_key(k, key, s, 0), min[i], TIMEOUT_MAX, &v))
-			*dst[i] = v * 1000;
+		child_key(k, key, s, (unsigned int)i);
+		for (j = 0; j < sizeof(keys) / sizeof(keys[0]); j++)
+			if (strcmp(name, keys[j]) == 0)
+				break;
+		if (j == sizeof(keys) / sizeof(keys[0]))
+			unknown_key(c, s, k);
+		else if (parse_uint(c, s, k, min[j], TIMEOUT_MAX, &v))
+			*dst[j] = v * 1000;
 	}
 }
 
@@ -715,37 +710,39 @@ parse_anomalies(struct pctx *c, const config_setting_t *g, const char *key)
 static void
 parse_audit(struct pctx *c, const config_setting_t *g, const char *key)
 {
-	static const char *const keys[] = { "path", "signing_key", "checkpoint_records",
-					    "checkpoint_seconds", "fsync", NULL };
 	struct cp_config *cfg = c->cfg;
-	config_setting_t *s;
 	char k[KEY_MAX];
+	int n;
 
 	if (!want_group(c, g, key))
 		return;
-	check_keys(c, g, key, keys);
-	if ((s = config_setting_get_member(g, "path")) != NULL)
-		parse_path(c, s, child_key(k, key, s, 0), &cfg->audit_path);
-	if ((s = config_setting_get_member(g, "signing_key")) != NULL)
-		parse_path(c, s, child_key(k, key, s, 0), &cfg->audit_signing_key);
-	if ((s = config_setting_get_member(g, "checkpoint_records")) != NULL)
-		parse_uint(c, s, child_key(k, key, s, 0), 0, CHECKPOINT_RECORDS_MAX,
-			   &cfg->checkpoint_records);
-	if ((s = config_setting_get_member(g, "checkpoint_seconds")) != NULL)
-		parse_uint(c, s, child_key(k, key, s, 0), 0, CHECKPOINT_SECONDS_MAX,
-			   &cfg->checkpoint_seconds);
-	if ((s = config_setting_get_member(g, "fsync")) != NULL) {
+	n = config_setting_length(g);
+	for (int i = 0; i < n; i++) {
+		config_setting_t *s = config_setting_get_elem(g, (unsigned int)i);
+		const char *name = config_setting_name(s);
 		const char *v = str_of(s);
 
-		if (v != NULL && strcmp(v, "never") == 0)
-			cfg->audit_fsync = 0;
-		else if (v != NULL && strcmp(v, "batch") == 0)
-			cfg->audit_fsync = 1;
-		else if (v != NULL && strcmp(v, "always") == 0)
-			cfg->audit_fsync = 2;
-		else
-			cp_err(c->e, line_of(s), child_key(k, key, s, 0),
-			       "must be \"always\", \"batch\" or \"never\"");
+		child_key(k, key, s, (unsigned int)i);
+		if (strcmp(name, "path") == 0) {
+			parse_path(c, s, k, &cfg->audit_path);
+		} else if (strcmp(name, "signing_key") == 0) {
+			parse_path(c, s, k, &cfg->audit_signing_key);
+		} else if (strcmp(name, "checkpoint_records") == 0) {
+			parse_uint(c, s, k, 0, CHECKPOINT_RECORDS_MAX, &cfg->checkpoint_records);
+		} else if (strcmp(name, "checkpoint_seconds") == 0) {
+			parse_uint(c, s, k, 0, CHECKPOINT_SECONDS_MAX, &cfg->checkpoint_seconds);
+		} else if (strcmp(name, "fsync") == 0) {
+			if (v != NULL && strcmp(v, "never") == 0)
+				cfg->audit_fsync = 0;
+			else if (v != NULL && strcmp(v, "batch") == 0)
+				cfg->audit_fsync = 1;
+			else if (v != NULL && strcmp(v, "always") == 0)
+				cfg->audit_fsync = 2;
+			else
+				cp_err(c->e, line_of(s), k, "must be \"always\", \"batch\" or \"never\"");
+		} else {
+			unknown_key(c, s, k);
+		}
 	}
 }
 
@@ -768,15 +765,39 @@ rule_id_ok(const char *id)
 	return true;
 }
 
+static bool
+has_names(const config_setting_t *rs)
+{
+	return config_setting_get_member(rs, "sni") != NULL ||
+	       config_setting_get_member(rs, "host") != NULL ||
+	       config_setting_get_member(rs, "sni_regex") != NULL ||
+	       config_setting_get_member(rs, "host_regex") != NULL;
+}
+
+static void
+parse_proto(struct pctx *c, const config_setting_t *s, const char *k, struct cp_rule *r)
+{
+	const char *v = str_of(s);
+
+	if (v != NULL && strcmp(v, "any") == 0)
+		r->proto = CPM_PROTO_ANY;
+	else if (v != NULL && strcmp(v, "tcp") == 0)
+		r->proto = CPM_PROTO_TCP;
+	else if (v != NULL && strcmp(v, "udp") == 0)
+		r->proto = CPM_PROTO_UDP;
+	else if (v != NULL && strcmp(v, "icmp") == 0)
+		r->proto = CPM_PROTO_ICMP;
+	else
+		cp_err(c->e, line_of(s), k, "must be \"tcp\", \"udp\", \"icmp\" or \"any\"");
+}
+
 static void
 parse_rule(struct pctx *c, const config_setting_t *rs, unsigned int idx)
 {
-	static const char *const keys[] = { "id", "action", "sni", "host", "sni_regex",
-					    "host_regex", "src", "dst", "dport", "proto",
-					    "force", NULL };
 	struct cp_rule *r = &c->cfg->rules[idx];
-	config_setting_t *s, *proto_s = NULL;
+	config_setting_t *s;
 	char key[KEY_MAX], k[KEY_MAX];
+	int n;
 
 	keyf(key, "rules.[%u]", idx);
 	r->line = line_of(rs);
@@ -785,73 +806,61 @@ parse_rule(struct pctx *c, const config_setting_t *rs, unsigned int idx)
 		cp_err(c->e, r->line, key, "must be a group { id = \"...\"; action = \"...\"; ... }");
 		return;
 	}
-	check_keys(c, rs, key, keys);
+	/* the names' public-suffix check needs force and the id, wherever they are written */
+	s = config_setting_get_member(rs, "force");
+	if (s != NULL && config_setting_type(s) == CONFIG_TYPE_BOOL)
+		r->force = config_setting_get_bool(s) != 0;
+	s = config_setting_get_member(rs, "id");
+	if (s != NULL && str_of(s) != NULL && rule_id_ok(str_of(s)))
+		r->id = dup_str(c, str_of(s));
+	s = config_setting_get_member(rs, "proto");
+	if (s != NULL)
+		parse_proto(c, s, child_key(k, key, s, 0), r);
 
-	if ((s = config_setting_get_member(rs, "id")) != NULL) {
-		const char *v = str_of(s);
+	n = config_setting_length(rs);
+	for (int i = 0; i < n; i++) {
+		const char *name;
 
-		if (v == NULL || !rule_id_ok(v))
-			cp_err(c->e, line_of(s), child_key(k, key, s, 0),
-			       "must be 1 to %d characters from A-Z a-z 0-9 _ . -", CPM_RULE_ID_MAX);
-		else
-			r->id = dup_str(c, v);
-	} else {
-		keyf(k, "%s.id", key);
-		cp_err(c->e, r->line, k, "is required");
+		s = config_setting_get_elem(rs, (unsigned int)i);
+		name = config_setting_name(s);
+		child_key(k, key, s, (unsigned int)i);
+		if (strcmp(name, "id") == 0) {
+			if (r->id == NULL)
+				cp_err(c->e, line_of(s), k,
+				       "must be 1 to %d characters from A-Z a-z 0-9 _ . -", CPM_RULE_ID_MAX);
+		} else if (strcmp(name, "action") == 0) {
+			parse_action(c, s, k, &r->action);
+		} else if (strcmp(name, "force") == 0) {
+			if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+				cp_err(c->e, line_of(s), k, "must be true or false");
+		} else if (strcmp(name, "proto") == 0) {
+			if ((r->proto == CPM_PROTO_UDP || r->proto == CPM_PROTO_ICMP) && has_names(rs))
+				cp_err(c->e, line_of(s), k,
+				       "a rule with sni/host names must be \"tcp\" or \"any\" (names come from TCP only)");
+		} else if (strcmp(name, "sni") == 0) {
+			parse_names(c, s, k, &r->sni, false, r->force);
+		} else if (strcmp(name, "host") == 0) {
+			parse_names(c, s, k, &r->host, false, r->force);
+		} else if (strcmp(name, "sni_regex") == 0) {
+			parse_regexes(c, s, k, r->id, &r->sni_regex);
+		} else if (strcmp(name, "host_regex") == 0) {
+			parse_regexes(c, s, k, r->id, &r->host_regex);
+		} else if (strcmp(name, "src") == 0) {
+			parse_cidrs(c, s, k, &r->src);
+		} else if (strcmp(name, "dst") == 0) {
+			parse_cidrs(c, s, k, &r->dst);
+		} else if (strcmp(name, "dport") == 0) {
+			parse_ports(c, s, k, &r->dport);
+			if (r->proto == CPM_PROTO_ICMP)
+				cp_err(c->e, line_of(s), k, "ports need proto \"tcp\", \"udp\" or \"any\"");
+		} else {
+			unknown_key(c, s, k);
+		}
 	}
-	if ((s = config_setting_get_member(rs, "action")) != NULL) {
-		parse_action(c, s, child_key(k, key, s, 0), &r->action);
-	} else {
-		keyf(k, "%s.action", key);
-		cp_err(c->e, r->line, k, "is required");
-	}
-	if ((s = config_setting_get_member(rs, "force")) != NULL) {
-		if (config_setting_type(s) != CONFIG_TYPE_BOOL)
-			cp_err(c->e, line_of(s), child_key(k, key, s, 0), "must be true or false");
-		else
-			r->force = config_setting_get_bool(s) != 0;
-	}
-	if ((s = config_setting_get_member(rs, "proto")) != NULL) {
-		const char *v = str_of(s);
-
-		proto_s = s;
-		if (v != NULL && strcmp(v, "any") == 0)
-			r->proto = CPM_PROTO_ANY;
-		else if (v != NULL && strcmp(v, "tcp") == 0)
-			r->proto = CPM_PROTO_TCP;
-		else if (v != NULL && strcmp(v, "udp") == 0)
-			r->proto = CPM_PROTO_UDP;
-		else if (v != NULL && strcmp(v, "icmp") == 0)
-			r->proto = CPM_PROTO_ICMP;
-		else
-			cp_err(c->e, line_of(s), child_key(k, key, s, 0),
-			       "must be \"tcp\", \"udp\", \"icmp\" or \"any\"");
-	}
-	if ((s = config_setting_get_member(rs, "sni")) != NULL)
-		parse_names(c, s, child_key(k, key, s, 0), &r->sni, false, r->force);
-	if ((s = config_setting_get_member(rs, "host")) != NULL)
-		parse_names(c, s, child_key(k, key, s, 0), &r->host, false, r->force);
-	if ((s = config_setting_get_member(rs, "sni_regex")) != NULL)
-		parse_regexes(c, s, child_key(k, key, s, 0), r->id, &r->sni_regex);
-	if ((s = config_setting_get_member(rs, "host_regex")) != NULL)
-		parse_regexes(c, s, child_key(k, key, s, 0), r->id, &r->host_regex);
-	if ((s = config_setting_get_member(rs, "src")) != NULL)
-		parse_cidrs(c, s, child_key(k, key, s, 0), &r->src);
-	if ((s = config_setting_get_member(rs, "dst")) != NULL)
-		parse_cidrs(c, s, child_key(k, key, s, 0), &r->dst);
-	if ((s = config_setting_get_member(rs, "dport")) != NULL) {
-		child_key(k, key, s, 0);
-		parse_ports(c, s, k, &r->dport);
-		if (r->proto == CPM_PROTO_ICMP)
-			cp_err(c->e, line_of(s), k, "ports need proto \"tcp\", \"udp\" or \"any\"");
-	}
-	if (proto_s != NULL && (r->proto == CPM_PROTO_UDP || r->proto == CPM_PROTO_ICMP) &&
-	    (config_setting_get_member(rs, "sni") != NULL ||
-	     config_setting_get_member(rs, "host") != NULL ||
-	     config_setting_get_member(rs, "sni_regex") != NULL ||
-	     config_setting_get_member(rs, "host_regex") != NULL))
-		cp_err(c->e, line_of(proto_s), child_key(k, key, proto_s, 0),
-		       "a rule with sni/host names must be \"tcp\" or \"any\" (names come from TCP only)");
+	if (config_setting_get_member(rs, "id") == NULL)
+		cp_err(c->e, r->line, keyf(k, "%s.id", key), "is required");
+	if (config_setting_get_member(rs, "action") == NULL)
+		cp_err(c->e, r->line, keyf(k, "%s.action", key), "is required");
 }
 
 struct id_ref {
@@ -995,54 +1004,55 @@ find_include(struct pctx *c, const config_setting_t *s, const char *key)
 static void
 parse_root(struct pctx *c, const config_setting_t *root)
 {
-	static const char *const keys[] = { "mode", "default", "internal", "trusted", "inbound",
-					    "quic", "table_full", "midstream", "hold", "timeouts",
-					    "anomalies", "ech_public_names", "rules", "audit", NULL };
 	struct cp_config *cfg = c->cfg;
 	struct cpm_settings *st = &cfg->settings;
-	config_setting_t *s;
+	int n = config_setting_length(root);
 
-	check_keys(c, root, "", keys);
-	if ((s = config_setting_get_member(root, "mode")) != NULL) {
+	for (int i = 0; i < n; i++) {
+		config_setting_t *s = config_setting_get_elem(root, (unsigned int)i);
+		const char *k = config_setting_name(s);
 		const char *v = str_of(s);
 
-		if (v != NULL && strcmp(v, "enforce") == 0)
-			st->mode = CPM_MODE_ENFORCE;
-		else if (v != NULL && strcmp(v, "monitor") == 0)
-			st->mode = CPM_MODE_MONITOR;
-		else
-			cp_err(c->e, line_of(s), "mode", "must be \"enforce\" or \"monitor\"");
+		if (strcmp(k, "mode") == 0) {
+			if (v != NULL && strcmp(v, "enforce") == 0)
+				st->mode = CPM_MODE_ENFORCE;
+			else if (v != NULL && strcmp(v, "monitor") == 0)
+				st->mode = CPM_MODE_MONITOR;
+			else
+				cp_err(c->e, line_of(s), k, "must be \"enforce\" or \"monitor\"");
+		} else if (strcmp(k, "default") == 0) {
+			parse_action(c, s, k, &st->default_action);
+		} else if (strcmp(k, "internal") == 0) {
+			parse_cidrs(c, s, k, &cfg->internal);
+			cfg->internal_all = false;
+		} else if (strcmp(k, "trusted") == 0) {
+			parse_cidrs(c, s, k, &cfg->trusted);
+		} else if (strcmp(k, "inbound") == 0) {
+			parse_action(c, s, k, &st->inbound_action);
+		} else if (strcmp(k, "quic") == 0) {
+			parse_action(c, s, k, &st->quic_action);
+		} else if (strcmp(k, "table_full") == 0) {
+			parse_action(c, s, k, &st->table_full_action);
+		} else if (strcmp(k, "midstream") == 0) {
+			parse_action(c, s, k, &st->midstream_action);
+		} else if (strcmp(k, "hold") == 0) {
+			parse_hold(c, s, k);
+		} else if (strcmp(k, "timeouts") == 0) {
+			parse_timeouts(c, s, k);
+		} else if (strcmp(k, "anomalies") == 0) {
+			parse_anomalies(c, s, k);
+		} else if (strcmp(k, "ech_public_names") == 0) {
+			parse_names(c, s, k, &cfg->ech, true, false);
+		} else if (strcmp(k, "rules") == 0) {
+			parse_rules(c, s, k);
+		} else if (strcmp(k, "audit") == 0) {
+			parse_audit(c, s, k);
+		} else {
+			unknown_key(c, s, k);
+		}
 	}
-	if ((s = config_setting_get_member(root, "default")) != NULL)
-		parse_action(c, s, "default", &st->default_action);
-	else
+	if (config_setting_get_member(root, "default") == NULL)
 		cp_err(c->e, 0, "default", "is required (\"allow\" or \"deny\")");
-	if ((s = config_setting_get_member(root, "internal")) != NULL) {
-		parse_cidrs(c, s, "internal", &cfg->internal);
-		cfg->internal_all = false;
-	}
-	if ((s = config_setting_get_member(root, "trusted")) != NULL)
-		parse_cidrs(c, s, "trusted", &cfg->trusted);
-	if ((s = config_setting_get_member(root, "inbound")) != NULL)
-		parse_action(c, s, "inbound", &st->inbound_action);
-	if ((s = config_setting_get_member(root, "quic")) != NULL)
-		parse_action(c, s, "quic", &st->quic_action);
-	if ((s = config_setting_get_member(root, "table_full")) != NULL)
-		parse_action(c, s, "table_full", &st->table_full_action);
-	if ((s = config_setting_get_member(root, "midstream")) != NULL)
-		parse_action(c, s, "midstream", &st->midstream_action);
-	if ((s = config_setting_get_member(root, "hold")) != NULL)
-		parse_hold(c, s, "hold");
-	if ((s = config_setting_get_member(root, "timeouts")) != NULL)
-		parse_timeouts(c, s, "timeouts");
-	if ((s = config_setting_get_member(root, "anomalies")) != NULL)
-		parse_anomalies(c, s, "anomalies");
-	if ((s = config_setting_get_member(root, "ech_public_names")) != NULL)
-		parse_names(c, s, "ech_public_names", &cfg->ech, true, false);
-	if ((s = config_setting_get_member(root, "rules")) != NULL)
-		parse_rules(c, s, "rules");
-	if ((s = config_setting_get_member(root, "audit")) != NULL)
-		parse_audit(c, s, "audit");
 	if (cfg->audit_path == NULL)
 		cfg->audit_path = dup_str(c, "/var/log/chokepoint/audit.jsonl");
 }
