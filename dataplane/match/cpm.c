@@ -555,13 +555,11 @@ check_cidrs(const struct cpm_policy *p, char *err, size_t errlen)
 			return fail(err, errlen, "policy blob: bad CIDR entry %llu",
 				    (unsigned long long)i);
 		for (unsigned int b = 0; b < 16; b++) {
-			unsigned int keep = b >= alen ? 0 :
-				c->plen >= (b + 1) * 8 ? 8 : c->plen > b * 8 ? c->plen - b * 8 : 0;
-			uint8_t host = (uint8_t)(0xff >> keep);
+			/* prefix bits in this byte: 8, 0, or the partial byte */
+			unsigned int keep = b * 8 >= c->plen ? 0 :
+					    c->plen - b * 8 >= 8 ? 8 : c->plen - b * 8;
 
-			if (keep == 8)
-				host = 0;
-			if (c->addr[b] & host)
+			if (c->addr[b] & (uint8_t)(0xff >> keep))
 				return fail(err, errlen, "policy blob: CIDR entry %llu has host bits set",
 					    (unsigned long long)i);
 		}
