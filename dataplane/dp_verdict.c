@@ -396,16 +396,17 @@ dp_end_flow(struct dp_worker *w, struct dp_flow *f, uint8_t cause)
 	}
 	/* a flow that had closed reports how, not what found it closed */
 	if (cause == DP_CLOSE_IDLE || cause == DP_CLOSE_SHUTDOWN) {
-		if (f->flags & DP_FF_RST)
+		if (f->state == DP_FS_DENIED)
+			cause = DP_CLOSE_DENIED;
+		else if (f->flags & DP_FF_RST)
 			cause = DP_CLOSE_RST;
 		else if ((f->flags & (DP_FF_FIN_C | DP_FF_FIN_S)) == (DP_FF_FIN_C | DP_FF_FIN_S))
 			cause = DP_CLOSE_FIN;
-		else if (f->state == DP_FS_DENIED)
-			cause = DP_CLOSE_DENIED;
 	}
 	f->close_cause = cause;
 	ns = dp_names_slot(&w->names, f->name_id);
-	dp_event_fill(&ev, DP_EV_END, f, w->now_ns, ns ? ns->name : NULL, ns ? ns->len : 0,
+	/* ts of flow.end: the flow's last packet, so duration is the flow's own */
+	dp_event_fill(&ev, DP_EV_END, f, f->last_ns, ns ? ns->name : NULL, ns ? ns->len : 0,
 		      NULL, 0, w->replay);
 	dp_evq_push(&w->evq, &ev, w->c);
 	dp_names_put(&w->names, f->name_id);

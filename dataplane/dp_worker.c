@@ -188,12 +188,8 @@ prepare(struct dp_worker *w, struct rte_mbuf *m, struct dp_pktctx *pc)
 		pc->len = len;
 		pc->linear = pc->data == w->lin;
 	}
-	if (w->replay) {
-		uint64_t ts = mbuf_ts_ns(w, m);
-
-		if (ts > w->now_ns)
-			w->now_ns = ts;
-	}
+	if (w->replay)
+		pc->ts_ns = mbuf_ts_ns(w, m);
 	res = dp_decode_flags(pc->data, pc->len, (enum dp_link)w->app->cfg.linktype[pc->pidx],
 			      w->replay ? DP_DECODE_REPLAY : 0, &pc->p);
 	if (unlikely(res != DP_DEC_OK)) {
@@ -263,6 +259,9 @@ flow_stage(struct dp_worker *w, struct dp_pktctx *pc, unsigned int n)
 		/* an earlier packet of the burst created or ended a flow */
 		if (w->tbl_changes != changes)
 			flows[i] = dp_flow_lookup(&w->ft, &pc[i].key);
+		/* replay time is the capture's, packet by packet (never backwards) */
+		if (w->replay && pc[i].ts_ns > w->now_ns)
+			w->now_ns = pc[i].ts_ns;
 		dp_fsm_packet(w, &pc[i], flows[i]);
 	}
 }

@@ -43,6 +43,7 @@ struct dp_pktctx {
 	uint32_t len;
 	uint16_t pidx;           /* port index it arrived on */
 	uint8_t linear;          /* data is a copy (chained mbuf): read-only */
+	uint64_t ts_ns;          /* replay: the capture's time of this packet */
 	int a_is_src;
 	struct dp_pkt p;
 	struct dp_flow_key key;
