@@ -779,6 +779,33 @@ test_truncated_every_offset(void **state)
 	free(t);
 }
 
+/* A datagram of two Initials cut at every offset: the whole first one counts. */
+static void
+test_truncated_coalesced(void **state)
+{
+	uint8_t dg[3000];
+	size_t n1, n2;
+
+	n1 = mk_piece(0, 0, 120, dg, sizeof(dg));
+	n2 = mk_piece(1, 120, 121, dg + n1, sizeof(dg) - n1);
+	for (size_t cut = 0; cut <= n1 + n2; cut++) {
+		struct tflow *t = tflow_new();
+		uint8_t *copy = malloc(cut ? cut : 1);
+		enum quic_result r, want;
+
+		memcpy(copy, dg, cut);
+		r = feed(t, copy, cut);
+		free(copy);
+		want = cut == 0 ? QUIC_NOT_QUIC : cut < n1 ? QUIC_MALFORMED :
+		       cut < n1 + n2 ? QUIC_NEED_MORE : QUIC_OK;
+		if (r != want)
+			fail_msg("cut at %zu: %s, want %s", cut, quic_result_name(r),
+				 quic_result_name(want));
+		assert_int_equal(t->f.initials, cut < n1 ? 0 : cut < n1 + n2 ? 1 : 2);
+		free(t);
+	}
+}
+
 /* Every byte flipped (two ways): never accepted; past the header the tag fails. */
 static void
 test_corrupted_every_byte(void **state)
@@ -1544,6 +1571,7 @@ main(void)
 		cmocka_unit_test(test_frames),
 		cmocka_unit_test(test_frames_malformed),
 		cmocka_unit_test(test_truncated_every_offset),
+		cmocka_unit_test(test_truncated_coalesced),
 		cmocka_unit_test(test_corrupted_every_byte),
 		cmocka_unit_test(test_coalesced),
 		cmocka_unit_test(test_not_quic_and_versions),
