@@ -65,7 +65,7 @@ cur_cross(struct cur *c)
 	}
 }
 
-static int
+static inline int
 cur_u8(struct cur *c, uint8_t *v)
 {
 	if (c->left < 1)
@@ -77,12 +77,22 @@ cur_u8(struct cur *c, uint8_t *v)
 	return 0;
 }
 
-static int
+static inline int
 cur_u16(struct cur *c, uint16_t *v)
 {
 	uint8_t a, b;
 
-	if (c->left < 2 || cur_u8(c, &a) != 0 || cur_u8(c, &b) != 0)
+	if (c->left < 2)
+		return -1;
+	if (c->seg >= 2) {
+		/* fast path: both bytes in the current record */
+		*v = (uint16_t)((c->p[0] << 8) | c->p[1]);
+		c->p += 2;
+		c->seg -= 2;
+		c->left -= 2;
+		return 0;
+	}
+	if (cur_u8(c, &a) != 0 || cur_u8(c, &b) != 0)
 		return -1;
 	*v = (uint16_t)((a << 8) | b);
 	return 0;
