@@ -154,10 +154,13 @@ arm_deadline(struct dp_worker *w, struct dp_slot *s)
 }
 
 /*
- * TCP Fast Open: the SYN's payload is the stream's first chunk. Enforcing,
- * the SYN is forwarded with the payload stripped and the TFO option NOP'd,
- * so the server acknowledges ISN + 1 only and the client retransmits the
- * bytes, which are then held like any other (and compared byte for byte).
+ * TCP Fast Open: the SYN's payload is the stream's first chunk. If it
+ * decides the flow at once, the SYN follows the verdict as it is (allow:
+ * forwarded whole; deny: dropped, the client reset in SYN-SENT, the server
+ * never sees it). Otherwise, enforcing, the SYN is forwarded with the
+ * payload stripped and the TFO option NOP'd, so the server acknowledges
+ * ISN + 1 only and the client retransmits the bytes, which are then held
+ * like any other (and compared byte for byte with the stripped ones).
  */
 static void
 syn_payload(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc)
@@ -177,24 +180,26 @@ syn_payload(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc)
 		f->anomalies |= AN(DP_AN_OVERLAP_CONFLICT);
 	arm_deadline(w, s);
 	f->state = DP_FS_PENDING;
-	if (enforcing(w)) {
-		if (pc->linear) {
-			/* a chained SYN cannot be stripped in place: not forwarded */
-			dp_drop(w, pc);
-		} else {
-			n = dp_strip_syn_payload(pc->data, pc->len, p);
-			if (n > 0) {
-				rte_pktmbuf_trim(pc->m, (uint16_t)(pc->len - (uint32_t)n));
-				pc->len = (uint32_t)n;
-				w->c[DP_C_TFO_STRIPPED]++;
-			}
-			dp_forward(w, pc);
-		}
-	} else {
+	if (!enforcing(w)) {
 		dp_forward(w, pc);
+		pc->data = NULL;
+		inspect_stream(w, f, s, NULL);
+		return;
 	}
-	pc->data = NULL;
-	inspect_stream(w, f, s, NULL);
+	if (inspect_stream(w, f, s, pc))
+		return;
+	if (pc->linear) {
+		/* a chained SYN cannot be stripped in place: not forwarded */
+		dp_drop(w, pc);
+		return;
+	}
+	n = dp_strip_syn_payload(pc->data, pc->len, p);
+	if (n > 0) {
+		rte_pktmbuf_trim(pc->m, (uint16_t)(pc->len - (uint32_t)n));
+		pc->len = (uint32_t)n;
+		w->c[DP_C_TFO_STRIPPED]++;
+	}
+	dp_forward(w, pc);
 }
 
 /* A client segment with payload while pending. */

@@ -42,6 +42,13 @@
 RTE_LOG_REGISTER_DEFAULT(dp_logtype_main, INFO);
 
 #define DEFAULT_CTL "/run/chokepoint/dp.sock"
+/*
+ * Free event-ring entries the replay loop keeps before each worker step: a
+ * burst writes at most 2 events per packet (an evicted flow's end and the
+ * new flow's decision), aging at most 32 hold timeouts + 32 ends, shutdown
+ * steps end 64 flows (decision + end each).
+ */
+#define REPLAY_EVENT_ROOM 256
 
 static struct dp_proc app;
 
@@ -209,6 +216,11 @@ check_config(struct dp_config *cfg, int workers_given)
 			return -EINVAL;
 		}
 		cfg->n_workers = 1;
+		/* one loop can write up to ~128 events; replay never loses one */
+		if (cfg->event_ring < 1024) {
+			fprintf(stderr, "chokepoint-dp: replay: --event-ring raised to 1024\n");
+			cfg->event_ring = 1024;
+		}
 		return 0;
 	}
 	if (cfg->ctl_fd >= 0 && cfg->ctl_path[0] != '\0') {
@@ -297,7 +309,7 @@ run_replay(struct dp_ctl *ctl)
 		if (dp_policy_live(&app) == NULL)
 			continue;               /* nothing before the policy */
 		/* never let a burst overflow the event ring: replay loses nothing */
-		if (ctl->out_len > 0 || dp_evq_free(&w->evq) < 512)
+		if (ctl->out_len > 0 || dp_evq_free(&w->evq) < REPLAY_EVENT_ROOM)
 			continue;
 		switch (phase) {
 		case CONSUME:

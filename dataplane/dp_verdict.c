@@ -270,6 +270,8 @@ apply_pending(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc, enum
 		}
 		if (pc != NULL)
 			dp_drop(w, pc);
+		if (s != NULL)
+			w->c[DP_C_DROPPED] += s->n_segs;        /* held, never forwarded */
 		f->state = DP_FS_DENIED;
 		f->close_cause = DP_CLOSE_DENIED;
 		f->last_rst_ns = w->now_ns;
