@@ -6,14 +6,17 @@ every address v4 + v6):
   --app-port    HTTP/1.1: GET /sse?n=N&interval_ms=MS   text/event-stream, "id: i / data: tick i"
                           POST /upload                   answers {"sha256": HEX, "bytes": N}
   --ws-port     websocket echo (python3-websockets)
-  --probe-port  line echo: every line received is written back (numbered probe streams)
+  --probe-port  line echo: every line received is written back (numbered probe streams);
+                "stats" answers "retrans N" (this connection's TCP retransmissions, server side)
 """
 
 import argparse
 import asyncio
 import hashlib
 import json
+import socket
 import ssl
+import struct
 import sys
 import urllib.parse
 
@@ -70,12 +73,21 @@ async def app(reader, writer):
         writer.close()
 
 
+def total_retrans(sock):
+    """tcpi_total_retrans of a connected TCP socket (struct tcp_info, offset 100)."""
+    info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+    return struct.unpack_from("I", info, 100)[0]
+
+
 async def probe(reader, writer):
+    """Echo every line; "stats" answers this connection's TCP retransmission count."""
     try:
         while True:
             line = await reader.readline()
             if not line:
                 break
+            if line == b"stats\n":
+                line = b"retrans %d\n" % total_retrans(writer.get_extra_info("socket"))
             writer.write(line)
             await writer.drain()
     except (ConnectionError, ssl.SSLError):

@@ -8,7 +8,8 @@ audit record, and prints one JSON object as its last stdout line.
   get           full TLS handshake (certificate verified against --ca), GET PATH, status + body
   streams       websocket echo + server-sent events concurrently for --duration seconds
   upload        POST --size deterministic bytes over TLS, compare sha256 with the server's
-  probe         numbered lines over one TLS connection, echoed; all must come back in order
+  probe         numbered lines over one TLS connection, echoed; all must come back in order;
+                reports this connection's TCP retransmissions at both ends
 """
 
 import argparse
@@ -19,6 +20,7 @@ import json
 import random
 import socket
 import ssl
+import struct
 import sys
 import time
 
@@ -205,6 +207,12 @@ def cmd_upload(a):
             "secs": time.monotonic() - t0}
 
 
+def total_retrans(sock):
+    """tcpi_total_retrans of a connected TCP socket (struct tcp_info, offset 100)."""
+    info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+    return struct.unpack_from("I", info, 100)[0]
+
+
 def cmd_probe(a):
     """Send numbered lines every interval for duration; each is echoed. Prints
     'established' on stdout as soon as the first echo came back."""
@@ -228,6 +236,10 @@ def cmd_probe(a):
             if sent == 1:
                 print("established", flush=True)
             time.sleep(a.interval)
+        # this connection's retransmissions, both ends: any drop on the path shows here
+        s.sendall(b"stats\n")
+        res["server_retrans"] = int(f.readline().split()[1])
+        res["client_retrans"] = total_retrans(s)
         res["result"] = "ok"
     except Exception as e:
         res["result"] = "error"
