@@ -241,6 +241,11 @@ cp_replay_run(const struct cp_replay_opts *o)
 			fputc('\n', stderr);
 		goto out;
 	}
+	if (o->n_pcaps > DP_MAX_PORTS) {
+		CP_ERR("replay: %d captures given; one dataplane run replays at most %d (one port each)",
+		       o->n_pcaps, DP_MAX_PORTS);
+		goto out;
+	}
 	if (cp_captures_prepare(&cs, o->pcaps, o->n_pcaps, err, ERR_MAX) < 0) {
 		CP_ERR("%s", err);
 		goto out;
