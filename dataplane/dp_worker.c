@@ -424,6 +424,7 @@ dp_worker_main(void *arg)
 	struct dp_proc *app = w->app;
 	uint32_t max_us = app->cfg.idle_sleep_max_us;
 	uint64_t deadline;
+	unsigned int room;
 
 	/* nanosleep precise to the microsecond, not the default 50 us slack */
 	if (prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0) != 0)
@@ -442,14 +443,16 @@ dp_worker_main(void *arg)
 
 	/* shutdown: every active flow ends (cause shutdown); keep room for its events */
 	dp_worker_flush(w);
+	room = RTE_MIN(128u, rte_ring_get_capacity(w->evq.r) / 2);
 	deadline = rte_get_timer_cycles() + 2 * rte_get_timer_hz();
 	for (;;) {
-		while (dp_evq_free(&w->evq) < 128 && rte_get_timer_cycles() < deadline) {
+		/* 32 flows per step: at most 64 events (decision + end) */
+		while (dp_evq_free(&w->evq) < room && rte_get_timer_cycles() < deadline) {
 			struct timespec ts = { 0, 100000 };
 
 			nanosleep(&ts, NULL);
 		}
-		if (dp_worker_end_some(w, 64) == 0)
+		if (dp_worker_end_some(w, 32) == 0)
 			break;
 	}
 	dp_worker_flush(w);
