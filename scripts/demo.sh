@@ -27,9 +27,10 @@ if [ "${DEMO_SKIP_BUILD:-0}" != 1 ]; then
 	[ -f "$BUILD/meson-private/coredata.dat" ] || meson setup "$BUILD"
 	ninja -C "$BUILD"
 fi
-DP=$ROOT/$BUILD/dataplane/chokepoint-dp
-CPD=$ROOT/$BUILD/ctrlplane/chokepointd
-CTL=$ROOT/$BUILD/ctrlplane/chokepointctl
+case $BUILD in /*) B=$BUILD ;; *) B=$ROOT/$BUILD ;; esac
+DP=$B/dataplane/chokepoint-dp
+CPD=$B/ctrlplane/chokepointd
+CTL=$B/ctrlplane/chokepointctl
 
 P=$$
 CH=ch$P SV=sv$P AP=ap$P
@@ -161,7 +162,7 @@ for line in open(sys.argv[1]):
     if r["type"] == "flow.decision":
         name = r.get("sni") or r.get("host") or "-"
         print("  #%-3d %-13s %-5s rule=%-9s reason=%-8s %s %s:%s -> %s:%s %s" % (
-            r["seq"], r["type"], r["verdict"], r["rule"], r["reason"], r["app"], r["src"],
+            r["seq"], r["type"], r["verdict"], r["rule"] or "-", r["reason"], r["app"], r["src"],
             r["sport"], r["dst"], r["dport"], name))
     elif r["type"] == "flow.end":
         print("  #%-3d %-13s %-5s close=%s pkts %d/%d bytes %d/%d %s" % (
