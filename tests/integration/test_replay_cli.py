@@ -1,0 +1,128 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""chokepointctl replay, the command itself: pcapng input (converted for the
+pcap PMD), several captures in one dataplane run (one chain, argument order),
+records on stdout (nothing else there) and in --audit-out, inputs that are
+missing / truncated / not captures (refused before anything starts, naming
+the file), a dataplane that fails or is killed (exit 1 with its status),
+more captures than ports, usage errors (exit 2).
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+SRC = os.environ.get("CHOKEPOINT_SRC", os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
+BUILD = os.environ.get("CHOKEPOINT_BUILD", os.path.join(SRC, "build"))
+CTL = os.environ.get("CHOKEPOINTCTL", os.path.join(BUILD, "ctrlplane", "chokepointctl"))
+DP = os.environ.get("CHOKEPOINT_DP", os.path.join(BUILD, "dataplane", "chokepoint-dp"))
+PCAPS = os.path.normpath(os.path.join(SRC, "..", "shared", "corpus", "external", "pcap"))
+A = os.path.join(PCAPS, "arkime-curl-enabled-tls13.pcap")      # sni enabled.tls13.com
+B = os.path.join(PCAPS, "arkime-tls13.pcap")                    # sni blog.cloudflare.com
+FAILS = []
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what)
+    if not cond:
+        FAILS.append(what)
+
+
+def replay(*args, dp=DP):
+    p = subprocess.run([CTL, "replay", "--dp", dp] + list(args), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=120, check=False)
+    return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+
+
+def verify(path):
+    return subprocess.run([CTL, "audit", "verify", path], stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, check=False).returncode == 0
+
+
+def snis(lines):
+    return [r["sni"] for r in lines if r["type"] == "flow.decision" and r["sni"]]
+
+
+def main():
+    for path in (CTL, DP, A, B):
+        if not os.path.exists(path):
+            print("%s missing: skipped" % path)
+            return 77
+    tmp = tempfile.mkdtemp(prefix="test-replay-cli.")
+    cfg = tmp + "/allow.conf"
+    with open(cfg, "w", encoding="ascii") as f:
+        f.write('default = "allow";\nrules = ( { id = "n"; action = "allow"; '
+                'sni = ["never.invalid"]; } );\n')
+
+    # stdout carries records and nothing else; the chain verifies
+    rc, out, err = replay("--config", cfg, A)
+    lines = [json.loads(l) for l in out.splitlines()]
+    check(rc == 0 and lines[0]["type"] == "policy.loaded" and
+          snis(lines) == ["enabled.tls13.com"], "replay to stdout: " + err.strip()[-120:])
+    with open(tmp + "/stdout.jsonl", "w", encoding="ascii") as f:
+        f.write(out)
+    check(verify(tmp + "/stdout.jsonl"), "stdout records verify")
+
+    # pcapng is converted for the pcap PMD; same records as the classic file
+    ng = tmp + "/a.pcapng"
+    subprocess.run(["editcap", "-F", "pcapng", A, ng], check=True)
+    rc, _, err = replay("--config", cfg, "--audit-out", tmp + "/ng.jsonl", ng)
+    recs = [json.loads(l) for l in open(tmp + "/ng.jsonl", encoding="ascii")]
+    check(rc == 0 and "converted to a classic pcap" in err and
+          snis(recs) == ["enabled.tls13.com"] and verify(tmp + "/ng.jsonl"),
+          "pcapng input converted and replayed")
+
+    # several captures: one run, one chain, argument order
+    rc, out, err = replay("--config", cfg, "--audit-out", tmp + "/two.jsonl", B, ng)
+    recs = [json.loads(l) for l in open(tmp + "/two.jsonl", encoding="ascii")]
+    check(rc == 0 and snis(recs) == ["blog.cloudflare.com", "enabled.tls13.com"] and
+          len({r.get("boot") for r in recs if "boot" in r}) == 1 and
+          verify(tmp + "/two.jsonl") and out == "", "two captures in one dataplane run")
+
+    # bad inputs are refused before the dataplane starts
+    marker = tmp + "/dp-ran"
+    fake = tmp + "/fake-dp"
+    with open(fake, "w", encoding="ascii") as f:
+        f.write("#!/bin/sh\ntouch %s\nexit 0\n" % marker)
+    os.chmod(fake, 0o755)
+    with open(tmp + "/junk.pcap", "w", encoding="ascii") as f:
+        f.write("not a capture\n")
+    with open(B, "rb") as f, open(tmp + "/cut.pcap", "wb") as g:
+        g.write(f.read()[:1500])
+    for name, path, want in (("missing", tmp + "/nope.pcap", "No such file"),
+                             ("not a capture", tmp + "/junk.pcap", "unknown file format"),
+                             ("truncated", tmp + "/cut.pcap", "corrupt capture after 5 packets")):
+        rc, out, err = replay("--config", cfg, A, path, dp=fake)
+        check(rc == 1 and path + ": " in err and want in err and out == "" and
+              not os.path.exists(marker), "%s capture refused, naming it" % name)
+    rc, _, err = replay("--config", tmp + "/none.conf", A, dp=fake)
+    check(rc == 1 and tmp + "/none.conf" in err and not os.path.exists(marker),
+          "missing config refused")
+
+    # a dataplane that fails, or dies, makes the replay fail with its status
+    rc, _, err = replay("--config", cfg, A, dp="/bin/false")
+    check(rc == 1 and "exit status 1" in err, "dataplane exit 1 -> exit 1")
+    with open(fake, "w", encoding="ascii") as f:
+        f.write("#!/bin/sh\nkill -9 $$\n")
+    rc, _, err = replay("--config", cfg, A, dp=fake)
+    check(rc == 1 and "killed by signal 9" in err, "dataplane killed -> exit 1")
+    rc, _, err = replay("--config", cfg, A, dp=tmp + "/no-such-dp")
+    check(rc == 1 and "cannot execute" in err, "dataplane not found -> exit 1")
+    rc, _, err = replay("--config", cfg, A, A, A, A, A)
+    check(rc == 1 and "at most 4" in err, "more captures than ports refused")
+
+    # usage
+    for args in (["replay", A], ["replay", "--config", cfg], ["replay", "--bogus"],
+                 ["policy"], ["audit"], ["nope"], ["policy", "test", "--config", cfg]):
+        p = subprocess.run([CTL] + args, capture_output=True, check=False)
+        check(p.returncode == 2 and b"usage:" in p.stderr, "usage error exit 2: %s" % args)
+
+    subprocess.run(["rm", "-rf", tmp], check=False)
+    print("replay cli: %d checks failed" % len(FAILS))
+    return 1 if FAILS else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
