@@ -42,6 +42,7 @@ cleanup() {
 	sleep 0.5
 	for pid in "${PIDS[@]}"; do kill -KILL -- "-$pid" 2>/dev/null; done
 	for ns in "$CH" "$SV" "$AP"; do ip netns del "$ns" 2>/dev/null; done
+	rm -rf "/var/run/dpdk/cp-$P"   # EAL runtime dir of our chokepoint-dp
 	if [ "${DEMO_KEEP:-0}" = 1 ]; then echo "demo: kept $T"; else rm -rf "$T"; fi
 }
 trap cleanup EXIT

@@ -37,8 +37,12 @@ def default_policy(**kw):
 def env(request):
     cfg = getattr(request.module, "POLICY", None)
     cfg = cfg() if callable(cfg) else (cfg or default_policy())
+    failed = request.session.testsfailed
     with harness.Env(config_text=cfg) as e:
         yield e
+        if request.session.testsfailed > failed:
+            # the tails of chokepointd, chokepoint-dp, nginx, ... for the failure report
+            print("\n" + e.logs(), flush=True)
 
 
 @pytest.fixture(scope="module")

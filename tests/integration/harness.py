@@ -211,6 +211,8 @@ class Topology:
                     os.killpg(pid, signal.SIGKILL)
             for ns in data.get("netns", []):
                 sh(["ip", "netns", "del", ns], check=False)
+            for prefix in ("cp-", "it-"):
+                remove_dpdk_runtime(prefix + m.group(1))
             log("cleaned leftovers of dead run %s" % m.group(1))
             with contextlib.suppress(OSError):
                 os.unlink(path)
@@ -636,6 +638,7 @@ class Appliance:
         for pr in (self.dp, self.cpd):
             if pr is not None:
                 codes[pr.name] = pr.stop()
+        remove_dpdk_runtime("cp-%d" % self.topo.pid)
         return codes
 
     # -- audit
@@ -722,7 +725,14 @@ class TestpmdStandIn:
         time.sleep(0.3)
 
     def stop(self):
-        return {"testpmd": self.proc.stop(signal.SIGINT) if self.proc else None}
+        code = self.proc.stop(signal.SIGINT) if self.proc else None
+        remove_dpdk_runtime("it-%d" % self.topo.pid)
+        return {"testpmd": code}
+
+
+def remove_dpdk_runtime(prefix):
+    """EAL leaves /var/run/dpdk/<file-prefix>/ (config, fbarrays) behind: remove ours."""
+    shutil.rmtree(os.path.join("/var/run/dpdk", prefix), ignore_errors=True)
 
 
 # --------------------------------------------------------------------------

@@ -321,12 +321,18 @@ def main():
     with open(audit, "a") as f:
         f.write('{"v":1,"type":"flow.dec')
     d = start(cfg, run, audit, log)
+    # a reload without a dataplane validates now and is pushed when one connects
+    rc, out, _ = ctl(run + "/ctl.sock", "reload")
+    check(rc == 0 and out.startswith("reloaded: generation 2 ") and
+          "dataplane not connected: applied when it connects" in out,
+          "reload without a dataplane: " + out.strip())
     dp = FakeDp(run + "/dp.sock")
     dp.send(hello_msg())
-    dp.expect_policy(1)
-    dp.ack(1)
+    dp.expect_policy(2)
+    dp.ack(2)
     wait_for(lambda: records(audit)[-1]["seq"] == seq + 1, "chain continues after restart")
-    check(records(audit)[-1]["type"] == "policy.loaded", "first record after restart")
+    check(records(audit)[-1]["type"] == "policy.loaded" and records(audit)[-1]["by"] == "ctl"
+          and records(audit)[-1]["generation"] == 2, "first record after restart: the reload")
     dp.close()
     d.send_signal(signal.SIGINT)
     check(d.wait(timeout=10) == 0, "SIGINT: exit 0")
