@@ -236,16 +236,16 @@ batch_finish(struct dp_ctl *c, uint32_t count)
 }
 
 /* Send events: resend what a reconnect left unacknowledged, then the rings. */
-static void
+static unsigned int
 send_events(struct dp_ctl *c)
 {
 	struct dp_proc *app = c->app;
-	unsigned int turns = 64, i, n;
+	unsigned int turns = 256, i, n, sent = 0;
 	uint32_t count;
 
 	while (c->fd >= 0 && turns-- > 0) {
 		if (flush_out(c) != 0)
-			return;
+			return sent;
 		count = 0;
 		while (c->resend_left > 0 && count < DP_EVENTS_PER_MSG) {
 			uint32_t idx = c->retain_count - c->resend_left;
@@ -271,9 +271,11 @@ send_events(struct dp_ctl *c)
 			c->rr++;
 		}
 		if (count == 0)
-			return;
+			return sent;
 		batch_finish(c, count);
+		sent += count;
 	}
+	return sent;
 }
 
 static void
@@ -366,7 +368,7 @@ handle(struct dp_ctl *c, const uint8_t *buf, ssize_t len, int *fds, int nfds)
 {
 	struct dp_msg_hdr h;
 	size_t need;
-	int i, used = -1;
+	int i;
 
 	if ((size_t)len < sizeof(h)) {
 		garbage(c, "shorter than the header", len);
@@ -432,9 +434,9 @@ handle(struct dp_ctl *c, const uint8_t *buf, ssize_t len, int *fds, int nfds)
 		break;
 	}
 out:
+	/* a POLICY's memfd is mapped by now: every descriptor is closed here */
 	for (i = 0; i < nfds; i++)
-		if (i != used)
-			close(fds[i]);
+		close(fds[i]);
 }
 
 static void
@@ -512,10 +514,11 @@ dp_ctl_send_drained(struct dp_ctl *c)
 	return send_msg(c, &h, sizeof(h));
 }
 
-void
+unsigned int
 dp_ctl_step(struct dp_ctl *c, int timeout_ms)
 {
 	struct pollfd pfd;
+	unsigned int sent = 0;
 
 	if (c->fd < 0)
 		try_connect(c);
@@ -527,9 +530,10 @@ dp_ctl_step(struct dp_ctl *c, int timeout_ms)
 		    !(pfd.revents & POLLIN))
 			disconnect(c, "hang-up");
 		receive(c);
-		send_events(c);
+		sent = send_events(c);
 	} else if (timeout_ms > 0) {
 		poll(NULL, 0, timeout_ms);
 	}
 	dp_policy_reclaim(c->app);
+	return sent;
 }

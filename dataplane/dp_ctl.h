@@ -48,9 +48,10 @@ void dp_ctl_fini(struct dp_ctl *c);
 
 /*
  * One turn: (re)connect, receive and handle messages, send events, reclaim
- * retired policies. Waits in poll() at most timeout_ms.
+ * retired policies. Waits in poll() at most timeout_ms (it returns early
+ * when a message arrives or a blocked batch can go). Returns the events sent.
  */
-void dp_ctl_step(struct dp_ctl *c, int timeout_ms);
+unsigned int dp_ctl_step(struct dp_ctl *c, int timeout_ms);
 
 /* Events waiting: in the rings and in the unsent batch. */
 uint64_t dp_ctl_pending(const struct dp_ctl *c);

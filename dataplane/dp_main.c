@@ -265,7 +265,7 @@ log_counters(void)
 static void
 run_live(struct dp_ctl *ctl)
 {
-	unsigned int lcore, i = 0, stopped;
+	unsigned int lcore, i = 0, stopped, moved = 0;
 
 	RTE_LCORE_FOREACH_WORKER(lcore) {
 		if (i == app.cfg.n_workers)
@@ -277,8 +277,9 @@ run_live(struct dp_ctl *ctl)
 		}
 		i++;
 	}
+	/* events are in rings, not fds: a turn that moved some is followed at once */
 	while (!app.quit)
-		dp_ctl_step(ctl, 10);
+		moved = dp_ctl_step(ctl, moved > 0 ? 0 : 10);
 	DP_LOG(main, NOTICE, "stopping: workers end their flows");
 	/* keep draining events while the workers end their flows */
 	do {
@@ -303,8 +304,9 @@ run_replay(struct dp_ctl *ctl)
 	rte_rcu_qsbr_thread_register(app.rcu, 0);
 	rte_rcu_qsbr_thread_online(app.rcu, 0);
 	while (!app.quit) {
-		int busy = phase == CONSUME || phase == END;
+		int busy = (phase == CONSUME || phase == END) && ctl->out_len == 0;
 
+		/* the socket wakes poll() when a blocked batch can go */
 		dp_ctl_step(ctl, busy && dp_policy_live(&app) != NULL ? 0 : 10);
 		if (dp_policy_live(&app) == NULL)
 			continue;               /* nothing before the policy */

@@ -83,8 +83,9 @@ dp_policy_apply(struct dp_proc *app, int fd, const struct dp_msg_policy *msg,
 		return -EINVAL;
 	}
 	if (fstat(fd, &st) != 0) {
-		snprintf(err, errlen, "fstat on the policy fd: %s", strerror(errno));
-		return -errno;
+		ret = -errno;
+		snprintf(err, errlen, "fstat on the policy fd: %s", strerror(-ret));
+		return ret;
 	}
 	if (msg->blob_len == 0 || msg->blob_len > DP_POLICY_MAX_BYTES ||
 	    (uint64_t)st.st_size < msg->blob_len) {
@@ -107,9 +108,9 @@ dp_policy_apply(struct dp_proc *app, int fd, const struct dp_msg_policy *msg,
 	g->map_len = msg->blob_len;
 	g->map = mmap(NULL, g->map_len, PROT_READ, MAP_SHARED, fd, 0);
 	if (g->map == MAP_FAILED) {
-		g->map = NULL;
-		snprintf(err, errlen, "mmap of the policy blob: %s", strerror(errno));
 		ret = -errno;
+		g->map = NULL;
+		snprintf(err, errlen, "mmap of the policy blob: %s", strerror(-ret));
 		goto err_free;
 	}
 	ret = cpm_policy_load(g->map, g->map_len, &g->pol, err, errlen);

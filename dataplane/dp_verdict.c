@@ -385,6 +385,44 @@ dp_table_full(struct dp_worker *w, struct dp_pktctx *pc)
 }
 
 void
+dp_stateless_anomaly(struct dp_worker *w, struct dp_pktctx *pc, unsigned int an)
+{
+	const struct dp_gen *g = w->gen;
+	uint8_t act;
+	int enforce;
+
+	if (g == NULL) {
+		w->c[DP_C_NO_POLICY]++;
+		dp_drop(w, pc);
+		return;
+	}
+	act = (uint8_t)g->set->anomaly_action[an];
+	enforce = g->set->mode == CPM_MODE_ENFORCE;
+	if (w->now_ns - w->anomaly_audit_ns[an] >= DP_NS_PER_S || w->anomaly_audit_ns[an] == 0) {
+		struct dp_flow tmp;
+		struct dp_event ev;
+
+		memset(&tmp, 0, sizeof(tmp));
+		dp_flow_key_make(&pc->p, &tmp.key, &pc->a_is_src);
+		tmp.client_is_a = (uint8_t)pc->a_is_src;
+		tmp.verdict = act == CPM_ALLOW ? DP_VERDICT_ALLOW : DP_VERDICT_DENY;
+		tmp.reason = DP_REASON_ANOMALY;
+		tmp.rule = -1;
+		tmp.anomalies = AN(an);
+		tmp.policy_gen = g->gen;
+		tmp.flags = enforce ? DP_FF_ENFORCED : 0;
+		tmp.start_ns = w->now_ns;
+		dp_event_fill(&ev, DP_EV_DECISION, &tmp, w->now_ns, NULL, 0, NULL, 0, w->replay);
+		dp_evq_push(&w->evq, &ev, w->c);
+		w->anomaly_audit_ns[an] = w->now_ns;
+	}
+	if (act == CPM_ALLOW || !enforce)
+		dp_forward(w, pc);
+	else
+		dp_drop(w, pc);
+}
+
+void
 dp_end_flow(struct dp_worker *w, struct dp_flow *f, uint8_t cause)
 {
 	const struct dp_name_slot *ns;

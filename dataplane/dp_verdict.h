@@ -46,6 +46,14 @@ int dp_classify_new(struct dp_worker *w, struct dp_flow *f, uint16_t pidx);
 /* The flow table is full: apply table_full to pc, audit once per second. */
 void dp_table_full(struct dp_worker *w, struct dp_pktctx *pc);
 
+/*
+ * A packet that cannot belong to a flow (an IP fragment, an IPv6 extension
+ * chain too long): the policy's action for anomaly an applies (monitor:
+ * forwarded), counted by the caller; one flow.decision per second per worker
+ * records it (no ports for non-first fragments).
+ */
+void dp_stateless_anomaly(struct dp_worker *w, struct dp_pktctx *pc, unsigned int an);
+
 /* RST to the client of a DENIED flow answering pc (rate-limited). */
 void dp_rerst(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc);
 

@@ -204,7 +204,16 @@ prepare(struct dp_worker *w, struct rte_mbuf *m, struct dp_pktctx *pc)
 			return 1;
 		case DP_DEC_FRAGMENT:
 			w->c[DP_C_IP_FRAGMENT]++;
-			break;
+			if (w->replay && pc->ts_ns > w->now_ns)
+				w->now_ns = pc->ts_ns;
+			dp_stateless_anomaly(w, pc, DP_AN_IP_FRAGMENT);
+			return 1;
+		case DP_DEC_EXT_CHAIN:
+			w->c[DP_C_BAD_PACKET]++;
+			if (w->replay && pc->ts_ns > w->now_ns)
+				w->now_ns = pc->ts_ns;
+			dp_stateless_anomaly(w, pc, DP_AN_IPV6_EXT_CHAIN);
+			return 1;
 		default:
 			w->c[DP_C_BAD_PACKET]++;
 			break;

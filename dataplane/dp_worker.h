@@ -64,6 +64,7 @@ struct dp_worker {
 	uint64_t tbl_changes;    /* inserts + removes: invalidates a bulk lookup */
 	uint64_t idle_us;
 	uint64_t table_full_audit_ns;
+	uint64_t anomaly_audit_ns[DP_AN_MAX]; /* stateless anomalies: 1 record/s */
 	uint32_t end_pos;        /* shutdown: next flow index to end */
 	volatile int stopped;    /* the lcore function returned */
 
