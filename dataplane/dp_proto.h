@@ -271,6 +271,7 @@ enum dp_counter {
 	DP_C_EVENTS_LOST,         /* ring full */
 	DP_C_TFO_STRIPPED,
 	DP_C_TTL_MISMATCH,        /* pending client segment whose TTL differs from the SYN's: not input */
+	DP_C_MATCH_ERRORS,        /* cpm_match scan errors (the default verdict was applied) */
 	DP_C_MAX
 };
 
@@ -321,7 +322,7 @@ static const char *const dp_counter_names[DP_C_MAX] = {
 	"midstream", "no_policy", "rst_sent", "held_segs", "hold_overflow",
 	"hold_timeout", "misrouted", "handoff_dropped", "bad_packet",
 	"bad_l4_cksum", "non_ip", "ip_fragment", "events", "events_lost",
-	"tfo_stripped", "ttl_mismatch",
+	"tfo_stripped", "ttl_mismatch", "match_errors",
 };
 #endif
 

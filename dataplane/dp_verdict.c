@@ -138,7 +138,7 @@ dp_classify_new(struct dp_worker *w, struct dp_flow *f, uint16_t pidx)
 		return 0;
 	/* no name will come: the full match without one */
 	if (cpm_match(g->pol, g->scratch[w->id], &q, &v) != 0)
-		DP_LOG_DP(worker, DEBUG, "worker %u: matcher scan error", w->id);
+		w->c[DP_C_MATCH_ERRORS]++;      /* v holds the default verdict */
 	dp_decide_fixed(w, f, v.action, v.reason, v.rule);
 	return 1;
 }
@@ -334,7 +334,7 @@ dp_decide_pending(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc,
 		v.reason = DP_REASON_ANOMALY;
 		v.rule = -1;
 	} else if (cpm_match(g->pol, g->scratch[w->id], &q, &v) != 0) {
-		DP_LOG_DP(worker, DEBUG, "worker %u: matcher scan error", w->id);
+		w->c[DP_C_MATCH_ERRORS]++;      /* v holds the default verdict */
 	}
 	if (v.action == CPM_ALLOW && anomaly_denies(set, an)) {
 		v.action = CPM_DENY;
