@@ -156,6 +156,7 @@ reload(struct daemon *d, const char *by, char *why, size_t whylen)
 	    strcmp(pol->audit_path, d->audit_path) != 0)
 		CP_WARN("policy %s: audit.path changed to %s: the trail stays %s until restart",
 			d->config, pol->audit_path, d->audit_path);
+	CP_INFO("policy %s compiled (%s): %u rules", d->config, by, pol->n_rules);
 	rc = cp_dplink_set_policy(d->link, pol, by, err, ERR_MAX);
 	if (rc < 0) {
 		CP_ERR("reload (%s) of %s: %s; the current policy stays", by, d->config, err);
@@ -164,8 +165,9 @@ reload(struct daemon *d, const char *by, char *why, size_t whylen)
 		free(err);
 		return rc;
 	}
-	CP_INFO("policy %s compiled (%s): generation %llu, %u rules", d->config, by,
-		(unsigned long long)cp_dplink_policy_gen(d->link), pol->n_rules);
+	if (!cp_dplink_ready(d->link))
+		CP_INFO("policy generation %llu current; no dataplane connected: pushed when one connects",
+			(unsigned long long)cp_dplink_policy_gen(d->link));
 	free(err);
 	return 0;
 }
@@ -608,6 +610,10 @@ main(int argc, char **argv)
 			rc = 1;
 			goto out;
 		}
+		rc = cp_dplink_seed_from_trail(d->link, d->audit_path);
+		if (rc < 0)
+			CP_WARN("audit %s: cannot read back its last records (%s): events resent after this restart may be recorded twice",
+				d->audit_path, strerror(-rc));
 		CP_INFO("policy %s: generation 1, %u rules; waiting for the dataplane", d->config,
 			pol->n_rules);
 	}

@@ -4,6 +4,7 @@
  * events into the audit trail, statistics. See cp_dplink.h.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,11 @@ struct cp_dplink {
 	bool ev_boot_known;
 	bool w_known[DP_MAX_WORKERS];
 	uint64_t w_last[DP_MAX_WORKERS];
+	/* the same, read back from the trail at start (boot id prefix only) */
+	bool seed_valid;
+	uint8_t seed_boot[8];
+	bool seed_known[DP_MAX_WORKERS];
+	uint64_t seed_last[DP_MAX_WORKERS];
 
 	struct cp_dplink_counters c;
 };
@@ -305,6 +311,110 @@ cp_dplink_quit(struct cp_dplink *l)
 	return send_hdr_only(l, DP_MSG_QUIT);
 }
 
+/* ------------------------------------------------------------ seeding */
+
+/* The unsigned value of member key, if it is a plain number. */
+static bool
+member_u64(const struct cp_json_member *m, int n, const char *key, uint64_t *out)
+{
+	size_t kl = strlen(key);
+
+	for (int i = 0; i < n; i++) {
+		char num[24];
+
+		if (m[i].key_len != kl || memcmp(m[i].key, key, kl) != 0)
+			continue;
+		if (m[i].val_len == 0 || m[i].val_len >= sizeof(num) || m[i].val[0] < '0' ||
+		    m[i].val[0] > '9')
+			return false;
+		memcpy(num, m[i].val, m[i].val_len);
+		num[m[i].val_len] = '\0';
+		*out = strtoull(num, NULL, 10);
+		return true;
+	}
+	return false;
+}
+
+static bool
+member_boot(const struct cp_json_member *m, int n, uint8_t boot[8])
+{
+	for (int i = 0; i < n; i++)
+		if (m[i].key_len == 4 && memcmp(m[i].key, "boot", 4) == 0)
+			return m[i].val_len == 18 && cp_unhex(m[i].val + 1, 8, boot) == 0;
+	return false;
+}
+
+int
+cp_dplink_seed_from_trail(struct cp_dplink *l, const char *path)
+{
+	enum { TAIL = 256 * 1024, MEMBERS = 40 };
+	struct cp_json_member m[MEMBERS];
+	char *buf, *p, *end;
+	off_t size;
+	ssize_t r;
+	int fd, n, records = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	size = lseek(fd, 0, SEEK_END);
+	buf = malloc(TAIL + 1);
+	if (size < 0 || buf == NULL) {
+		close(fd);
+		free(buf);
+		return -ENOMEM;
+	}
+	r = pread(fd, buf, size > TAIL ? TAIL : (size_t)size, size > TAIL ? size - TAIL : 0);
+	close(fd);
+	if (r < 0) {
+		free(buf);
+		return -errno;
+	}
+	buf[r] = '\0';
+	end = buf + r;
+	p = buf;
+	if (size > TAIL) {
+		/* skip the first, probably partial, line */
+		p = memchr(buf, '\n', (size_t)r);
+		p = p != NULL ? p + 1 : end;
+	}
+	memset(l->seed_known, 0, sizeof(l->seed_known));
+	l->seed_valid = false;
+	while (p < end) {
+		char *nl = memchr(p, '\n', (size_t)(end - p));
+		uint8_t boot[8];
+		uint64_t w, seq, hi;
+		size_t off;
+
+		if (nl == NULL)
+			break;
+		n = cp_json_scan_object(p, (size_t)(nl - p), m, MEMBERS, &off);
+		p = nl + 1;
+		if (n <= 0 || !member_boot(m, n, boot) || !member_u64(m, n, "worker", &w) ||
+		    w >= DP_MAX_WORKERS)
+			continue;
+		if (member_u64(m, n, "wseq", &seq))
+			hi = seq;
+		else if (member_u64(m, n, "last", &seq))
+			hi = seq;     /* audit.gap: its range was accounted for */
+		else
+			continue;
+		records++;
+		/* a newer boot in the trail supersedes what came before it */
+		if (!l->seed_valid || memcmp(l->seed_boot, boot, 8) != 0) {
+			memcpy(l->seed_boot, boot, 8);
+			memset(l->seed_known, 0, sizeof(l->seed_known));
+			memset(l->seed_last, 0, sizeof(l->seed_last));
+			l->seed_valid = true;
+		}
+		if (!l->seed_known[w] || hi > l->seed_last[w])
+			l->seed_last[w] = hi;
+		l->seed_known[w] = true;
+	}
+	free(buf);
+	return records;
+}
+
 /* -------------------------------------------------------------- messages */
 
 static unsigned
@@ -528,6 +638,11 @@ on_events(struct cp_dplink *l, const struct dp_msg_events *m)
 		l->ev_boot_known = true;
 		memset(l->w_known, 0, sizeof(l->w_known));
 		memset(l->w_last, 0, sizeof(l->w_last));
+		if (l->seed_valid && memcmp(l->seed_boot, m->boot_id, 8) == 0) {
+			memcpy(l->w_known, l->seed_known, sizeof(l->w_known));
+			memcpy(l->w_last, l->seed_last, sizeof(l->w_last));
+		}
+		l->seed_valid = false;
 	}
 	for (uint32_t i = 0; i < m->count; i++) {
 		/* copy out: the receive buffer gives no alignment promise for the array */

@@ -71,6 +71,16 @@ uint64_t cp_dplink_live_gen(const struct cp_dplink *l);   /* acked by the connec
 uint64_t cp_dplink_pending_gen(const struct cp_dplink *l); /* pushed, not answered, 0 none */
 const struct cp_gens *cp_dplink_gens(const struct cp_dplink *l);
 
+/*
+ * Seed the de-duplication state from the trail's last records (the tail of
+ * path, up to 256 KiB): after a control-plane restart the dataplane resends
+ * what was written but not yet acknowledged, and those events must not be
+ * written twice. Records carry the first 8 bytes of the boot id; the seed
+ * applies to the dataplane boot whose id starts with them. Returns the
+ * number of records read, or -errno.
+ */
+int cp_dplink_seed_from_trail(struct cp_dplink *l, const char *path);
+
 /* Adopt a connected socket (closing any previous one). */
 void cp_dplink_attach(struct cp_dplink *l, int fd);
 void cp_dplink_detach(struct cp_dplink *l, const char *why);

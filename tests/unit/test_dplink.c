@@ -692,6 +692,76 @@ test_garbage_drops_connection(void **state)
 	cp_audit_close(audit);
 }
 
+/* After a control-plane restart, resent events already in the trail are not written twice. */
+static void
+test_seed_after_restart(void **state)
+{
+	static char lines[32][2048];
+	struct dp_msg_hello h;
+	struct dp_event ev[4];
+	struct sess s;
+	char err[512], msg[1024];
+	struct cp_audit_verify vst;
+	int fd;
+
+	unlink(trail);
+	for (int round = 0; round < 3; round++) {
+		struct dp_msg_policy p;
+
+		assert_int_equal(cp_audit_open(trail, 0, &s.audit, NULL, err, sizeof(err)), 0);
+		assert_int_equal(cp_dplink_new(s.audit, &s.link), 0);
+		assert_int_equal(cp_dplink_set_policy(s.link, compile(conf), "start", err,
+						      sizeof(err)), 0);
+		assert_true(cp_dplink_seed_from_trail(s.link, trail) >= 0);
+		connect_dp(&s);
+		hello(&h, 0, NULL);
+		if (round == 2)
+			h.boot_id[0] ^= 0xff;   /* another dataplane boot */
+		dp_send(&s, &h, sizeof(h));
+		cp_dplink_service(s.link);
+		assert_int_equal(dp_recv(&s, &p, sizeof(p), &fd), DP_MSG_POLICY);
+		close(fd);
+		send_ack(&s, 1);
+		cp_dplink_service(s.link);
+		/* worker 0: 1..3 the first time, 2..4 resent after the restart; worker 1: 1 then 1..2 */
+		ev[0] = mkev(0, round == 0 ? 1 : 2, 1, 0, "api.openai.com");
+		ev[1] = mkev(0, round == 0 ? 2 : 3, 1, 0, "api.openai.com");
+		ev[2] = mkev(0, round == 0 ? 3 : 4, 1, 0, "api.openai.com");
+		ev[3] = mkev(1, round == 0 ? 1 : 2, 1, 0, "api.openai.com");
+		if (round == 2)
+			for (int i = 0; i < 4; i++)
+				ev[i].wseq = (uint64_t)(i < 3 ? i + 1 : 1);
+		{
+			static uint8_t buf[CP_DPMSG_MAX];
+			struct dp_msg_events *m = (struct dp_msg_events *)buf;
+			size_t len = sizeof(*m) + 4 * sizeof(struct dp_event);
+
+			memset(buf, 0, len);
+			cp_dpmsg_hdr(&m->hdr, DP_MSG_EVENTS, (uint32_t)len);
+			m->count = 4;
+			memcpy(m->boot_id, h.boot_id, 16);
+			memcpy(buf + sizeof(*m), ev, sizeof(ev));
+			dp_send(&s, buf, len);
+		}
+		assert_int_equal(cp_dplink_service(s.link), CP_DPL_EVENTS);
+		if (round == 0)
+			expect_events_ack(&s, 3, 1);
+		else if (round == 1)
+			expect_events_ack(&s, 4, 2);
+		else
+			expect_events_ack(&s, 3, 1);
+		close(s.dp);
+		cp_dplink_free(s.link);
+		cp_audit_close(s.audit);
+	}
+	/* round 0: policy + 4; round 1: policy + w0 4 + w1 2 only; round 2 (new boot): policy + 4 */
+	assert_int_equal(trail_lines(lines, 32), 5 + 3 + 5);
+	assert_has(lines[6], "\"worker\":0,\"wseq\":4,");
+	assert_has(lines[7], "\"worker\":1,\"wseq\":2,");
+	memset(&vst, 0, sizeof(vst));
+	assert_int_equal(cp_audit_verify_file(trail, &vst, msg, sizeof(msg)), 0);
+}
+
 static void
 test_bad_policy_refused(void **state)
 {
@@ -722,6 +792,7 @@ main(void)
 		cmocka_unit_test(test_recv_truncation_and_fds),
 		cmocka_unit_test(test_session),
 		cmocka_unit_test(test_garbage_drops_connection),
+		cmocka_unit_test(test_seed_after_restart),
 		cmocka_unit_test(test_bad_policy_refused),
 	};
 
