@@ -34,6 +34,15 @@
  * quic_feed_server() takes the server's datagrams: a valid Version
  * Negotiation or Retry addressed to the client resets the flow (the client
  * starts over with other keys), everything else is ignored.
+ *
+ * Once a flow is decided, quic_new_connection() tells which client datagrams
+ * carry a ClientHello that was never checked (a new connection on the same
+ * 5-tuple, or the client's restart after a Retry): those are decided anew.
+ *
+ * Cost (measured, -O2, one core): a new flow's first Initial (key derivation
+ * + open of 1200 bytes) ~13 us, each further Initial ~5 us. Key derivation
+ * runs once per flow and is the only place OpenSSL 3.0 allocates (its HMAC
+ * re-creates digest contexts on every init); opening packets does not.
  */
 #ifndef CHOKEPOINT_QUIC_H
 #define CHOKEPOINT_QUIC_H
