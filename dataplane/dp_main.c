@@ -415,11 +415,18 @@ main(int argc, char **argv)
 	if (dp_ctl_init(&ctl, &app) != 0)
 		goto err_ports;
 	ctl_ready = 1;
-	DP_LOG(main, NOTICE, "running: mode %s, %u worker%s, %u port%s, %u flows per worker, "
-	       "control %s%s", dp_mode_name(app.cfg.mode), app.cfg.n_workers,
-	       app.cfg.n_workers > 1 ? "s" : "", app.n_ports, app.n_ports > 1 ? "s" : "",
-	       app.cfg.flows, app.cfg.ctl_fd >= 0 ? "fd " : "", app.cfg.ctl_fd >= 0 ? "" :
-	       app.cfg.ctl_path);
+	{
+		char ctl_name[DP_CTL_PATH_MAX + 16];
+
+		if (app.cfg.ctl_fd >= 0)
+			snprintf(ctl_name, sizeof(ctl_name), "fd %d", app.cfg.ctl_fd);
+		else
+			snprintf(ctl_name, sizeof(ctl_name), "%s", app.cfg.ctl_path);
+		DP_LOG(main, NOTICE, "running: mode %s, %u worker%s, %u port%s, %u flows per "
+		       "worker, control %s", dp_mode_name(app.cfg.mode), app.cfg.n_workers,
+		       app.cfg.n_workers > 1 ? "s" : "", app.n_ports, app.n_ports > 1 ? "s" : "",
+		       app.cfg.flows, ctl_name);
+	}
 
 	if (app.cfg.mode == DP_MODE_REPLAY)
 		run_replay(&ctl);
