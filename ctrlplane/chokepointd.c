@@ -32,6 +32,7 @@
 #define MAX_CTL_CONNS 16
 #define STATUS_WAIT_MS 2000
 #define RELOAD_WAIT_MS 5000
+#define REQUEST_WAIT_MS 5000     /* a connection that sends no request is closed */
 #define ERR_MAX 16384
 
 enum ctl_wait {
@@ -328,6 +329,13 @@ ctl_progress(struct daemon *d, unsigned bits)
 		struct ctl_conn *c = &d->ctl[i];
 
 		switch (c->wait) {
+		case WAIT_NONE:
+			if (c->fd >= 0 && now >= c->deadline_ms) {
+				CP_WARN("ctl: no request within %d ms: connection closed",
+					REQUEST_WAIT_MS);
+				ctl_close(c);
+			}
+			break;
 		case WAIT_STATUS:
 		case WAIT_STATUS_JSON:
 			if (d->stats_count != c->stats_seen)
@@ -353,8 +361,6 @@ ctl_progress(struct daemon *d, unsigned bits)
 					 (unsigned long long)c->gen, RELOAD_WAIT_MS);
 				ctl_reply(c, false, body);
 			}
-			break;
-		default:
 			break;
 		}
 	}
@@ -386,6 +392,7 @@ ctl_accept(struct daemon *d)
 		if (d->ctl[i].fd < 0) {
 			d->ctl[i].fd = fd;
 			d->ctl[i].wait = WAIT_NONE;
+			d->ctl[i].deadline_ms = cp_mono_ms() + REQUEST_WAIT_MS;
 			return;
 		}
 	}
@@ -453,7 +460,7 @@ next_timeout(struct daemon *d)
 	uint64_t now = cp_mono_ms(), t = now + 1000;
 
 	for (int i = 0; i < MAX_CTL_CONNS; i++)
-		if (d->ctl[i].wait != WAIT_NONE && d->ctl[i].deadline_ms < t)
+		if (d->ctl[i].fd >= 0 && d->ctl[i].deadline_ms < t)
 			t = d->ctl[i].deadline_ms;
 	return t > now ? (int)(t - now) : 0;
 }

@@ -698,11 +698,11 @@ dispatch(struct cp_dplink *l, int type)
 unsigned
 cp_dplink_service(struct cp_dplink *l)
 {
-	unsigned seen = 0;
+	unsigned seen = 0, turns = 64;   /* bounded: the caller's other sockets get their turn */
 	char why[160];
 	int fds[4], nfds;
 
-	while (l->fd >= 0) {
+	while (l->fd >= 0 && turns-- > 0) {
 		ssize_t n = cp_dpmsg_recv(l->fd, l->rx, CP_DPMSG_MAX + 1, fds, 4, &nfds);
 		int type;
 

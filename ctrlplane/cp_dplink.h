@@ -88,7 +88,7 @@ int cp_dplink_fd(const struct cp_dplink *l);
 bool cp_dplink_ready(const struct cp_dplink *l);  /* connected and HELLO received */
 const struct dp_msg_hello *cp_dplink_hello(const struct cp_dplink *l);
 
-/* Process every queued message. Returns CP_DPL_* bits. */
+/* Process queued messages (at most 64 per call). Returns CP_DPL_* bits. */
 unsigned cp_dplink_service(struct cp_dplink *l);
 
 int cp_dplink_request_stats(struct cp_dplink *l);

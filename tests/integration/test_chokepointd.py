@@ -212,6 +212,16 @@ def main():
     check(s.recv(4096).startswith(b"error\nrequest too long"), "oversized ctl request refused")
     s.close()
 
+    # a client that never sends a request is closed after 5 s; others are served meanwhile
+    idle = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    idle.connect(run + "/ctl.sock")
+    idle.settimeout(8)
+    t0 = time.time()
+    rc, out, _ = ctl(run + "/ctl.sock", "status")
+    check(rc == 0 and "not connected" in out, "status served while another client idles")
+    check(idle.recv(64) == b"" and 4 < time.time() - t0 < 7.5, "idle ctl connection closed")
+    idle.close()
+
     # the dataplane connects: HELLO -> POLICY -> ACK -> policy.loaded
     dp = FakeDp(run + "/dp.sock")
     dp.send(hello_msg())
