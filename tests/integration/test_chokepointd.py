@@ -344,8 +344,25 @@ def main():
     check(records(audit)[-1]["type"] == "policy.loaded" and records(audit)[-1]["by"] == "ctl"
           and records(audit)[-1]["generation"] == 2, "first record after restart: the reload")
     dp.close()
+    # a second daemon on the same sockets is refused; the first one is untouched
+    p = subprocess.run([CPD, "-c", cfg, "--dp-socket", run + "/dp.sock", "--ctl-socket",
+                        run + "/ctl.sock", "--audit", tmp + "/other.jsonl"],
+                       capture_output=True, text=True, timeout=10)
+    check(p.returncode == 1 and "another process is listening on it" in p.stderr,
+          "second daemon on live sockets refused")
+    check(ctl(run + "/ctl.sock", "status")[0] == 0, "first daemon still answers")
     d.send_signal(signal.SIGINT)
     check(d.wait(timeout=10) == 0, "SIGINT: exit 0")
+    # killed hard, it leaves its socket files; the next start removes them
+    d = start(cfg, run, audit, log)
+    d.kill()
+    d.wait(timeout=10)
+    check(os.path.exists(run + "/ctl.sock"), "SIGKILL leaves a stale socket file")
+    d = start(cfg, run, audit, log)
+    rc, out, _ = ctl(run + "/ctl.sock", "status")
+    check(rc == 0 and "chokepointd: pid %d" % d.pid in out, "stale socket replaced on start")
+    d.send_signal(signal.SIGTERM)
+    d.wait(timeout=10)
     logtext = open(log).read()
     check("cut a torn last line of 23 bytes" in logtext, "torn line cut and logged")
     p = subprocess.run([CTL, "audit", "verify", audit], capture_output=True, text=True)
