@@ -34,6 +34,8 @@ enum dp_fstate {
 #define DP_FF_PQC        0x40
 #define DP_FF_HAS_ACK    0x80    /* c_ack holds a client ACK field */
 #define DP_FF_SYN        0x100   /* created by the client's SYN: isn is known */
+#define DP_FF_VERIFY     0x200   /* allowed; the decided bytes are kept (slot) until the
+				  * server acknowledges them, to compare retransmissions */
 
 #define DP_NO_SLOT UINT32_MAX
 #define DP_NO_NAME UINT32_MAX

@@ -506,6 +506,8 @@ tcp_packet(struct dp_worker *w, struct dp_pktctx *pc, struct dp_flow *f)
 	switch (f->state) {
 	case DP_FS_ALLOWED:
 		track_close(f, pc, dir);
+		if (unlikely(f->flags & DP_FF_VERIFY) && dp_verify_allowed(w, f, pc, dir))
+			break;
 		dp_forward(w, pc);
 		break;
 	case DP_FS_DENIED:

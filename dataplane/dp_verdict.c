@@ -153,6 +153,20 @@ dp_flow_slot(struct dp_worker *w, struct dp_flow *f)
 	if (w->gen != NULL && w->gen->set->hold_max_bytes < cap)
 		cap = w->gen->set->hold_max_bytes;
 	f->slot = dp_hold_slot_get(&w->hold, dp_flow_index(&w->ft, f), f->isn + 1, cap);
+	if (f->slot == DP_NO_SLOT) {
+		/* a pending flow comes before verifying an allowed one: take its slot */
+		for (uint32_t i = 0, k = w->hold.sweep_pos; i < RTE_MIN(w->hold.n, 64u); i++) {
+			struct dp_slot *o = &w->hold.slots[(k + i) % w->hold.n];
+			struct dp_flow *of = &w->ft.flows[o->flow];
+
+			if (o->in_use && (of->flags & DP_FF_VERIFY)) {
+				dp_verify_done(w, of);
+				f->slot = dp_hold_slot_get(&w->hold, dp_flow_index(&w->ft, f),
+							   f->isn + 1, cap);
+				break;
+			}
+		}
+	}
 	return f->slot == DP_NO_SLOT ? NULL : dp_hold_slot(&w->hold, f->slot);
 }
 
@@ -190,7 +204,7 @@ rst_out(struct dp_worker *w, const uint8_t *frame, const struct dp_pkt *p, int t
  */
 static void
 deny_rsts(struct dp_worker *w, struct dp_flow *f, const uint8_t *frame, uint32_t len,
-	  uint16_t pidx)
+	  uint16_t pidx, uint32_t srv_seq)
 {
 	struct dp_pkt p;
 
@@ -200,7 +214,7 @@ deny_rsts(struct dp_worker *w, struct dp_flow *f, const uint8_t *frame, uint32_t
 	    p.l4proto != IPPROTO_TCP)
 		return;
 	if (f->flags & DP_FF_SYN)
-		rst_out(w, frame, &p, 0, f->isn + 1,
+		rst_out(w, frame, &p, 0, srv_seq,
 			(f->flags & DP_FF_HAS_ACK) ? f->c_ack : 0, dp_server_port(w, f));
 	if (f->flags & DP_FF_HAS_ACK)
 		rst_out(w, frame, &p, 1, f->c_ack, f->c_nxt, f->client_port);
@@ -256,16 +270,28 @@ apply_pending(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc, enum
 		f->state = DP_FS_ALLOWED;
 		if (pc != NULL)
 			dp_forward(w, pc);
+		if (s != NULL && (f->flags & DP_FF_ENFORCED) && why != DP_WHY_END &&
+		    !w->replay && s->ra.high > 0) {
+			/*
+			 * Keep the decided bytes until the server acknowledges them: a
+			 * "retransmission" with other bytes (the server never got the
+			 * first copy) would otherwise pass unseen (PITFALLS 5b).
+			 */
+			f->flags |= DP_FF_VERIFY;
+			s->deadline_ns = w->now_ns +
+					 (uint64_t)w->gen->set->hold_timeout_ms * DP_NS_PER_MS;
+			return;
+		}
 	} else {
 		if (why != DP_WHY_END && !(f->flags & DP_FF_RST)) {
 			if (pc != NULL && pc->data != NULL)
-				deny_rsts(w, f, pc->data, pc->len, pc->pidx);
+				deny_rsts(w, f, pc->data, pc->len, pc->pidx, f->isn + 1);
 			else if (s != NULL && s->n_segs > 0) {
 				struct rte_mbuf *m = s->segs[s->n_segs - 1].m;
 
 				if (rte_pktmbuf_is_contiguous(m))
 					deny_rsts(w, f, rte_pktmbuf_mtod(m, uint8_t *),
-						  rte_pktmbuf_data_len(m), m->port);
+						  rte_pktmbuf_data_len(m), m->port, f->isn + 1);
 			}
 		}
 		if (pc != NULL)
@@ -281,6 +307,68 @@ apply_pending(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc, enum
 		dp_hold_slot_put(&w->hold, f->slot);
 		f->slot = DP_NO_SLOT;
 	}
+}
+
+void
+dp_verify_done(struct dp_worker *w, struct dp_flow *f)
+{
+	if (f->slot != DP_NO_SLOT) {
+		dp_hold_slot_put(&w->hold, f->slot);
+		f->slot = DP_NO_SLOT;
+	}
+	f->flags &= ~DP_FF_VERIFY;
+}
+
+int
+dp_verify_allowed(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc, int dir)
+{
+	const struct dp_pkt *p = &pc->p;
+	struct dp_slot *s = dp_hold_slot(&w->hold, f->slot);
+	uint32_t end = s->ra.base_seq + s->ra.high;
+	struct dp_event ev;
+
+	if (dir == DP_DIR_S2C) {
+		/* the server has every decided byte: nothing left to compare */
+		if ((p->tcp_flags & DP_TCP_ACK) && (int32_t)(p->ack - end) >= 0)
+			dp_verify_done(w, f);
+		return 0;
+	}
+	if (p->tcp_flags & DP_TCP_ACK) {
+		f->c_ack = p->ack;
+		f->flags |= DP_FF_HAS_ACK;
+	}
+	if ((int32_t)(p->seq + p->payload_len - f->c_nxt) > 0)
+		f->c_nxt = p->seq + p->payload_len;
+	if (p->payload_len == 0 || (int32_t)(p->seq - end) >= 0 || !dp_l4_cksum_ok(pc->data, p) ||
+	    dp_reasm_add(&s->ra, p->seq, pc->data + p->payload_off, p->payload_len) !=
+	    DP_RA_CONFLICT)
+		return 0;
+	/* other bytes over the decided range: decided again, by the anomaly */
+	f->anomalies |= AN(DP_AN_OVERLAP_CONFLICT);
+	if (w->gen->set->anomaly_action[DP_AN_OVERLAP_CONFLICT] != CPM_DENY)
+		return 0;
+	f->verdict = DP_VERDICT_DENY;
+	f->reason = DP_REASON_ANOMALY;
+	f->rule = -1;
+	f->policy_gen = w->gen->gen;
+	w->c[DP_C_DENY]++;
+	dp_event_fill(&ev, DP_EV_DECISION, f, w->now_ns, NULL, 0, NULL, 0, w->replay);
+	if (f->name_id != DP_NO_NAME) {
+		const struct dp_name_slot *ns = dp_names_slot(&w->names, f->name_id);
+
+		memcpy(ev.name, ns->name, ns->len);
+		ev.name_len = ns->len;
+		ev.name_kind = f->name_kind;
+	}
+	dp_evq_push(&w->evq, &ev, w->c);
+	/* the server's rcv_nxt is the client's highest sequence (all was forwarded) */
+	deny_rsts(w, f, pc->data, pc->len, pc->pidx, f->c_nxt);
+	dp_drop(w, pc);
+	dp_verify_done(w, f);
+	f->state = DP_FS_DENIED;
+	f->close_cause = DP_CLOSE_DENIED;
+	f->last_rst_ns = w->now_ns;
+	return 1;
 }
 
 /* 1 if an anomaly in an the policy marks "deny" is set. */

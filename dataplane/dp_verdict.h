@@ -54,6 +54,18 @@ void dp_table_full(struct dp_worker *w, struct dp_pktctx *pc);
  */
 void dp_stateless_anomaly(struct dp_worker *w, struct dp_pktctx *pc, unsigned int an);
 
+/*
+ * An ALLOWED flow still verifying its decided bytes (DP_FF_VERIFY): a server
+ * ACK covering them ends the verification; a client segment over them is
+ * compared byte for byte, and different bytes are overlap_conflict (the
+ * policy's "deny" denies the flow: pc dropped, RSTs, a second
+ * flow.decision). Returns 1 if pc was consumed.
+ */
+int dp_verify_allowed(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc, int dir);
+
+/* Stop verifying (slot freed). */
+void dp_verify_done(struct dp_worker *w, struct dp_flow *f);
+
 /* RST to the client of a DENIED flow answering pc (rate-limited). */
 void dp_rerst(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc);
 

@@ -334,6 +334,11 @@ age(struct dp_worker *w)
 			if (s->in_use && s->deadline_ns != 0 && w->now_ns >= s->deadline_ns) {
 				struct dp_flow *f = &w->ft.flows[s->flow];
 
+				if (f->flags & DP_FF_VERIFY) {
+					/* allowed long enough ago: stop comparing */
+					dp_verify_done(w, f);
+					continue;
+				}
 				w->c[DP_C_HOLD_TIMEOUT]++;
 				f->anomalies |= 1u << DP_AN_REASSEMBLY_TIMEOUT;
 				dp_decide_pending(w, f, NULL, NULL, DP_WHY_BOUND);
