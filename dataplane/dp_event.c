@@ -26,7 +26,7 @@ dp_evq_init(struct dp_evq *q, uint8_t worker, unsigned int size, int socket)
 	memset(q, 0, sizeof(*q));
 	snprintf(name, sizeof(name), "dp_events_w%u", worker);
 	q->r = rte_ring_create_elem(name, sizeof(struct dp_event), size, socket,
-				    RING_F_SP_ENQ | RING_F_SC_DEQ | RING_F_EXACT_SZ);
+				    RING_F_SP_ENQ | RING_F_SC_DEQ);
 	if (q->r == NULL)
 		return -rte_errno;
 	q->next_wseq = 1;
