@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * cp_compile.c: validated policy (struct cp_config) -> one position-
- * independent blob (dataplane/match/cpm_blob.h), and the public
- * cp_policy API (cp_policy.h): read + hash + parse + compile + self-check,
- * and the sealed memfd the dataplane receives.
+ * independent blob (dataplane/match/cpm_blob.h): names table, regexes and
+ * assembly here, address/port sets and rule classes in cp_l34.c; and the
+ * public cp_policy API (cp_policy.h): read + manifest hash + parse +
+ * compile + self-check, and the sealed memfd the dataplane receives.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,22 +21,18 @@
 
 #include "cpm.h"
 #include "cpm_blob.h"
+#include "cp_build.h"
 #include "cp_config.h"
 #include "cp_policy.h"
 
 #define REGEX_FLAGS (HS_FLAG_SINGLEMATCH | HS_FLAG_DOTALL | HS_FLAG_CASELESS)
+/* Fresh keys after a digest collision between two different names (never seen). */
+#define NAME_KEY_TRIES 4
 
 /* ---- growable byte buffer -------------------------------------------------------- */
 
-struct buf {
-	uint8_t *p;
-	size_t len, cap;
-	bool oom;
-};
-
-/* Append n bytes (zeros if d is NULL); returns the offset they start at. */
-static size_t
-buf_add(struct buf *b, const void *d, size_t n)
+size_t
+cp_buf_add(struct cp_buf *b, const void *d, size_t n)
 {
 	size_t off = b->len;
 
@@ -55,6 +52,8 @@ buf_add(struct buf *b, const void *d, size_t n)
 		b->p = np;
 		b->cap = cap;
 	}
+	if (n == 0)
+		return off;
 	if (d != NULL)
 		memcpy(b->p + b->len, d, n);
 	else
@@ -65,146 +64,218 @@ buf_add(struct buf *b, const void *d, size_t n)
 
 /* ---- names ----------------------------------------------------------------------- */
 
-struct nent {
-	uint8_t kind;            /* enum cpm_name_kind */
-	uint8_t field;           /* enum cpm_field */
+/* One distinct (kind, field, name) key while the table is built. */
+struct nkey {
+	uint64_t hash;
+	uint32_t check;
+	uint32_t last_rule;      /* the key's latest rule, UINT32_MAX: none (ECH) */
+	uint32_t count;          /* rules */
+	uint32_t cursor;         /* RULE_LISTS fill position (count >= 2) */
 	const char *name;
-	size_t len;
-	uint32_t rule;           /* UINT32_MAX for ECH */
+	uint16_t len;
+	uint8_t kind;
+	uint8_t field;
 };
+
+struct pair {
+	uint32_t key, rule;
+};
+
+struct nbuild {
+	const uint8_t *hkey, *ckey;
+	struct nkey *keys;
+	size_t n_keys;
+	uint32_t *tmp;           /* key index + 1; tmp_cap a power of two */
+	size_t tmp_cap;
+	struct pair *pairs;
+	size_t n_pairs;
+};
+
+static size_t
+pow2_at_least(size_t n)
+{
+	size_t p = 2;
+
+	while (p < n)
+		p *= 2;
+	return p;
+}
+
+/* Add (kind, field, name) for rule (UINT32_MAX: ECH). -EAGAIN on a digest collision. */
+static int
+nb_add(struct nbuild *b, uint8_t kind, uint8_t field, const char *name, uint32_t rule)
+{
+	size_t len = strlen(name), mask = b->tmp_cap - 1, i;
+	uint64_t h = cpm_blob_name_hash(b->hkey, kind, field, name, len);
+	uint32_t check = (uint32_t)cpm_blob_name_hash(b->ckey, kind, field, name, len);
+	struct nkey *k = NULL;
+
+	for (i = h & mask; b->tmp[i] != 0; i = (i + 1) & mask) {
+		struct nkey *c = &b->keys[b->tmp[i] - 1];
+
+		if (c->hash != h || c->check != check)
+			continue;
+		if (c->kind != kind || c->field != field || c->len != len ||
+		    memcmp(c->name, name, len) != 0)
+			return -EAGAIN;   /* two names, one digest: new keys */
+		k = c;
+		break;
+	}
+	if (k == NULL) {
+		k = &b->keys[b->n_keys];
+		*k = (struct nkey){ .hash = h, .check = check, .last_rule = UINT32_MAX,
+				    .name = name, .len = (uint16_t)len, .kind = kind, .field = field };
+		b->tmp[i] = (uint32_t)++b->n_keys;
+	}
+	/* rules come in ascending order: a key's rules are ascending, each once */
+	if (rule != UINT32_MAX && k->last_rule != rule) {
+		b->pairs[b->n_pairs++] = (struct pair){ (uint32_t)(k - b->keys), rule };
+		k->last_rule = rule;
+		k->count++;
+	}
+	return 0;
+}
 
 static int
-nent_cmp(const void *a, const void *b)
+nb_add_names(struct nbuild *b, const struct cp_names *names, uint8_t field, uint32_t rule)
 {
-	const struct nent *x = a, *y = b;
-	int d;
+	int rc = 0;
 
-	if (x->kind != y->kind)
-		return x->kind < y->kind ? -1 : 1;
-	if (x->field != y->field)
-		return x->field < y->field ? -1 : 1;
-	if (x->len != y->len)
-		return x->len < y->len ? -1 : 1;
-	d = memcmp(x->name, y->name, x->len);
-	if (d != 0)
-		return d;
-	return x->rule < y->rule ? -1 : x->rule > y->rule;
-}
-
-static bool
-nent_same_key(const struct nent *x, const struct nent *y)
-{
-	return x->kind == y->kind && x->field == y->field && x->len == y->len &&
-	       memcmp(x->name, y->name, x->len) == 0;
-}
-
-struct nvec {
-	struct nent *v;
-	size_t n, cap;
-	bool oom;
-};
-
-static void
-nvec_add(struct nvec *nv, uint8_t kind, uint8_t field, const char *name, uint32_t rule)
-{
-	if (nv->n == nv->cap) {
-		size_t cap = nv->cap ? 2 * nv->cap : 64;
-		struct nent *v = realloc(nv->v, cap * sizeof(*v));
-
-		if (v == NULL) {
-			nv->oom = true;
-			return;
-		}
-		nv->v = v;
-		nv->cap = cap;
-	}
-	nv->v[nv->n++] = (struct nent){ kind, field, name, strlen(name), rule };
-}
-
-static void
-nvec_add_names(struct nvec *nv, const struct cp_names *names, uint8_t field, uint32_t rule)
-{
-	for (size_t i = 0; i < names->n; i++) {
+	for (size_t i = 0; i < names->n && rc == 0; i++) {
 		const struct cp_name *nm = &names->v[i];
 
 		/* `.x` = x itself + its subdomains; `*.x` = subdomains only */
 		if (nm->kind == CP_NAME_EXACT || nm->kind == CP_NAME_SUFFIX)
-			nvec_add(nv, CPM_NK_EXACT, field, nm->name, rule);
-		if (nm->kind == CP_NAME_SUFFIX || nm->kind == CP_NAME_GLOB)
-			nvec_add(nv, CPM_NK_SUFFIX, field, nm->name, rule);
+			rc = nb_add(b, CPM_NK_EXACT, field, nm->name, rule);
+		if (rc == 0 && (nm->kind == CP_NAME_SUFFIX || nm->kind == CP_NAME_GLOB))
+			rc = nb_add(b, CPM_NK_SUFFIX, field, nm->name, rule);
 	}
+	return rc;
 }
 
-/* Build the NAMES hash table, its strings and rule lists. */
-static int
-build_names(const struct cp_config *cfg, const uint8_t key[16], struct buf *strings,
-	    struct buf *slots, struct buf *lists, uint32_t *n_ech)
+static size_t
+name_entries(const struct cp_names *names)
 {
-	struct nvec nv = { 0 };
-	struct cpm_blob_name *tab = NULL;
-	size_t nkeys = 0, nslots, i, j;
-	int rc = -ENOMEM;
+	size_t n = 0;
 
-	for (i = 0; i < cfg->n_rules; i++) {
-		nvec_add_names(&nv, &cfg->rules[i].sni, CPM_FIELD_SNI, (uint32_t)i);
-		nvec_add_names(&nv, &cfg->rules[i].host, CPM_FIELD_HOST, (uint32_t)i);
-	}
-	for (i = 0; i < cfg->ech.n; i++)
-		nvec_add(&nv, CPM_NK_ECH, CPM_FIELD_SNI, cfg->ech.v[i].name, UINT32_MAX);
-	if (nv.oom)
-		goto out;
-	*n_ech = 0;
-	if (nv.n == 0) {
-		rc = 0;
-		goto out;
-	}
-	qsort(nv.v, nv.n, sizeof(*nv.v), nent_cmp);
-	for (i = 0; i < nv.n; i++)
-		if (i == 0 || !nent_same_key(&nv.v[i], &nv.v[i - 1]))
-			nkeys++;
-	for (nslots = 2; nslots < 2 * nkeys; nslots *= 2)
-		;
-	tab = calloc(nslots, sizeof(*tab));
+	for (size_t i = 0; i < names->n; i++)
+		n += names->v[i].kind == CP_NAME_SUFFIX ? 2 : 1;
+	return n;
+}
+
+/* Emit the NAMES table and its RULE_LISTS from the distinct keys. */
+static int
+nb_emit(struct nbuild *b, struct cpm_blob_hdr *h, struct cp_buf *sect)
+{
+	size_t nslots = pow2_at_least(2 * b->n_keys), mask = nslots - 1;
+	struct cpm_blob_name *tab = calloc(nslots, sizeof(*tab));
+	uint32_t *lists;
+	size_t n_lists = 0;
+
 	if (tab == NULL)
-		goto out;
-	for (i = 0; i < nv.n; i = j) {
-		const struct nent *k = &nv.v[i];
-		struct cpm_blob_name e = { 0 };
-		uint64_t mask = nslots - 1, s;
-
-		e.kind = k->kind;
-		e.field = k->field;
-		e.str_len = (uint16_t)k->len;
-		e.str_off = (uint32_t)buf_add(strings, k->name, k->len + 1);
-		e.hash = cpm_blob_name_hash(key, e.kind, e.field, k->name, k->len);
-		if (k->kind != CPM_NK_ECH)
-			e.list_off = (uint32_t)(lists->len / sizeof(uint32_t));
-		else
-			(*n_ech)++;
-		for (j = i; j < nv.n && nent_same_key(&nv.v[j], k); j++) {
-			if (k->kind == CPM_NK_ECH)
-				continue;
-			if (j > i && nv.v[j].rule == nv.v[j - 1].rule)
-				continue;   /* the same name twice in one rule */
-			buf_add(lists, &nv.v[j].rule, sizeof(uint32_t));
-			e.list_count++;
+		return -ENOMEM;
+	for (size_t i = 0; i < b->n_keys; i++)
+		if (b->keys[i].count >= 2) {
+			b->keys[i].cursor = (uint32_t)n_lists + 1;
+			n_lists += 1 + b->keys[i].count;
 		}
-		for (s = e.hash & mask; tab[s].kind != CPM_NK_EMPTY; s = (s + 1) & mask)
+	if (n_lists > CPM_NV_LIST - 1) {
+		free(tab);
+		return -E2BIG;
+	}
+	lists = calloc(n_lists ? n_lists : 1, sizeof(*lists));
+	if (lists == NULL) {
+		free(tab);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < b->n_pairs; i++) {
+		struct nkey *k = &b->keys[b->pairs[i].key];
+
+		if (k->count >= 2)
+			lists[k->cursor++] = b->pairs[i].rule;
+	}
+	h->n_ech = 0;
+	for (size_t i = 0; i < b->n_keys; i++) {
+		const struct nkey *k = &b->keys[i];
+		struct cpm_blob_name e = { .hash = k->hash, .check = k->check };
+		size_t s;
+
+		if (k->kind == CPM_NK_ECH) {
+			e.val = CPM_NV_ECH;
+			h->n_ech++;
+		} else if (k->count == 1) {
+			e.val = k->last_rule + 1;
+		} else {
+			uint32_t off = k->cursor - k->count - 1;
+
+			lists[off] = k->count;
+			e.val = CPM_NV_LIST | off;
+		}
+		for (s = k->hash & mask; tab[s].val != CPM_NV_EMPTY; s = (s + 1) & mask)
 			;
 		tab[s] = e;
 	}
-	buf_add(slots, tab, nslots * sizeof(*tab));
-	rc = strings->oom || slots->oom || lists->oom ? -ENOMEM : 0;
-out:
+	cp_buf_add(&sect[CPM_SECT_NAMES], tab, nslots * sizeof(*tab));
+	cp_buf_add(&sect[CPM_SECT_RULE_LISTS], lists, n_lists * sizeof(*lists));
 	free(tab);
-	free(nv.v);
+	free(lists);
+	return sect[CPM_SECT_NAMES].oom || sect[CPM_SECT_RULE_LISTS].oom ? -ENOMEM : 0;
+}
+
+static int
+build_names_once(const struct cp_config *cfg, struct cpm_blob_hdr *h, struct cp_buf *sect)
+{
+	struct nbuild b = { .hkey = h->siphash_key, .ckey = h->check_key };
+	size_t entries = cfg->ech.n;
+	int rc = -ENOMEM;
+
+	for (size_t i = 0; i < cfg->n_rules; i++)
+		entries += name_entries(&cfg->rules[i].sni) + name_entries(&cfg->rules[i].host);
+	h->n_ech = 0;
+	if (entries == 0)
+		return 0;
+	b.tmp_cap = pow2_at_least(2 * entries);
+	b.tmp = calloc(b.tmp_cap, sizeof(*b.tmp));
+	b.keys = malloc(entries * sizeof(*b.keys));
+	b.pairs = malloc(entries * sizeof(*b.pairs));
+	if (b.tmp == NULL || b.keys == NULL || b.pairs == NULL)
+		goto out;
+	rc = 0;
+	for (size_t i = 0; i < cfg->n_rules && rc == 0; i++) {
+		rc = nb_add_names(&b, &cfg->rules[i].sni, CPM_FIELD_SNI, (uint32_t)i);
+		if (rc == 0)
+			rc = nb_add_names(&b, &cfg->rules[i].host, CPM_FIELD_HOST, (uint32_t)i);
+	}
+	for (size_t i = 0; i < cfg->ech.n && rc == 0; i++)
+		rc = nb_add(&b, CPM_NK_ECH, CPM_FIELD_SNI, cfg->ech.v[i].name, UINT32_MAX);
+	if (rc == 0)
+		rc = nb_emit(&b, h, sect);
+out:
+	free(b.tmp);
+	free(b.keys);
+	free(b.pairs);
+	return rc;
+}
+
+/* The NAMES table, with fresh random keys until no two names share a digest. */
+static int
+build_names(const struct cp_config *cfg, struct cpm_blob_hdr *h, struct cp_buf *sect)
+{
+	int rc = -EAGAIN;
+
+	for (int t = 0; t < NAME_KEY_TRIES && rc == -EAGAIN; t++) {
+		if (getrandom(h->siphash_key, sizeof(h->siphash_key), 0) != sizeof(h->siphash_key) ||
+		    getrandom(h->check_key, sizeof(h->check_key), 0) != sizeof(h->check_key))
+			return -errno;
+		rc = build_names_once(cfg, h, sect);
+	}
 	return rc;
 }
 
 /* ---- regexes --------------------------------------------------------------------- */
 
 static int
-build_regex(const struct cp_config *cfg, struct buf *map, char **hsdb, size_t *hsdb_len,
+build_regex(const struct cp_config *cfg, struct cp_buf *map, char **hsdb, size_t *hsdb_len,
 	    uint32_t *n_regex, struct cp_errs *e)
 {
 	const char **pats = NULL;
@@ -240,7 +311,7 @@ build_regex(const struct cp_config *cfg, struct buf *map, char **hsdb, size_t *h
 				pats[k] = lists[f]->v[x];
 				flags[k] = REGEX_FLAGS;
 				ids[k] = (unsigned int)k;
-				buf_add(map, &m, sizeof(m));
+				cp_buf_add(map, &m, sizeof(m));
 				k++;
 			}
 		}
@@ -278,71 +349,51 @@ out:
 
 /* ---- the blob --------------------------------------------------------------------- */
 
-static void
-add_cidrs(struct buf *b, const struct cp_cidrs *c, uint32_t *off, uint32_t *count)
-{
-	*off = (uint32_t)(b->len / sizeof(struct cpm_blob_cidr));
-	*count = (uint32_t)c->n;
-	for (size_t i = 0; i < c->n; i++) {
-		struct cpm_blob_cidr e = { .family = c->v[i].family, .plen = c->v[i].plen };
-
-		memcpy(e.addr, c->v[i].addr, sizeof(e.addr));
-		buf_add(b, &e, sizeof(e));
-	}
-}
-
 int
 cp_compile_blob(const struct cp_config *cfg, const uint8_t sha256[32],
 		uint8_t **blob, size_t *blob_len, struct cp_errs *e)
 {
-	struct buf sect[CPM_SECT_MAX] = { 0 };
+	struct cp_buf sect[CPM_SECT_MAX] = { 0 };
+	struct cpm_blob_rule *rules = NULL;
 	struct cpm_blob_hdr h = { 0 };
 	char *hsdb = NULL;
 	size_t hsdb_len = 0, off;
 	uint8_t *out;
-	int rc;
+	int rc = -E2BIG;
 
+	if (cfg->n_rules > CPM_RULES_MAX)
+		return rc;
 	h.magic = CPM_BLOB_MAGIC;
 	h.version = CPM_BLOB_VERSION;
 	h.hdr_len = sizeof(h);
 	memcpy(h.sha256, sha256, 32);
-	if (getrandom(h.siphash_key, sizeof(h.siphash_key), 0) != sizeof(h.siphash_key))
-		return -errno;
 	h.n_rules = (uint32_t)cfg->n_rules;
 	h.settings = cfg->settings;
-	h.flags = cfg->internal_all ? CPM_BLOB_F_INTERNAL_ALL : 0;
 
-	buf_add(&sect[CPM_SECT_STRINGS], "", 1);
-	if (!cfg->internal_all)
-		add_cidrs(&sect[CPM_SECT_CIDRS], &cfg->internal, &h.internal_off, &h.internal_count);
-	add_cidrs(&sect[CPM_SECT_CIDRS], &cfg->trusted, &h.trusted_off, &h.trusted_count);
+	rc = -ENOMEM;
+	rules = calloc(cfg->n_rules ? cfg->n_rules : 1, sizeof(*rules));
+	if (rules == NULL)
+		goto out;
+	cp_buf_add(&sect[CPM_SECT_STRINGS], "", 1);
 	for (size_t i = 0; i < cfg->n_rules; i++) {
 		const struct cp_rule *r = &cfg->rules[i];
-		struct cpm_blob_rule br = {
-			.id_len = (uint16_t)strlen(r->id),
-			.action = r->action,
-			.proto = r->proto,
-			.line = (uint32_t)r->line,
-		};
+		struct cpm_blob_rule *br = &rules[i];
 
-		br.id_off = (uint32_t)buf_add(&sect[CPM_SECT_STRINGS], r->id, strlen(r->id) + 1);
-		if (r->sni.n != 0 || r->sni_regex.n != 0)
-			br.flags |= CPM_RULE_F_SNI;
-		if (r->host.n != 0 || r->host_regex.n != 0)
-			br.flags |= CPM_RULE_F_HOST;
-		add_cidrs(&sect[CPM_SECT_CIDRS], &r->src, &br.src_off, &br.src_count);
-		add_cidrs(&sect[CPM_SECT_CIDRS], &r->dst, &br.dst_off, &br.dst_count);
-		br.port_off = (uint32_t)(sect[CPM_SECT_PORTS].len / sizeof(struct cpm_blob_port));
-		br.port_count = (uint32_t)r->dport.n;
-		for (size_t p = 0; p < r->dport.n; p++) {
-			struct cpm_blob_port bp = { r->dport.v[p].lo, r->dport.v[p].hi };
-
-			buf_add(&sect[CPM_SECT_PORTS], &bp, sizeof(bp));
-		}
-		buf_add(&sect[CPM_SECT_RULES], &br, sizeof(br));
+		br->id_len = (uint16_t)strlen(r->id);
+		br->action = r->action;
+		br->proto = r->proto;
+		br->line = (uint32_t)r->line;
+		br->id_off = (uint32_t)cp_buf_add(&sect[CPM_SECT_STRINGS], r->id, strlen(r->id) + 1);
+		if (r->has_sni || r->sni_regex.n != 0)
+			br->flags |= CPM_RULE_F_SNI;
+		if (r->has_host || r->host_regex.n != 0)
+			br->flags |= CPM_RULE_F_HOST;
 	}
-	rc = build_names(cfg, h.siphash_key, &sect[CPM_SECT_STRINGS], &sect[CPM_SECT_NAMES],
-			 &sect[CPM_SECT_RULE_LISTS], &h.n_ech);
+	rc = cp_l34_build(cfg, &h, rules, sect);
+	if (rc != 0)
+		goto out;
+	cp_buf_add(&sect[CPM_SECT_RULES], rules, cfg->n_rules * sizeof(*rules));
+	rc = build_names(cfg, &h, sect);
 	if (rc != 0)
 		goto out;
 	rc = build_regex(cfg, &sect[CPM_SECT_REGEX_MAP], &hsdb, &hsdb_len, &h.n_regex, e);
@@ -382,14 +433,15 @@ cp_compile_blob(const struct cp_config *cfg, const uint8_t sha256[32],
 out:
 	for (int i = 0; i < CPM_SECT_MAX; i++)
 		free(sect[i].p);
+	free(rules);
 	free(hsdb);
 	return rc;
 }
 
 /* ---- cp_policy --------------------------------------------------------------------- */
 
-static int
-read_file(const char *path, char **text, size_t *len, struct cp_errs *e)
+int
+cp_read_file(const char *path, char **text, size_t *len)
 {
 	struct stat st;
 	char *buf = NULL;
@@ -397,10 +449,8 @@ read_file(const char *path, char **text, size_t *len, struct cp_errs *e)
 	int fd, rc;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		rc = -errno;
-		goto err;
-	}
+	if (fd < 0)
+		return -errno;
 	if (fstat(fd, &st) != 0) {
 		rc = -errno;
 		goto err_close;
@@ -448,11 +498,6 @@ read_file(const char *path, char **text, size_t *len, struct cp_errs *e)
 err_close:
 	close(fd);
 	free(buf);
-err:
-	if (rc == -EINVAL)
-		cp_err(e, 0, "(file)", "not a regular file");
-	else
-		cp_err(e, 0, "(file)", "cannot read: %s", strerror(-rc));
 	return rc;
 }
 
@@ -478,7 +523,58 @@ cp_policy_free(struct cp_policy *p)
 	free(p->path);
 	free(p->audit_path);
 	free(p->audit_signing_key);
+	free(p->manifest);
 	free(p);
+}
+
+const char *
+cp_policy_manifest(const struct cp_policy *p)
+{
+	return p != NULL && p->manifest != NULL ? p->manifest : "";
+}
+
+static void
+hex32(const uint8_t *b, char *out)
+{
+	static const char hx[] = "0123456789abcdef";
+
+	for (int i = 0; i < 32; i++) {
+		out[2 * i] = hx[b[i] >> 4];
+		out[2 * i + 1] = hx[b[i] & 15];
+	}
+	out[64] = '\0';
+}
+
+/*
+ * The manifest: one "HEX  PATH\n" line per file (sha256sum's format), the
+ * config file first (its path as given), then each list file in order of
+ * first use (its path as written in the config). The policy hash is its
+ * SHA-256.
+ */
+static char *
+make_manifest(const char *path, const uint8_t config_sha[32], const struct cp_config *cfg)
+{
+	struct cp_buf b = { 0 };
+	char hex[65];
+
+	hex32(config_sha, hex);
+	cp_buf_add(&b, hex, 64);
+	cp_buf_add(&b, "  ", 2);
+	cp_buf_add(&b, path, strlen(path));
+	cp_buf_add(&b, "\n", 1);
+	for (size_t i = 0; i < cfg->n_files; i++) {
+		hex32(cfg->files[i].sha256, hex);
+		cp_buf_add(&b, hex, 64);
+		cp_buf_add(&b, "  ", 2);
+		cp_buf_add(&b, cfg->files[i].written, strlen(cfg->files[i].written));
+		cp_buf_add(&b, "\n", 1);
+	}
+	cp_buf_add(&b, "", 1);
+	if (b.oom) {
+		free(b.p);
+		return NULL;
+	}
+	return (char *)b.p;
 }
 
 int
@@ -502,9 +598,14 @@ cp_policy_compile_file(const char *path, struct cp_policy **out, char *err, size
 	p = calloc(1, sizeof(*p));
 	if (p == NULL)
 		return -ENOMEM;
-	rc = read_file(path, &text, &len, &e);
-	if (rc != 0)
+	rc = cp_read_file(path, &text, &len);
+	if (rc != 0) {
+		if (rc == -EINVAL)
+			cp_err(&e, 0, "(file)", "not a regular file");
+		else
+			cp_err(&e, 0, "(file)", "cannot read: %s", strerror(-rc));
 		goto err;
+	}
 	if (EVP_Digest(text, len, sha, NULL, EVP_sha256(), NULL) != 1) {
 		rc = -ENOMEM;
 		goto err;
@@ -512,6 +613,12 @@ cp_policy_compile_file(const char *path, struct cp_policy **out, char *err, size
 	rc = cp_config_parse(text, len, &cfg, &e);
 	if (rc != 0)
 		goto err;
+	p->manifest = make_manifest(path, sha, &cfg);
+	if (p->manifest == NULL ||
+	    EVP_Digest(p->manifest, strlen(p->manifest), sha, NULL, EVP_sha256(), NULL) != 1) {
+		rc = -ENOMEM;
+		goto err;
+	}
 	rc = cp_compile_blob(&cfg, sha, &p->blob, &p->blob_len, &e);
 	if (rc != 0)
 		goto err;
@@ -525,6 +632,7 @@ cp_policy_compile_file(const char *path, struct cp_policy **out, char *err, size
 
 	memcpy(p->sha256, sha, sizeof(sha));
 	p->n_rules = (uint32_t)cfg.n_rules;
+	p->n_files = (uint32_t)cfg.n_files;
 	p->path = strdup(path);
 	p->audit_path = strdup(cfg.audit_path);
 	p->audit_signing_key = cfg.audit_signing_key != NULL ? strdup(cfg.audit_signing_key) : NULL;
@@ -546,6 +654,8 @@ cp_policy_compile_file(const char *path, struct cp_policy **out, char *err, size
 err:
 	if (rc == -ENOMEM && e.count == 0)
 		cp_err(&e, 0, "(file)", "out of memory");
+	else if (rc == -E2BIG && e.count == 0)
+		cp_err(&e, 0, "rules", "too many rules or rule lists for the blob format");
 	copy_errors(&e, err, errlen);
 	cp_config_release(&cfg);
 	cp_errs_release(&e);

@@ -19,6 +19,7 @@
 #include <hs/hs.h>
 #include <libconfig.h>
 #include <libpsl.h>
+#include <openssl/evp.h>
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-const-variable"
@@ -46,27 +47,31 @@
 
 #define REGEX_FLAGS (HS_FLAG_SINGLEMATCH | HS_FLAG_DOTALL | HS_FLAG_CASELESS)
 
+/* Errors shown per list file; the rest are counted in one last line. */
+#define LIST_ERRORS_MAX 100
+/* Longest line of a list file. */
+#define LIST_LINE_MAX 1024
+
 struct pctx {
 	struct cp_errs *e;
 	struct cp_config *cfg;
 	psl_ctx_t *psl;
 	bool psl_tried;
+	const char *dir;         /* the config file's directory, NULL: the working one */
 };
 
 /* ---- errors ---------------------------------------------------------------- */
 
-void
-cp_err(struct cp_errs *e, int line, const char *key, const char *fmt, ...)
+static void
+err_add(struct cp_errs *e, const char *file, int line, const char *key, const char *fmt,
+	va_list ap)
 {
 	char msg[1024];
-	va_list ap;
 	int n;
 
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	e->count++;
-	n = snprintf(NULL, 0, "%s:%d: %s: %s\n", e->file, line, key, msg);
+	n = snprintf(NULL, 0, "%s:%d: %s: %s\n", file, line, key, msg);
 	if (n < 0)
 		return;
 	if (e->len + (size_t)n + 1 > e->cap) {
@@ -83,8 +88,28 @@ cp_err(struct cp_errs *e, int line, const char *key, const char *fmt, ...)
 		e->buf = b;
 		e->cap = cap;
 	}
-	snprintf(e->buf + e->len, e->cap - e->len, "%s:%d: %s: %s\n", e->file, line, key, msg);
+	snprintf(e->buf + e->len, e->cap - e->len, "%s:%d: %s: %s\n", file, line, key, msg);
 	e->len += (size_t)n;
+}
+
+void
+cp_err(struct cp_errs *e, int line, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	err_add(e, e->file, line, key, fmt, ap);
+	va_end(ap);
+}
+
+void
+cp_err_in(struct cp_errs *e, const char *file, int line, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	err_add(e, file, line, key, fmt, ap);
+	va_end(ap);
 }
 
 void
@@ -324,10 +349,28 @@ err_syntax:
 	return -EINVAL;
 }
 
+/* One CIDR entry (from the config or a list file) into out. */
+static bool
+add_cidr(struct pctx *c, const char *v, const char *file, int line, const char *key,
+	 struct cp_cidrs *out)
+{
+	struct cp_cidr cidr;
+	char msg[400];
+
+	if (parse_cidr(v, &cidr, msg, sizeof(msg)) != 0) {
+		cp_err_in(c->e, file, line, key, "%s", msg);
+		return false;
+	}
+	if (!vec_room(c, &out->v, out->n, sizeof(*out->v)))
+		return false;
+	out->v[out->n++] = cidr;
+	return true;
+}
+
 static void
 parse_cidrs(struct pctx *c, const config_setting_t *s, const char *key, struct cp_cidrs *out)
 {
-	char k[KEY_MAX], msg[400];
+	char k[KEY_MAX];
 	int n;
 
 	if (!is_seq(s)) {
@@ -342,20 +385,15 @@ parse_cidrs(struct pctx *c, const config_setting_t *s, const char *key, struct c
 	for (int i = 0; i < n; i++) {
 		config_setting_t *el = config_setting_get_elem(s, (unsigned int)i);
 		const char *v = str_of(el);
-		struct cp_cidr cidr;
 
 		child_key(k, key, el, (unsigned int)i);
 		if (v == NULL) {
 			cp_err(c->e, line_of(el), k, "must be a string");
 			continue;
 		}
-		if (parse_cidr(v, &cidr, msg, sizeof(msg)) != 0) {
-			cp_err(c->e, line_of(el), k, "%s", msg);
-			continue;
-		}
-		if (!vec_room(c, &out->v, out->n, sizeof(*out->v)))
+		add_cidr(c, v, c->e->file, line_of(el), k, out);
+		if (c->e->oom)
 			return;
-		out->v[out->n++] = cidr;
 	}
 }
 
@@ -442,14 +480,49 @@ is_public_suffix(struct pctx *c, const char *name)
 }
 
 /*
- * A list of names. exact_only: ech_public_names. force: the rule's force
- * flag (a suffix or glob over a public suffix needs it).
+ * One name entry (from the config or a list file) into out. exact_only:
+ * ech_public_names. force: the rule's force flag (a suffix or glob over a
+ * public suffix needs it).
  */
+static bool
+add_name(struct pctx *c, const char *v, const char *file, int line, const char *key,
+	 struct cp_names *out, bool exact_only, bool force)
+{
+	char msg[200], ebuf[200], norm[CPM_NAME_MAX + 2];
+	uint8_t kind;
+
+	if (cp_name_parse(v, norm, sizeof(norm), &kind, msg, sizeof(msg)) != 0) {
+		cp_err_in(c->e, file, line, key, "invalid name \"%s\": %s",
+			  esc(v, ebuf, sizeof(ebuf)), msg);
+		return false;
+	}
+	if (exact_only && kind != CP_NAME_EXACT) {
+		cp_err_in(c->e, file, line, key, "\"%s\" must be a plain name (no \".\" or \"*.\" prefix)",
+			  esc(v, ebuf, sizeof(ebuf)));
+		return false;
+	}
+	if (kind != CP_NAME_EXACT && !force && is_public_suffix(c, norm)) {
+		cp_err_in(c->e, file, line, key,
+			  "\"%s\" covers the public suffix \"%s\": set force = true; in the rule if that is intended",
+			  esc(v, ebuf, sizeof(ebuf)), norm);
+		return false;
+	}
+	if (!vec_room(c, &out->v, out->n, sizeof(*out->v)))
+		return false;
+	out->v[out->n].kind = kind;
+	out->v[out->n].name = dup_str(c, norm);
+	if (out->v[out->n].name == NULL)
+		return false;
+	out->n++;
+	return true;
+}
+
+/* A list of names in the config. */
 static void
 parse_names(struct pctx *c, const config_setting_t *s, const char *key,
 	    struct cp_names *out, bool exact_only, bool force)
 {
-	char k[KEY_MAX], msg[200], ebuf[200], norm[CPM_NAME_MAX + 2];
+	char k[KEY_MAX];
 	int n;
 
 	if (!is_seq(s)) {
@@ -464,36 +537,15 @@ parse_names(struct pctx *c, const config_setting_t *s, const char *key,
 	for (int i = 0; i < n; i++) {
 		config_setting_t *el = config_setting_get_elem(s, (unsigned int)i);
 		const char *v = str_of(el);
-		uint8_t kind;
 
 		child_key(k, key, el, (unsigned int)i);
 		if (v == NULL) {
 			cp_err(c->e, line_of(el), k, "must be a string");
 			continue;
 		}
-		if (cp_name_parse(v, norm, sizeof(norm), &kind, msg, sizeof(msg)) != 0) {
-			cp_err(c->e, line_of(el), k, "invalid name \"%s\": %s",
-			       esc(v, ebuf, sizeof(ebuf)), msg);
-			continue;
-		}
-		if (exact_only && kind != CP_NAME_EXACT) {
-			cp_err(c->e, line_of(el), k, "\"%s\" must be a plain name (no \".\" or \"*.\" prefix)",
-			       esc(v, ebuf, sizeof(ebuf)));
-			continue;
-		}
-		if (kind != CP_NAME_EXACT && !force && is_public_suffix(c, norm)) {
-			cp_err(c->e, line_of(el), k,
-			       "\"%s\" covers the public suffix \"%s\": set force = true; in the rule if that is intended",
-			       esc(v, ebuf, sizeof(ebuf)), norm);
-			continue;
-		}
-		if (!vec_room(c, &out->v, out->n, sizeof(*out->v)))
+		add_name(c, v, c->e->file, line_of(el), k, out, exact_only, force);
+		if (c->e->oom)
 			return;
-		out->v[out->n].kind = kind;
-		out->v[out->n].name = dup_str(c, norm);
-		if (out->v[out->n].name == NULL)
-			return;
-		out->n++;
 	}
 }
 
@@ -539,6 +591,213 @@ parse_regexes(struct pctx *c, const config_setting_t *s, const char *key,
 		if (out->v[out->n] == NULL)
 			return;
 		out->n++;
+	}
+}
+
+/* ---- list files --------------------------------------------------------------- */
+
+enum list_kind {
+	LIST_SNI,
+	LIST_HOST,
+	LIST_SRC,
+	LIST_DST,
+};
+
+static bool
+is_blank(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\v' || ch == '\f';
+}
+
+/* A list file's path: absolute as written, else under the config's directory. */
+static char *
+resolve_path(struct pctx *c, const char *written)
+{
+	char *p;
+
+	if (written[0] == '/' || c->dir == NULL)
+		return dup_str(c, written);
+	if (asprintf(&p, "%s/%s", c->dir, written) < 0) {
+		c->e->oom = true;
+		return NULL;
+	}
+	return p;
+}
+
+/* The list file written as w, read and hashed on its first use; NULL (reported) if unusable. */
+static struct cp_listfile *
+list_file(struct pctx *c, const char *w, int line, const char *key)
+{
+	struct cp_config *cfg = c->cfg;
+	struct cp_listfile *lf;
+	char ebuf[300], *path, *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	for (size_t i = 0; i < cfg->n_files; i++)
+		if (strcmp(cfg->files[i].written, w) == 0)
+			return &cfg->files[i];
+	path = resolve_path(c, w);
+	if (path == NULL)
+		return NULL;
+	rc = cp_read_file(path, &text, &len);
+	if (rc == 0 && memchr(text, '\0', len) != NULL)
+		rc = -EILSEQ;
+	if (rc != 0) {
+		if (rc == -EINVAL)
+			cp_err(c->e, line, key, "list file \"%s\" is not a regular file",
+			       esc(path, ebuf, sizeof(ebuf)));
+		else if (rc == -EILSEQ)
+			cp_err(c->e, line, key, "list file \"%s\" contains a NUL byte: not a text file",
+			       esc(path, ebuf, sizeof(ebuf)));
+		else if (rc == -ENOMEM)
+			c->e->oom = true;
+		else
+			cp_err(c->e, line, key, "cannot read list file \"%s\": %s",
+			       esc(path, ebuf, sizeof(ebuf)), strerror(-rc));
+		free(path);
+		free(text);
+		return NULL;
+	}
+	if (!vec_room(c, &cfg->files, cfg->n_files, sizeof(*cfg->files)))
+		goto err;
+	lf = &cfg->files[cfg->n_files];
+	memset(lf, 0, sizeof(*lf));
+	lf->written = dup_str(c, w);
+	if (lf->written == NULL ||
+	    EVP_Digest(text, len, lf->sha256, NULL, EVP_sha256(), NULL) != 1) {
+		free(lf->written);
+		c->e->oom = true;
+		goto err;
+	}
+	lf->path = path;
+	lf->text = text;
+	lf->len = len;
+	cfg->n_files++;
+	return lf;
+
+err:
+	free(path);
+	free(text);
+	return NULL;
+}
+
+/* One entry of a list file into the rule. */
+static void
+list_entry(struct pctx *c, const struct cp_listfile *lf, int line, const char *key,
+	   enum list_kind kind, struct cp_rule *r, const char *v)
+{
+	switch (kind) {
+	case LIST_SNI:
+		add_name(c, v, lf->path, line, key, &r->sni, false, r->force);
+		break;
+	case LIST_HOST:
+		add_name(c, v, lf->path, line, key, &r->host, false, r->force);
+		break;
+	case LIST_SRC:
+		add_cidr(c, v, lf->path, line, key, &r->src);
+		break;
+	case LIST_DST:
+		add_cidr(c, v, lf->path, line, key, &r->dst);
+		break;
+	}
+}
+
+/*
+ * The entries of a list file: one a line; '#' starts a comment; blank
+ * lines and blanks around an entry are ignored. Every bad line is an error
+ * "LISTFILE:LINE: KEY: message" (the first LIST_ERRORS_MAX of a file shown,
+ * then one line counting the rest).
+ */
+static void
+parse_list_text(struct pctx *c, const struct cp_listfile *lf, const char *key,
+		enum list_kind kind, struct cp_rule *r)
+{
+	const char *p = lf->text, *end = lf->text + lf->len;
+	struct cp_errs *shown = c->e, quiet = { .file = lf->path };
+	unsigned int first = shown->count, hidden = 0;
+	char entry[LIST_LINE_MAX + 1], ebuf[120];
+	int line = 0;
+
+	while (p < end && !shown->oom) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *b = p, *ce = nl != NULL ? nl : end, *hash;
+		size_t n;
+
+		line++;
+		p = nl != NULL ? nl + 1 : end;
+		hash = memchr(b, '#', (size_t)(ce - b));
+		if (hash != NULL)
+			ce = hash;
+		while (b < ce && is_blank(*b))
+			b++;
+		while (ce > b && is_blank(ce[-1]))
+			ce--;
+		if (b == ce)
+			continue;
+		n = (size_t)(ce - b);
+		/* past the shown errors, report into a scratch collector and count */
+		if (shown->count - first >= LIST_ERRORS_MAX)
+			c->e = &quiet;
+		if (n > LIST_LINE_MAX) {
+			cp_err_in(c->e, lf->path, line, key, "line longer than %d bytes", LIST_LINE_MAX);
+		} else {
+			memcpy(entry, b, n);
+			entry[n] = '\0';
+			if (strpbrk(entry, " \t\r\v\f") != NULL)
+				cp_err_in(c->e, lf->path, line, key, "\"%s\": one entry per line",
+					  esc(entry, ebuf, sizeof(ebuf)));
+			else
+				list_entry(c, lf, line, key, kind, r, entry);
+		}
+		if (c->e == &quiet) {
+			hidden += quiet.count;
+			if (quiet.oom)
+				shown->oom = true;
+			cp_errs_release(&quiet);
+			quiet.count = 0;
+			c->e = shown;
+		}
+	}
+	if (hidden != 0)
+		cp_err_in(shown, lf->path, 0, key, "%u more invalid lines not shown", hidden);
+}
+
+/* sni_file / host_file / src_file / dst_file: one path or a list of paths. */
+static void
+parse_list_files(struct pctx *c, const config_setting_t *s, const char *key,
+		 enum list_kind kind, struct cp_rule *r)
+{
+	char k[KEY_MAX];
+	int n;
+
+	if (str_of(s) == NULL && !is_seq(s)) {
+		cp_err(c->e, line_of(s), key, "must be a path string or a list of path strings");
+		return;
+	}
+	n = is_seq(s) ? config_setting_length(s) : 1;
+	if (n == 0) {
+		cp_err(c->e, line_of(s), key, "must not be empty");
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *el = is_seq(s) ? config_setting_get_elem(s, (unsigned int)i) : s;
+		const char *v = str_of(el);
+		const struct cp_listfile *lf;
+
+		if (is_seq(s))
+			child_key(k, key, el, (unsigned int)i);
+		else
+			keyf(k, "%s", key);
+		if (v == NULL || v[0] == '\0') {
+			cp_err(c->e, line_of(el), k, "must be a non-empty path string");
+			continue;
+		}
+		lf = list_file(c, v, line_of(el), k);
+		if (lf != NULL)
+			parse_list_text(c, lf, k, kind, r);
+		if (c->e->oom)
+			return;
 	}
 }
 
@@ -770,6 +1029,8 @@ has_names(const config_setting_t *rs)
 {
 	return config_setting_get_member(rs, "sni") != NULL ||
 	       config_setting_get_member(rs, "host") != NULL ||
+	       config_setting_get_member(rs, "sni_file") != NULL ||
+	       config_setting_get_member(rs, "host_file") != NULL ||
 	       config_setting_get_member(rs, "sni_regex") != NULL ||
 	       config_setting_get_member(rs, "host_regex") != NULL;
 }
@@ -838,16 +1099,32 @@ parse_rule(struct pctx *c, const config_setting_t *rs, unsigned int idx)
 				cp_err(c->e, line_of(s), k,
 				       "a rule with sni/host names must be \"tcp\" or \"any\" (names come from TCP only)");
 		} else if (strcmp(name, "sni") == 0) {
+			r->has_sni = true;
 			parse_names(c, s, k, &r->sni, false, r->force);
 		} else if (strcmp(name, "host") == 0) {
+			r->has_host = true;
 			parse_names(c, s, k, &r->host, false, r->force);
+		} else if (strcmp(name, "sni_file") == 0) {
+			r->has_sni = true;
+			parse_list_files(c, s, k, LIST_SNI, r);
+		} else if (strcmp(name, "host_file") == 0) {
+			r->has_host = true;
+			parse_list_files(c, s, k, LIST_HOST, r);
+		} else if (strcmp(name, "src_file") == 0) {
+			r->has_src = true;
+			parse_list_files(c, s, k, LIST_SRC, r);
+		} else if (strcmp(name, "dst_file") == 0) {
+			r->has_dst = true;
+			parse_list_files(c, s, k, LIST_DST, r);
 		} else if (strcmp(name, "sni_regex") == 0) {
 			parse_regexes(c, s, k, r->id, &r->sni_regex);
 		} else if (strcmp(name, "host_regex") == 0) {
 			parse_regexes(c, s, k, r->id, &r->host_regex);
 		} else if (strcmp(name, "src") == 0) {
+			r->has_src = true;
 			parse_cidrs(c, s, k, &r->src);
 		} else if (strcmp(name, "dst") == 0) {
+			r->has_dst = true;
 			parse_cidrs(c, s, k, &r->dst);
 		} else if (strcmp(name, "dport") == 0) {
 			parse_ports(c, s, k, &r->dport);
@@ -1078,20 +1355,29 @@ cp_config_parse(const char *text, size_t len, struct cp_config *cfg, struct cp_e
 		config_destroy(&lc);
 		return -ENOMEM;
 	}
-	config_set_include_dir(&lc, dirname(dir));
+	c.dir = dirname(dir);
+	config_set_include_dir(&lc, c.dir);
+	if (strcmp(c.dir, ".") == 0)
+		c.dir = NULL;      /* relative list paths stay as written */
 	rc = config_read_string(&lc, text);
-	free(dir);
 	if (rc != CONFIG_TRUE) {
 		cp_err(e, config_error_line(&lc), "(syntax)", "%s",
 		       config_error_text(&lc) != NULL ? config_error_text(&lc) : "syntax error");
 		config_destroy(&lc);
+		free(dir);
 		return -EINVAL;
 	}
 	if (!find_include(&c, config_root_setting(&lc), ""))
 		parse_root(&c, config_root_setting(&lc));
 	config_destroy(&lc);
+	free(dir);
 	if (c.psl != NULL)
 		psl_free(c.psl);
+	/* the list files' bytes were hashed and parsed: not needed any more */
+	for (size_t i = 0; i < cfg->n_files; i++) {
+		free(cfg->files[i].text);
+		cfg->files[i].text = NULL;
+	}
 	if (e->oom)
 		return -ENOMEM;
 	return e->count != before ? -EINVAL : 0;
@@ -1132,6 +1418,12 @@ cp_config_release(struct cp_config *cfg)
 	free(cfg->internal.v);
 	free(cfg->trusted.v);
 	release_names(&cfg->ech);
+	for (size_t i = 0; i < cfg->n_files; i++) {
+		free(cfg->files[i].written);
+		free(cfg->files[i].path);
+		free(cfg->files[i].text);
+	}
+	free(cfg->files);
 	free(cfg->audit_path);
 	free(cfg->audit_signing_key);
 	memset(cfg, 0, sizeof(*cfg));

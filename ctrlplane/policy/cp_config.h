@@ -24,6 +24,9 @@ struct cp_errs {
 
 void cp_err(struct cp_errs *e, int line, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* The same, naming another file (a list file) instead of e->file. */
+void cp_err_in(struct cp_errs *e, const char *file, int line, const char *key,
+	       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void cp_errs_release(struct cp_errs *e);
 
 struct cp_cidr {
@@ -73,10 +76,22 @@ struct cp_rule {
 	uint8_t action;          /* enum cpm_action */
 	uint8_t proto;           /* enum cpm_proto */
 	bool force;
-	struct cp_names sni, host;
+	/* a condition is present when its key is (a list file may be empty:
+	 * the condition then holds for nothing, it never widens the rule) */
+	bool has_sni, has_host, has_src, has_dst;
+	struct cp_names sni, host;       /* sni + sni_file, host + host_file */
 	struct cp_strs sni_regex, host_regex;
-	struct cp_cidrs src, dst;
+	struct cp_cidrs src, dst;        /* src + src_file, dst + dst_file */
 	struct cp_ports dport;
+};
+
+/* A list file, read once; its bytes are what was hashed and parsed. */
+struct cp_listfile {
+	char *written;           /* the path as written in the config */
+	char *path;              /* resolved against the config file's directory */
+	uint8_t sha256[32];
+	char *text;              /* while parsing only (NULL after cp_config_parse) */
+	size_t len;
 };
 
 struct cp_config {
@@ -91,14 +106,23 @@ struct cp_config {
 	uint32_t checkpoint_records;
 	uint32_t checkpoint_seconds;
 	int audit_fsync;
+	struct cp_listfile *files;   /* in order of first use */
+	size_t n_files;
 };
 
 /*
  * Parse and validate text (the whole file, NUL-terminated at text[len]) into
- * cfg. Returns 0, -EINVAL (errors in e) or -ENOMEM.
+ * cfg. e->file is the config's path: relative list-file paths resolve
+ * against its directory. Returns 0, -EINVAL (errors in e) or -ENOMEM.
  */
 int cp_config_parse(const char *text, size_t len, struct cp_config *cfg, struct cp_errs *e);
 void cp_config_release(struct cp_config *cfg);
+
+/*
+ * Read a whole regular file (NUL-terminated at (*text)[*len], malloc'ed).
+ * Returns 0 or -errno (-EINVAL: not a regular file).
+ */
+int cp_read_file(const char *path, char **text, size_t *len);
 
 /*
  * Compile a validated config into a blob (cpm_blob.h), malloc'ed. Returns 0,

@@ -15,7 +15,7 @@
 struct cp_policy {
 	uint8_t *blob;              /* load it with cpm_policy_load() */
 	size_t blob_len;
-	uint8_t sha256[32];         /* of the config file bytes (== sha256sum FILE) */
+	uint8_t sha256[32];         /* the policy hash: SHA-256 of manifest (below) */
 	uint32_t n_rules;
 	char *path;                 /* the path given to cp_policy_compile_file() */
 	char *audit_path;           /* audit.path (default /var/log/chokepoint/audit.jsonl) */
@@ -24,6 +24,16 @@ struct cp_policy {
 	uint32_t checkpoint_seconds;  /* audit.checkpoint_seconds, 0 = no time trigger */
 	int audit_fsync;            /* 0 never 1 batch 2 always */
 	uint8_t mode;               /* enum cpm_mode */
+	/*
+	 * What the policy hash covers, in sha256sum's format: one
+	 * "<sha256 hex>  <path>\n" line per file, the config file first (its
+	 * path as given), then every list file in order of first use (its path
+	 * as written in the config). sha256 == SHA-256 of these bytes, so
+	 * `sha256sum CONFIG LISTS... | sha256sum` run from the config's
+	 * directory reproduces it. See docs/configuration.md.
+	 */
+	char *manifest;
+	uint32_t n_files;           /* list files (the manifest has n_files + 1 lines) */
 };
 
 #define CP_FSYNC_NEVER  0
@@ -31,7 +41,8 @@ struct cp_policy {
 #define CP_FSYNC_ALWAYS 2
 
 /*
- * Read, validate and compile the policy file at path. Returns 0 (*out set;
+ * Read, validate and compile the policy file at path and the list files it
+ * names (sni_file, host_file, src_file, dst_file). Returns 0 (*out set;
  * free it with cp_policy_free), -EINVAL (invalid policy), -ENOENT (no such
  * file), -ENOMEM, or another -errno when the file cannot be read. On any
  * error err gets every problem found, one per line, each
@@ -40,6 +51,9 @@ struct cp_policy {
  */
 int cp_policy_compile_file(const char *path, struct cp_policy **out, char *err, size_t errlen);
 void cp_policy_free(struct cp_policy *p);
+
+/* p->manifest ("" for NULL): what `chokepointd --check` can print. */
+const char *cp_policy_manifest(const struct cp_policy *p);
 
 /*
  * A sealed memfd holding p->blob at offset 0 (file offset rewound to 0):

@@ -21,6 +21,10 @@
  *   2. cpm_match() once the name is known (or known to be absent): the first
  *      rule whose conditions all hold, name included; a rule with a name
  *      condition never matches a flow without that kind of name.
+ * A query whose family is neither 4 nor 6 gets the default action at once.
+ *
+ * Neither walks the rules, the names nor the CIDR entries: the cost of a
+ * decision does not grow with them (cpm_blob.h, docs/performance.md).
  */
 #ifndef CHOKEPOINT_CPM_H
 #define CHOKEPOINT_CPM_H
@@ -116,9 +120,14 @@ struct cpm_scratch *cpm_scratch_alloc(const struct cpm_policy *p);
 void cpm_scratch_free(struct cpm_scratch *s);
 
 const struct cpm_settings *cpm_settings(const struct cpm_policy *p);
-const uint8_t *cpm_policy_sha256(const struct cpm_policy *p); /* 32 bytes */
+/* 32 bytes: the policy hash, SHA-256 of the manifest of the config file and
+ * every list file it names (docs/configuration.md, "The policy hash"). */
+const uint8_t *cpm_policy_sha256(const struct cpm_policy *p);
 uint32_t cpm_rule_count(const struct cpm_policy *p);
 const char *cpm_rule_id(const struct cpm_policy *p, int32_t rule); /* NULL if out of range */
+/* Memory the loaded policy holds: the blob's bytes plus what the loader
+ * allocated (class summaries); a scratch adds its Hyperscan scratch. */
+size_t cpm_policy_size(const struct cpm_policy *p);
 
 /* Step 1: returns CPM_DECIDED (v filled) or CPM_NEED_NAME. q->name ignored. */
 int cpm_classify_l34(const struct cpm_policy *p, const struct cpm_query *q,

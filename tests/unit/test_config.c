@@ -5,9 +5,13 @@
  * Every tests/data/config/bad-*.conf carries its exact expected error lines
  * in leading "# expect: " comments; the compiler must print exactly those,
  * in that order, and nothing else. Every good-*.conf and every shipped
- * example in etc/ must compile, and the policy hash must be sha256sum of the
- * file. Runs from the source root (meson test workdir).
+ * example in etc/ must compile, and the policy hash must be the sha256 of
+ * the manifest (sha256sum of the config and of every list file it names).
+ * List files: entries, comments, relative paths, errors naming the list file
+ * and line, the hash following a list file's bytes. Runs from the source
+ * root (meson test workdir).
  */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +22,7 @@
 #include <string.h>
 #include <setjmp.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -140,13 +145,70 @@ sha256sum(const char *path, uint8_t out[32])
 	}
 }
 
+/* sha256sum of bytes (through a temporary file), as 32 bytes */
+static void
+sha256_bytes(const void *d, size_t n, uint8_t out[32])
+{
+	char tmp[] = "/tmp/chokepoint-test-config-XXXXXX";
+	int fd = mkstemp(tmp);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, d, n), (ssize_t)n);
+	close(fd);
+	sha256sum(tmp, out);
+	unlink(tmp);
+}
+
+static void
+hex_of(const uint8_t b[32], char out[65])
+{
+	for (int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+/*
+ * The policy hash is sha256 of the manifest; the manifest is sha256sum's
+ * output for the config file (as given) and each list file (as written,
+ * relative to the config's directory), config first. Checked with coreutils.
+ */
+static void
+check_manifest(const struct cp_policy *p, const char *path)
+{
+	const char *m = cp_policy_manifest(p), *line = m;
+	char dir[4096], want[8192], hex[65];
+	uint8_t sha[32];
+	unsigned int n = 0;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	*strrchr(dir, '/') = '\0';
+	sha256sum(path, sha);
+	hex_of(sha, hex);
+	snprintf(want, sizeof(want), "%s  %s\n", hex, path);
+	assert_true(strncmp(m, want, strlen(want)) == 0);
+	while ((line = strchr(line, '\n')) != NULL && *++line != '\0') {
+		char *file;
+		const char *end = strchr(line, '\n');
+
+		assert_non_null(end);
+		assert_true(end - line > 66 && line[64] == ' ' && line[65] == ' ');
+		assert_true(asprintf(&file, "%s/%.*s", dir, (int)(end - line - 66), line + 66) > 0);
+		sha256sum(file, sha);
+		free(file);
+		hex_of(sha, hex);
+		assert_memory_equal(line, hex, 64);
+		n++;
+	}
+	assert_int_equal(n, p->n_files);
+	sha256_bytes(m, strlen(m), sha);
+	assert_memory_equal(p->sha256, sha, 32);
+}
+
 static void
 compile_good(const char *path)
 {
 	struct cp_policy *p = NULL;
 	struct cpm_policy *cp = NULL;
 	char err[ERRLEN], lerr[256];
-	uint8_t want[32];
 	int rc;
 
 	rc = cp_policy_compile_file(path, &p, err, sizeof(err));
@@ -155,11 +217,10 @@ compile_good(const char *path)
 	assert_string_equal(err, "");
 	assert_non_null(p->blob);
 	assert_string_equal(p->path, path);
-	sha256sum(path, want);
-	assert_memory_equal(p->sha256, want, 32);
+	check_manifest(p, path);
 	/* the blob carries the same hash, and the matcher accepts it */
 	assert_int_equal(cpm_policy_load(p->blob, p->blob_len, &cp, lerr, sizeof(lerr)), 0);
-	assert_memory_equal(cpm_policy_sha256(cp), want, 32);
+	assert_memory_equal(cpm_policy_sha256(cp), p->sha256, 32);
 	assert_int_equal(cpm_rule_count(cp), p->n_rules);
 	cpm_policy_free(cp);
 	cp_policy_free(p);
@@ -182,8 +243,8 @@ test_good_fixtures(void **state)
 		total += n;
 		free_list(files, n);
 	}
-	/* 5 good fixtures, etc/chokepoint.conf, 2 examples */
-	assert_true(total >= 8);
+	/* 6 good fixtures, etc/chokepoint.conf, 2 examples */
+	assert_true(total >= 9);
 }
 
 static void
@@ -390,6 +451,181 @@ test_memfd(void **state)
 	cp_policy_free(p);
 }
 
+/* ---- list files ----------------------------------------------------------------- */
+
+/* The deciding rule's id (or "default") of a TCP flow with a name. */
+static const char *
+decide(const struct cpm_policy *p, const char *src, const char *dst, uint16_t dport,
+       enum cpm_field field, const char *name)
+{
+	struct cpm_scratch *s = cpm_scratch_alloc(p);
+	struct cpm_query q = { .l4proto = 6, .sport = 40000, .dport = dport, .field = field,
+			       .name = name, .name_len = name != NULL ? strlen(name) : 0 };
+	struct cpm_verdict v;
+	const char *id;
+
+	assert_non_null(s);
+	q.family = strchr(src, ':') != NULL ? 6 : 4;
+	assert_int_equal(inet_pton(q.family == 4 ? AF_INET : AF_INET6, src, q.src), 1);
+	assert_int_equal(inet_pton(q.family == 4 ? AF_INET : AF_INET6, dst, q.dst), 1);
+	assert_int_equal(cpm_match(p, s, &q, &v), 0);
+	cpm_scratch_free(s);
+	id = v.rule >= 0 ? cpm_rule_id(p, v.rule) : "default";
+	return id;
+}
+
+static void
+test_list_files(void **state)
+{
+	const char *path = "tests/data/config/good-lists.conf";
+	struct cp_policy *p;
+	struct cpm_policy *cp;
+	char err[ERRLEN];
+
+	assert_int_equal(cp_policy_compile_file(path, &p, err, sizeof(err)), 0);
+	/* each distinct file once, in order of first use */
+	assert_int_equal(p->n_files, 7);
+	assert_non_null(strstr(cp_policy_manifest(p), "  lists/dst-a.txt\n"));
+	assert_non_null(strstr(cp_policy_manifest(p), "  lists/empty.txt\n"));
+	assert_null(strstr(cp_policy_manifest(p), "tests/data/config/lists"));
+	assert_int_equal(cpm_policy_load(p->blob, p->blob_len, &cp, err, sizeof(err)), 0);
+	/* sni_file entries, with comments, blanks, CRLF, a trailing dot and no last newline */
+	assert_string_equal(decide(cp, "10.77.1.5", "192.0.2.1", 443, CPM_FIELD_SNI, "api.openai.com"), "llm");
+	assert_string_equal(decide(cp, "10.77.1.5", "192.0.2.1", 443, CPM_FIELD_SNI, "anthropic.com"), "llm");
+	assert_string_equal(decide(cp, "10.77.1.5", "192.0.2.1", 443, CPM_FIELD_SNI, "x.anthropic.com"), "llm");
+	assert_string_equal(decide(cp, "10.77.1.5", "192.0.2.1", 443, CPM_FIELD_SNI, "a.example.net"), "llm");
+	assert_string_equal(decide(cp, "10.77.1.5", "192.0.2.1", 443, CPM_FIELD_SNI, "example.net"), "default");
+	assert_string_equal(decide(cp, "10.77.1.5", "192.0.2.1", 443, CPM_FIELD_SNI, "api.example.org"), "llm");
+	assert_string_equal(decide(cp, "10.77.1.5", "192.0.2.1", 443, CPM_FIELD_SNI, "last.example.com"), "llm");
+	/* the inline sni list adds to the file's */
+	assert_string_equal(decide(cp, "10.77.1.5", "192.0.2.1", 443, CPM_FIELD_SNI, "inline.example.com"), "llm");
+	/* comments are not entries */
+	assert_string_equal(decide(cp, "10.77.1.5", "192.0.2.1", 443, CPM_FIELD_SNI, "a"), "default");
+	/* src_file: v4 and v6 */
+	assert_string_equal(decide(cp, "10.77.1.200", "192.0.2.1", 443, CPM_FIELD_SNI, "api.openai.com"), "default");
+	assert_string_equal(decide(cp, "fd77:1::9", "2001:db9::1", 443, CPM_FIELD_SNI, "api.openai.com"), "llm");
+	/* dst_file list: both files */
+	assert_string_equal(decide(cp, "10.77.1.5", "203.0.113.9", 443, CPM_FIELD_SNI, "api.openai.com"), "block");
+	assert_string_equal(decide(cp, "10.77.1.5", "198.51.100.7", 443, CPM_FIELD_SNI, "api.openai.com"), "block");
+	assert_string_equal(decide(cp, "fd77:1::9", "2001:db8::1", 443, CPM_FIELD_SNI, "api.openai.com"), "block");
+	/* host_file, used by two rules */
+	assert_string_equal(decide(cp, "10.77.1.5", "192.0.2.1", 80, CPM_FIELD_HOST, "docs.example.com"), "docs");
+	/* an empty list file is a condition that holds for nothing, never "anything" */
+	assert_string_equal(decide(cp, "10.77.1.5", "192.0.2.1", 443, CPM_FIELD_SNI, "random.example"), "default");
+	assert_string_equal(decide(cp, "10.77.1.5", "192.0.2.1", 443, CPM_FIELD_NONE, NULL), "default");
+	cpm_policy_free(cp);
+	cp_policy_free(p);
+}
+
+static void
+write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "wb");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
+	assert_int_equal(fclose(f), 0);
+}
+
+/* Relative list paths resolve against the config's directory, whatever the
+ * working directory; the hash follows every byte of every list file. */
+static void
+test_list_relative_and_hash(void **state)
+{
+	char dir[] = "/tmp/chokepoint-test-lists-XXXXXX", conf[256], list[256], sub[256];
+	char err[ERRLEN], cwd[4096];
+	struct cp_policy *a, *b, *c, *d, *e = (struct cp_policy *)0x1;
+	struct cpm_policy *cp;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(sub, sizeof(sub), "%s/lists", dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	snprintf(conf, sizeof(conf), "%s/policy.conf", dir);
+	snprintf(list, sizeof(list), "%s/lists/allow.txt", dir);
+	write_text(conf, "default = \"deny\";\n"
+			 "rules = ( { id = \"l\"; action = \"allow\"; sni_file = \"lists/allow.txt\"; } );\n");
+	write_text(list, "one.example.com\n");
+	/* from another working directory, by absolute path */
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir("/"), 0);
+	assert_int_equal(cp_policy_compile_file(conf, &a, err, sizeof(err)), 0);
+	assert_int_equal(chdir(cwd), 0);
+	assert_int_equal(a->n_files, 1);
+	check_manifest(a, conf);
+	assert_int_equal(cpm_policy_load(a->blob, a->blob_len, &cp, err, sizeof(err)), 0);
+	assert_string_equal(decide(cp, "10.0.0.1", "192.0.2.1", 443, CPM_FIELD_SNI, "one.example.com"), "l");
+	cpm_policy_free(cp);
+	/* one more line: another hash; the same bytes again: the first hash */
+	write_text(list, "one.example.com\ntwo.example.com\n");
+	assert_int_equal(cp_policy_compile_file(conf, &b, err, sizeof(err)), 0);
+	check_manifest(b, conf);
+	assert_memory_not_equal(a->sha256, b->sha256, 32);
+	assert_int_equal(cpm_policy_load(b->blob, b->blob_len, &cp, err, sizeof(err)), 0);
+	assert_string_equal(decide(cp, "10.0.0.1", "192.0.2.1", 443, CPM_FIELD_SNI, "two.example.com"), "l");
+	cpm_policy_free(cp);
+	write_text(list, "one.example.com\n");
+	assert_int_equal(cp_policy_compile_file(conf, &c, err, sizeof(err)), 0);
+	assert_memory_equal(a->sha256, c->sha256, 32);
+	/* a comment is a byte of the file like any other: it changes the hash, not the rules */
+	write_text(list, "one.example.com # hi\n");
+	assert_int_equal(cp_policy_compile_file(conf, &d, err, sizeof(err)), 0);
+	assert_memory_not_equal(a->sha256, d->sha256, 32);
+	/* a bad line names the list file by its resolved path */
+	write_text(list, "one.example.com\n\nbad_.example..com\n");
+	assert_int_equal(cp_policy_compile_file(conf, &e, err, sizeof(err)), -EINVAL);
+	assert_null(e);
+	{
+		char want[600];
+
+		snprintf(want, sizeof(want),
+			 "%s:3: rules.[0].sni_file: invalid name \"bad_.example..com\": empty label\n", list);
+		assert_string_equal(err, want);
+	}
+	cp_policy_free(a);
+	cp_policy_free(b);
+	cp_policy_free(c);
+	cp_policy_free(d);
+	unlink(list);
+	rmdir(sub);
+	unlink(conf);
+	rmdir(dir);
+}
+
+/* A list file full of garbage: the first 100 errors, then one line for the rest. */
+static void
+test_list_error_cap(void **state)
+{
+	char dir[] = "/tmp/chokepoint-test-lists-XXXXXX", conf[256], list[256];
+	char *err = malloc(1 << 20), *text = malloc(200 * 32), *line;
+	struct cp_policy *p = NULL;
+	size_t len = 0;
+	unsigned int lines = 0;
+
+	assert_non_null(err);
+	assert_non_null(text);
+	assert_non_null(mkdtemp(dir));
+	snprintf(conf, sizeof(conf), "%s/p.conf", dir);
+	snprintf(list, sizeof(list), "%s/bad.txt", dir);
+	for (int i = 0; i < 150; i++)
+		len += (size_t)snprintf(text + len, 32, "good%d.example\nbad%d..x\n", i, i);
+	write_text(list, text);
+	write_text(conf, "default = \"deny\";\n"
+			 "rules = ( { id = \"l\"; action = \"allow\"; host_file = \"bad.txt\"; } );\n");
+	assert_int_equal(cp_policy_compile_file(conf, &p, err, 1 << 20), -EINVAL);
+	assert_null(p);
+	for (line = err; (line = strchr(line, '\n')) != NULL; line++)
+		lines++;
+	assert_int_equal(lines, 101);
+	snprintf(text, 200 * 32, "%s:200: rules.[0].host_file: invalid name \"bad99..x\": empty label\n"
+		 "%s:0: rules.[0].host_file: 50 more invalid lines not shown\n", list, list);
+	assert_non_null(strstr(err, text));
+	unlink(list);
+	unlink(conf);
+	rmdir(dir);
+	free(text);
+	free(err);
+}
+
 int
 main(void)
 {
@@ -401,6 +637,9 @@ main(void)
 		cmocka_unit_test(test_file_errors),
 		cmocka_unit_test(test_name_parse),
 		cmocka_unit_test(test_memfd),
+		cmocka_unit_test(test_list_files),
+		cmocka_unit_test(test_list_relative_and_hash),
+		cmocka_unit_test(test_list_error_cap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -597,7 +597,12 @@ static const char rich_conf[] =
 	"  { id = \"llm\"; action = \"allow\"; sni = [\"api.openai.com\", \".anthropic.com\", \"*.example.net\"]; dport = [443]; },\n"
 	"  { id = \"re\"; action = \"allow\"; sni_regex = [\"^x[0-9]\\\\.example\\\\.com$\"]; host_regex = [\"^h\\\\.example$\"]; },\n"
 	"  { id = \"docs\"; action = \"allow\"; host = [\"docs.example.com\"]; src = [\"10.77.1.0/25\", \"fd77:1::/80\"]; },\n"
-	"  { id = \"dns\"; action = \"allow\"; proto = \"udp\"; dport = ( 53, \"5353-5354\" ); }\n"
+	"  { id = \"dns\"; action = \"allow\"; proto = \"udp\"; dport = ( 53, \"5353-5354\" ); },\n"
+	/* a name in two rules (a rule list), and a dst list long enough for an index */
+	"  { id = \"dup\"; action = \"deny\"; host = [\"docs.example.com\"]; dst = [\"198.51.100.1\", \"198.51.100.3\",\n"
+	"    \"198.51.100.5\", \"198.51.100.7\", \"198.51.100.9\", \"198.51.100.11\", \"198.51.100.13\", \"198.51.100.15\",\n"
+	"    \"198.51.100.17\", \"198.51.100.19\", \"198.51.100.21\", \"198.51.100.23\", \"198.51.100.25\", \"198.51.100.27\",\n"
+	"    \"198.51.100.29\", \"198.51.100.31\", \"198.51.100.33\"]; }\n"
 	");\n";
 
 static void
@@ -689,6 +694,19 @@ bend32(const struct fx *f, size_t off, uint32_t val, const char *what)
 }
 
 static void
+bend8(const struct fx *f, size_t off, uint8_t val, const char *what)
+{
+	uint8_t *b = malloc(f->cp->blob_len);
+
+	assert_non_null(b);
+	memcpy(b, f->cp->blob, f->cp->blob_len);
+	b[off] = val;
+	if (try_load(b, f->cp->blob_len, true) != -EINVAL)
+		fail_msg("bent %s (offset %zu := %u) was accepted", what, off, val);
+	free(b);
+}
+
+static void
 bend64(const struct fx *f, size_t off, uint64_t val, const char *what)
 {
 	uint8_t *b = malloc(f->cp->blob_len);
@@ -712,22 +730,34 @@ test_blob_bent_offsets(void **state)
 	fx_open(&f, rich_conf);
 	h = (const void *)f.cp->blob;
 	bend32(&f, offsetof(struct cpm_blob_hdr, magic), 0, "magic");
-	bend32(&f, offsetof(struct cpm_blob_hdr, version), 2, "version");
+	bend32(&f, offsetof(struct cpm_blob_hdr, version), CPM_BLOB_VERSION + 1, "version");
 	bend64(&f, offsetof(struct cpm_blob_hdr, total_len), f.cp->blob_len + 1, "total_len");
 	bend32(&f, offsetof(struct cpm_blob_hdr, n_rules), h->n_rules + 1, "n_rules");
 	bend32(&f, offsetof(struct cpm_blob_hdr, n_rules), h->n_rules - 1, "n_rules");
 	bend32(&f, offsetof(struct cpm_blob_hdr, n_regex), h->n_regex + 1, "n_regex");
-	bend32(&f, offsetof(struct cpm_blob_hdr, internal_off), 0xfffffffe, "internal_off");
-	bend32(&f, offsetof(struct cpm_blob_hdr, internal_count), 1000, "internal_count");
-	bend32(&f, offsetof(struct cpm_blob_hdr, internal_count), 0, "internal_count");
-	bend32(&f, offsetof(struct cpm_blob_hdr, trusted_off), 0x7fffffff, "trusted_off");
-	bend32(&f, offsetof(struct cpm_blob_hdr, trusted_count), 0xffffffff, "trusted_count");
+	bend32(&f, offsetof(struct cpm_blob_hdr, internal[0]), 0xfffffffe, "internal[0]");
+	bend32(&f, offsetof(struct cpm_blob_hdr, internal[1]), CPM_MAP_ANY, "internal[1]");
+	bend32(&f, offsetof(struct cpm_blob_hdr, internal[0]), h->internal[1], "internal[0] (v6 map)");
+	bend32(&f, offsetof(struct cpm_blob_hdr, trusted[0]), CPM_MAP_ANY, "trusted[0]");
+	bend32(&f, offsetof(struct cpm_blob_hdr, trusted[1]), 0x7fffffff, "trusted[1]");
 	bend32(&f, offsetof(struct cpm_blob_hdr, n_ech), 2, "n_ech");
 	bend32(&f, offsetof(struct cpm_blob_hdr, flags), 0x80, "flags");
+	/* the rule classes and dimensions */
+	bend32(&f, offsetof(struct cpm_blob_hdr, dims.n_classes), h->dims.n_classes + 1, "n_classes");
+	bend32(&f, offsetof(struct cpm_blob_hdr, dims.n_classes), 0, "n_classes");
+	bend32(&f, offsetof(struct cpm_blob_hdr, dims.class_words), 2, "class_words");
+	bend32(&f, offsetof(struct cpm_blob_hdr, dims.proto[1][2][1]), h->dims.n_classes, "proto class");
+	bend32(&f, offsetof(struct cpm_blob_hdr, dims.port),
+	       ((const struct cpm_blob_rule *)(f.cp->blob + h->sect[CPM_SECT_RULES].off))[1].ports,
+	       "port dimension (a parity map)");
+	bend32(&f, offsetof(struct cpm_blob_hdr, dims.noport_class), h->dims.n_classes, "noport class");
+	bend32(&f, offsetof(struct cpm_blob_hdr, dims.src[0]), h->dims.src[1], "src dimension (v6 map)");
+	bend32(&f, offsetof(struct cpm_blob_hdr, dims.dst[1]), 0xffff, "dst dimension");
 	for (int i = 0; i < CPM_SECT_MAX; i++) {
 		size_t o = hs + (size_t)i * sizeof(struct cpm_blob_sect);
 
-		assert_true(h->sect[i].len > 0);   /* the rich policy fills every section */
+		if (h->sect[i].len == 0)
+			fail_msg("section %d is empty: the rich policy must fill every section", i);
 		bend64(&f, o, h->sect[i].off + 8, "section offset");
 		bend64(&f, o, h->sect[i].off - 8, "section offset");
 		bend64(&f, o, h->sect[i].off + 1, "section offset");
@@ -736,40 +766,102 @@ test_blob_bent_offsets(void **state)
 		bend64(&f, o + 8, h->sect[i].len - 1, "section length");
 		bend64(&f, o + 8, UINT64_MAX, "section length");
 	}
-	/* rule fields (rule 3, "docs", has ports 0, src 2) */
+	/* rule fields (rule 3, "docs", has a src condition and no ports) */
 	{
 		size_t r = h->sect[CPM_SECT_RULES].off + 3 * sizeof(struct cpm_blob_rule);
+		const struct cpm_blob_rule *rr = (const void *)(f.cp->blob + r);
 
+		assert_int_not_equal(rr->src[0], CPM_MAP_ANY);
 		bend32(&f, r + offsetof(struct cpm_blob_rule, id_off), 0xfffffff0, "rule id_off");
 		bend32(&f, r + offsetof(struct cpm_blob_rule, id_off), 2, "rule id_off");
-		bend32(&f, r + offsetof(struct cpm_blob_rule, src_off), 0xffffffff, "rule src_off");
-		bend32(&f, r + offsetof(struct cpm_blob_rule, src_count), 0xffffffff, "rule src_count");
-		bend32(&f, r + offsetof(struct cpm_blob_rule, dst_off), 0x10000, "rule dst_off");
-		bend32(&f, r + offsetof(struct cpm_blob_rule, port_off), 0xffff, "rule port_off");
-		bend32(&f, r + offsetof(struct cpm_blob_rule, port_count), 99, "rule port_count");
+		bend32(&f, r + offsetof(struct cpm_blob_rule, src[0]), 0xfffffffe, "rule src[0]");
+		bend32(&f, r + offsetof(struct cpm_blob_rule, src[0]), CPM_MAP_ANY, "rule src[0] alone");
+		bend32(&f, r + offsetof(struct cpm_blob_rule, src[1]), rr->src[0], "rule src[1] (v4 map)");
+		bend32(&f, r + offsetof(struct cpm_blob_rule, dst[0]), 0x10000, "rule dst[0]");
+		bend32(&f, r + offsetof(struct cpm_blob_rule, ports), rr->src[0], "rule ports (address map)");
 		bend32(&f, r + offsetof(struct cpm_blob_rule, flags), 0, "rule flags");
+		bend32(&f, r + offsetof(struct cpm_blob_rule, pad), 1, "rule pad");
 	}
-	/* name slots: the first used one */
+	/* interval maps, their keys, values and index */
+	{
+		const struct cpm_blob_imap *m = (const void *)(f.cp->blob + h->sect[CPM_SECT_IMAPS].off);
+		size_t n = h->sect[CPM_SECT_IMAPS].len / sizeof(*m), indexed = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			size_t o = h->sect[CPM_SECT_IMAPS].off + i * sizeof(*m);
+
+			bend32(&f, o + offsetof(struct cpm_blob_imap, n), m[i].n + 1000, "map n");
+			bend32(&f, o + offsetof(struct cpm_blob_imap, keys_off), 0xffffff00, "map keys_off");
+			bend8(&f, o + offsetof(struct cpm_blob_imap, width), m[i].width == 32 ? 128 : 32,
+			      "map width");
+			bend8(&f, o + offsetof(struct cpm_blob_imap, width), 64, "map width");
+			bend8(&f, o + offsetof(struct cpm_blob_imap, valued), !m[i].valued, "map valued");
+			if (m[i].valued)
+				bend32(&f, o + offsetof(struct cpm_blob_imap, vals_off), 0xfffffff0, "map vals_off");
+			if (m[i].n >= 2) {
+				/* two keys swapped: not ascending */
+				if (m[i].width == 128) {
+					size_t k = h->sect[CPM_SECT_KEYS128].off +
+						   m[i].keys_off * sizeof(struct cpm_blob_k128);
+					const struct cpm_blob_k128 *kk = (const void *)(f.cp->blob + k);
+
+					assert_true(kk[0].hi != 0);
+					bend64(&f, k + 16, 0, "128-bit key order");
+				} else {
+					size_t k = h->sect[CPM_SECT_KEYS32].off + m[i].keys_off * 4;
+
+					bend32(&f, k + 4, *(const uint32_t *)(f.cp->blob + k), "32-bit key order");
+				}
+			}
+			if (m[i].idx_bits != 0) {
+				size_t x = h->sect[CPM_SECT_INDEX].off + m[i].idx_off * 4;
+
+				indexed++;
+				bend32(&f, x + 4, *(const uint32_t *)(f.cp->blob + x + 4) + 1, "index entry");
+				bend8(&f, o + offsetof(struct cpm_blob_imap, idx_bits), 17, "index bits");
+				bend8(&f, o + offsetof(struct cpm_blob_imap, idx_bits), m[i].idx_bits - 1,
+				      "index bits");
+				bend8(&f, o + offsetof(struct cpm_blob_imap, skip), m[i].skip + 1, "index skip");
+				bend64(&f, o + offsetof(struct cpm_blob_imap, prefix_lo), m[i].prefix_lo + 1,
+				       "index prefix");
+			}
+		}
+		assert_true(indexed >= 2);
+		bend32(&f, h->sect[CPM_SECT_VALUES].off, h->dims.n_classes, "class value");
+	}
+	/* a bit for a rule that does not exist */
+	bend64(&f, h->sect[CPM_SECT_CLASSES].off, UINT64_C(1) << 63, "class bit");
+	/* name slots: every used one */
 	{
 		const struct cpm_blob_name *tab = (const void *)(f.cp->blob + h->sect[CPM_SECT_NAMES].off);
-		size_t n = h->sect[CPM_SECT_NAMES].len / sizeof(*tab), used = 0;
+		size_t n = h->sect[CPM_SECT_NAMES].len / sizeof(*tab), used = 0, lists = 0;
 
 		for (size_t i = 0; i < n; i++) {
 			size_t s = h->sect[CPM_SECT_NAMES].off + i * sizeof(*tab);
+			/* a hash whose home is the next slot: reached only around the whole table */
+			uint64_t far = (tab[i].hash & ~(uint64_t)(n - 1)) | ((i + 1) & (n - 1));
 
-			if (tab[i].kind == CPM_NK_EMPTY || tab[i].kind == CPM_NK_ECH)
+			if (tab[i].val == CPM_NV_EMPTY) {
+				bend32(&f, s + offsetof(struct cpm_blob_name, check), 1, "free slot check");
 				continue;
+			}
 			used++;
-			bend32(&f, s + offsetof(struct cpm_blob_name, str_off), 0xffffff00, "name str_off");
-			bend32(&f, s + offsetof(struct cpm_blob_name, list_off), 0xffffff00, "name list_off");
-			bend32(&f, s + offsetof(struct cpm_blob_name, list_count), 0x7fffffff, "name list_count");
-			bend32(&f, s + offsetof(struct cpm_blob_name, list_count), 0, "name list_count");
-			bend64(&f, s + offsetof(struct cpm_blob_name, hash), tab[i].hash ^ 1, "name hash");
+			bend64(&f, s + offsetof(struct cpm_blob_name, hash), far, "name hash");
+			if (tab[i].val == CPM_NV_ECH)
+				continue;
+			bend32(&f, s + offsetof(struct cpm_blob_name, val), h->n_rules + 1, "name rule");
+			bend32(&f, s + offsetof(struct cpm_blob_name, val), CPM_NV_LIST | 0xffffff, "name list");
+			if (tab[i].val & CPM_NV_LIST)
+				lists++;
 		}
-		assert_true(used >= 4);
+		assert_true(used >= 6);
+		assert_true(lists >= 1);
 	}
-	/* rule lists and regex map point at rules that exist */
-	bend32(&f, h->sect[CPM_SECT_RULE_LISTS].off, h->n_rules, "rule list entry");
+	/* rule lists: a count, then ascending rules with names */
+	bend32(&f, h->sect[CPM_SECT_RULE_LISTS].off, 1, "rule list count");
+	bend32(&f, h->sect[CPM_SECT_RULE_LISTS].off, 0xffffffff, "rule list count");
+	bend32(&f, h->sect[CPM_SECT_RULE_LISTS].off + 4, h->n_rules, "rule list entry");
+	bend32(&f, h->sect[CPM_SECT_RULE_LISTS].off + 4, 0, "rule list entry (name-less rule)");
 	bend32(&f, h->sect[CPM_SECT_REGEX_MAP].off, h->n_rules, "regex map rule");
 	bend32(&f, h->sect[CPM_SECT_REGEX_MAP].off + 4, 7, "regex map field");
 	/* the Hyperscan bytes must match their SHA-256 */
