@@ -91,7 +91,7 @@ dp_evq_push(struct dp_evq *q, struct dp_event *ev, uint64_t *counters)
 void
 dp_event_fill(struct dp_event *ev, uint8_t type, const struct dp_flow *f,
 	      uint64_t ts_ns, const char *name, unsigned int name_len,
-	      const uint8_t *alpn, unsigned int alpn_len, int replay)
+	      const uint8_t *alpn, unsigned int alpn_len, const char *ja4, int replay)
 {
 	const struct dp_flow_key *k = &f->key;
 	size_t alen = k->family == 6 ? 16 : 4;
@@ -147,6 +147,12 @@ dp_event_fill(struct dp_event *ev, uint8_t type, const struct dp_flow *f,
 			alpn_len = DP_ALPN_BYTES;
 		memcpy(ev->alpn, alpn, alpn_len);
 		ev->alpn_len = (uint8_t)alpn_len;
+	}
+	if (ja4 != NULL && ja4[0] != '\0') {
+		size_t n = strnlen(ja4, DP_JA4_MAX);
+
+		memcpy(ev->ja4, ja4, n);
+		ev->ja4_len = (uint8_t)n;
 	}
 
 }

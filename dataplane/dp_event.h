@@ -40,10 +40,11 @@ unsigned int dp_evq_free(const struct dp_evq *q);
 /*
  * Fill the flow part of an event: addresses/ports oriented client -> server,
  * verdict, reason, rule, generation, app, anomalies, flags; ts_ns given.
- * name (normalised, may be NULL) and alpn (wire format, may be NULL).
+ * name (normalised, may be NULL), alpn (wire format, may be NULL), ja4
+ * (NUL-terminated, may be NULL).
  */
 void dp_event_fill(struct dp_event *ev, uint8_t type, const struct dp_flow *f,
 		   uint64_t ts_ns, const char *name, unsigned int name_len,
-		   const uint8_t *alpn, unsigned int alpn_len, int replay);
+		   const uint8_t *alpn, unsigned int alpn_len, const char *ja4, int replay);
 
 #endif /* CHOKEPOINT_DP_EVENT_H */

@@ -8,6 +8,7 @@
 
 #include "dp_inspect.h"
 #include "http.h"
+#include "ja4.h"
 #include "tls.h"
 
 #define AN(x) (1u << (x))
@@ -29,6 +30,7 @@ static void
 out_reset(struct dp_insp_out *out)
 {
 	memset(out, 0, offsetof(struct dp_insp_out, alpn));
+	out->ja4[0] = '\0';
 	out->name[0] = '\0';
 }
 
@@ -59,6 +61,9 @@ from_tls(const struct tls_hello *h, struct dp_insp_out *out)
 		out->alpn_len = h->alpn_len > DP_ALPN_BYTES ? DP_ALPN_BYTES : h->alpn_len;
 		memcpy(out->alpn, h->alpn, out->alpn_len);
 	}
+	/* a hello with more lists than tls_hello keeps has no trustworthy JA4 */
+	if (tls_ja4(h, 0, out->ja4, sizeof(out->ja4)) != 0)
+		out->ja4[0] = '\0';
 }
 
 static void

@@ -28,6 +28,7 @@ struct dp_insp_out {
 	uint32_t anomalies;      /* bitmask of enum dp_anomaly */
 	uint8_t alpn_len;
 	uint8_t alpn[DP_ALPN_BYTES];
+	char ja4[DP_JA4_MAX];    /* JA4 of the ClientHello, "" if none */
 	char name[DP_NAME_MAX + 1]; /* raw bytes as sent, NUL-terminated */
 };
 

@@ -49,7 +49,8 @@ is_pending(const struct dp_flow *f)
 /* Record v on f, write flow.decision, count. */
 static void
 finish(struct dp_worker *w, struct dp_flow *f, const struct cpm_verdict *v,
-       const char *name, int name_len, const uint8_t *alpn, unsigned int alpn_len)
+       const char *name, int name_len, const uint8_t *alpn, unsigned int alpn_len,
+       const char *ja4)
 {
 	const struct dp_gen *g = w->gen;
 	struct dp_event ev;
@@ -82,7 +83,7 @@ finish(struct dp_worker *w, struct dp_flow *f, const struct cpm_verdict *v,
 		w->c[DP_C_INBOUND]++;
 
 	dp_event_fill(&ev, DP_EV_DECISION, f, w->now_ns, name, name_len > 0 ? (unsigned)name_len : 0,
-		      alpn, alpn_len, w->replay);
+		      alpn, alpn_len, ja4, w->replay);
 	dp_evq_push(&w->evq, &ev, w->c);
 }
 
@@ -104,7 +105,7 @@ dp_decide_fixed(struct dp_worker *w, struct dp_flow *f, uint8_t action, uint8_t 
 {
 	struct cpm_verdict v = { .action = action, .reason = reason, .rule = rule };
 
-	finish(w, f, &v, NULL, 0, NULL, 0);
+	finish(w, f, &v, NULL, 0, NULL, 0, NULL);
 	settle(f);
 	if (f->slot != DP_NO_SLOT) {
 		w->c[DP_C_HELD_SEGS] -= dp_hold_slot(&w->hold, f->slot)->n_segs;
@@ -352,7 +353,7 @@ dp_verify_allowed(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc, 
 	f->rule = -1;
 	f->policy_gen = w->gen->gen;
 	w->c[DP_C_DENY]++;
-	dp_event_fill(&ev, DP_EV_DECISION, f, w->now_ns, NULL, 0, NULL, 0, w->replay);
+	dp_event_fill(&ev, DP_EV_DECISION, f, w->now_ns, NULL, 0, NULL, 0, NULL, w->replay);
 	if (f->name_id != DP_NO_NAME) {
 		const struct dp_name_slot *ns = dp_names_slot(&w->names, f->name_id);
 
@@ -437,7 +438,7 @@ dp_decide_pending(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc,
 		f->flags |= DP_FF_ECH;
 	if (io->pqc)
 		f->flags |= DP_FF_PQC;
-	finish(w, f, &v, norm, nlen, io->alpn, io->alpn_len);
+	finish(w, f, &v, norm, nlen, io->alpn, io->alpn_len, io->ja4);
 	apply_pending(w, f, pc, why);
 }
 
@@ -462,7 +463,7 @@ dp_table_full(struct dp_worker *w, struct dp_pktctx *pc)
 		tmp.policy_gen = g->gen;
 		tmp.flags = enforce ? DP_FF_ENFORCED : 0;
 		tmp.start_ns = w->now_ns;
-		dp_event_fill(&ev, DP_EV_DECISION, &tmp, w->now_ns, NULL, 0, NULL, 0, w->replay);
+		dp_event_fill(&ev, DP_EV_DECISION, &tmp, w->now_ns, NULL, 0, NULL, 0, NULL, w->replay);
 		dp_evq_push(&w->evq, &ev, w->c);
 		w->table_full_audit_ns = w->now_ns;
 	}
@@ -500,7 +501,7 @@ dp_stateless_anomaly(struct dp_worker *w, struct dp_pktctx *pc, unsigned int an)
 		tmp.policy_gen = g->gen;
 		tmp.flags = enforce ? DP_FF_ENFORCED : 0;
 		tmp.start_ns = w->now_ns;
-		dp_event_fill(&ev, DP_EV_DECISION, &tmp, w->now_ns, NULL, 0, NULL, 0, w->replay);
+		dp_event_fill(&ev, DP_EV_DECISION, &tmp, w->now_ns, NULL, 0, NULL, 0, NULL, w->replay);
 		dp_evq_push(&w->evq, &ev, w->c);
 		w->anomaly_audit_ns[an] = w->now_ns;
 	}
@@ -535,7 +536,7 @@ dp_end_flow(struct dp_worker *w, struct dp_flow *f, uint8_t cause)
 	ns = dp_names_slot(&w->names, f->name_id);
 	/* ts of flow.end: the flow's last packet, so duration is the flow's own */
 	dp_event_fill(&ev, DP_EV_END, f, f->last_ns, ns ? ns->name : NULL, ns ? ns->len : 0,
-		      NULL, 0, w->replay);
+		      NULL, 0, NULL, w->replay);
 	dp_evq_push(&w->evq, &ev, w->c);
 	dp_names_put(&w->names, f->name_id);
 	f->name_id = DP_NO_NAME;

@@ -6,7 +6,7 @@
  *   - dp_flow_timeout / dp_flow_sweep: the idle timeout per state and the
  *     bounded aging sweep (cursor order, budget, wrap, only expired flows);
  *   - dp_inspect: captured first flights (curl TLS 1.3 ClientHello, curl GET)
- *     decided complete, every shorter prefix "need more", the declared-length
+ *     decided complete (name, ALPN, JA4), every shorter prefix "need more", the declared-length
  *     shortcut for oversize hellos, non-TLS/HTTP bytes as unknown_protocol.
  */
 #include <setjmp.h>
@@ -239,6 +239,8 @@ test_inspect_tls(void **state)
 	assert_int_equal(out.alpn_len, 12);
 	assert_memory_equal(out.alpn, "\x02h2\x08http/1.1", 12);
 	assert_int_equal(out.anomalies, 0);
+	/* JA4 as tests/data/clienthello/README.md gives it (computed from tshark's fields) */
+	assert_string_equal(out.ja4, "t13d3112h2_e8f1e7e78f70_b26ce05bbdd6");
 	/* every prefix keeps holding */
 	for (size_t k = 0; k < n; k++)
 		assert_int_equal(dp_inspect(buf, k, 16384, 443, &out), DP_INSP_MORE);
