@@ -157,10 +157,19 @@ def wait_for(pred, what, timeout=10):
 
 
 def start(cfg, run, audit, log):
+    """Start the daemon; wait for its own 'listening' line (a stale socket file
+    left by a killed daemon exists before the new one binds)."""
+    def listening():
+        with open(log, encoding="utf-8", errors="replace") as f:
+            return f.read().count("chokepointd: listening:") > before
+    before = 0
+    if os.path.exists(log):
+        with open(log, encoding="utf-8", errors="replace") as f:
+            before = f.read().count("chokepointd: listening:")
     p = subprocess.Popen([CPD, "-c", cfg, "--dp-socket", run + "/dp.sock",
                           "--ctl-socket", run + "/ctl.sock", "--audit", audit],
                          stderr=open(log, "ab"))
-    wait_for(lambda: os.path.exists(run + "/ctl.sock"), "chokepointd listens")
+    wait_for(listening, "chokepointd listens")
     return p
 
 
