@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -159,6 +160,37 @@ spawn(char **argv, int child_sock)
 	execvp(argv[0], argv);
 	fprintf(stderr, "chokepointctl: %s: cannot execute: %s\n", argv[0], strerror(errno));
 	_exit(127);
+}
+
+/*
+ * EAL leaves its runtime directory (config, mp_socket, fbarrays) behind;
+ * --in-memory would avoid it but is refused with --no-huge (legacy memory)
+ * in DPDK 22.11. The prefix is ours and unique (cpreplay-PID): remove it.
+ */
+static void
+remove_runtime_dir(void)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	char dir[PATH_MAX], f[PATH_MAX + 256];
+	struct dirent *e;
+	DIR *dp;
+
+	if (getuid() == 0)
+		snprintf(dir, sizeof(dir), "/var/run/dpdk/cpreplay-%d", (int)getpid());
+	else
+		snprintf(dir, sizeof(dir), "%s/dpdk/cpreplay-%d",
+			 xdg != NULL && xdg[0] != '\0' ? xdg : "/tmp", (int)getpid());
+	dp = opendir(dir);
+	if (dp == NULL)
+		return;
+	while ((e = readdir(dp)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(f, sizeof(f), "%s/%s", dir, e->d_name);
+		unlink(f);
+	}
+	closedir(dp);
+	rmdir(dir);
 }
 
 static void
@@ -346,6 +378,7 @@ cp_replay_run(const struct cp_replay_opts *o)
 	cp_dplink_detach(link, drained ? "replay done" : "replay failed");
 	if (!reaped)
 		st = reap(pid, drained ? QUIT_WAIT_MS : 5000);
+	remove_runtime_dir();
 	describe_status(st, stdesc, sizeof(stdesc));
 	if (!drained) {
 		CP_ERR("chokepoint-dp (%s) ended before it drained the captures: %s", dp, stdesc);

@@ -56,8 +56,16 @@ def main():
         f.write('default = "allow";\nrules = ( { id = "n"; action = "allow"; '
                 'sni = ["never.invalid"]; } );\n')
 
+    def runtime_dirs():
+        base = "/var/run/dpdk" if os.getuid() == 0 else os.path.join(
+            os.environ.get("XDG_RUNTIME_DIR") or "/tmp", "dpdk")
+        return {d for d in (os.listdir(base) if os.path.isdir(base) else [])
+                if d.startswith("cpreplay-")}
+
     # stdout carries records and nothing else; the chain verifies
+    before = runtime_dirs()
     rc, out, err = replay("--config", cfg, A)
+    check(runtime_dirs() <= before, "no DPDK runtime directory left behind")
     lines = [json.loads(l) for l in out.splitlines()]
     check(rc == 0 and lines[0]["type"] == "policy.loaded" and
           snis(lines) == ["enabled.tls13.com"], "replay to stdout: " + err.strip()[-120:])
