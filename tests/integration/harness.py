@@ -569,6 +569,10 @@ class Appliance:
         if chk.returncode != 0:
             raise HarnessError("chokepointd --check rejects the test config:\n%s%s\n%s" % (
                 chk.stdout, chk.stderr, open(self.conf).read()))
+        m = re.search(r"policy (sha256:[0-9a-f]{64})", chk.stdout)
+        if not m:
+            raise HarnessError("chokepointd --check printed no policy hash: %r" % chk.stdout)
+        self.start_policy = m.group(1)
         self.cpd = self.topo.spawn("chokepointd", None,
                                    [bin_cpd(), "-c", self.conf, "--dp-socket", self.dp_sock,
                                     "--ctl-socket", self.ctl_sock, "--audit", self.audit])
@@ -1022,7 +1026,14 @@ def check_trail(env):
     out, n = app.verify()
     assert n > 0, "empty audit trail"
     recs = app.records()
-    assert any(r.get("type") == "policy.loaded" for r in recs), "no policy.loaded record"
+    loaded = [r for r in recs if r.get("type") == "policy.loaded"]
+    assert loaded, "no policy.loaded record"
+    # the policy the trail names is the one `chokepointd --check` computed for the file
+    assert loaded[0]["policy"] == app.start_policy and loaded[0]["by"] == "start", loaded[0]
+    gen1 = [r for r in recs if r.get("type") == "flow.decision" and r["seq"] < loaded[1]["seq"]] \
+        if len(loaded) > 1 else [r for r in recs if r.get("type") == "flow.decision"]
+    for r in gen1:
+        assert r["policy"] == app.start_policy, "decision under another policy: %s" % r
     cnt = status_counters(app)
     for port in (0, 1):
         expect_counter(cnt, "dataplane.ports[%d].rx_pkts" % port, 1)

@@ -2,6 +2,8 @@
 """An allowed TLS name (SNI) gets its HTTP 200 through chokepoint-dp, end to end
 (curl, certificate verified against the test CA), and the trail records why."""
 
+import re
+
 import harness
 from harness import CLIENT4, SERVER4, expect_decision, expect_ok
 
@@ -26,6 +28,8 @@ def test_second_rule_and_tls_fields(env):
     # what curl offered, as the ClientHello said it
     assert rec.get("alpn") == ["http/1.1"], rec.get("alpn")
     assert "1.3" in (rec.get("tls_versions") or []), rec.get("tls_versions")
+    # JA4 (FoxIO): TCP, TLS 1.3, SNI present, 2+2 digit counts, ALPN first+last char "h1"
+    assert re.fullmatch(r"t13d\d{4}h1_[0-9a-f]{12}_[0-9a-f]{12}", rec.get("ja4") or ""), rec.get("ja4")
 
 
 def test_allowed_flow_ends_with_counts(env):
