@@ -483,10 +483,13 @@ proto_classes(struct classes *c, const struct cpm_blob_rule *rules, uint32_t n_r
 			memset(bits, 0, (size_t)c->words * sizeof(*bits));
 			for (uint32_t r = 0; r < n_rules; r++) {
 				bool named = rules[r].flags & CPM_RULE_F_ALL;
+				/* names come from TCP (SNI, Host) and UDP (QUIC SNI) */
+				bool name_here = l4 == CPM_L4_TCP ||
+						 (l4 == CPM_L4_UDP && (rules[r].flags & CPM_RULE_F_SNI));
 
-				/* name rules: only TCP flows, and only when classifying */
+				/* name rules only when classifying, and where a name can come from */
 				if (!proto_ok(rules[r].proto, (enum cpm_l4)l4) ||
-				    (named && (sp != CPM_SPACE_ALL || l4 != CPM_L4_TCP)))
+				    (named && (sp != CPM_SPACE_ALL || !name_here)))
 					continue;
 				bits[r / 64] |= UINT64_C(1) << (r % 64);
 				zh ^= zobrist(r);
@@ -545,14 +548,13 @@ cp_l34_build(const struct cp_config *cfg, struct cpm_blob_hdr *h,
 			goto out;
 	}
 
-	/* classes: the protocol's always (at most 2 x 4 x 2), then each dimension that fits */
-	c.max = class_budget / ((size_t)(c.words ? c.words : 1) * sizeof(uint64_t));
-	if (c.max < 2 * CPM_L4_MAX * CPM_SPACE_MAX + 2)
-		c.max = 2 * CPM_L4_MAX * CPM_SPACE_MAX + 2;
-	if (c.max > UINT32_MAX - 1)
-		c.max = UINT32_MAX - 1;
+	/* classes: the protocol's always (at most 4 x 2), then each dimension that fits */
+	c.max = 2 * CPM_L4_MAX * CPM_SPACE_MAX;
 	if (!ht_rebuild(&c, 64) || proto_classes(&c, rules, n, d) != 0)
 		goto out;
+	c.max = class_budget / ((size_t)(c.words ? c.words : 1) * sizeof(uint64_t));
+	if (c.max > UINT32_MAX - 1)
+		c.max = UINT32_MAX - 1;
 	for (uint32_t i = 0; i < n; i++)
 		sets[i] = cfg->rules[i].dport.n != 0 ? &rs[i].ports : NULL;
 	d->port = build_dim(&c, sect, 16, sets, n, &d->noport_class);

@@ -24,6 +24,7 @@
 #include <hs/hs.h>
 #include <openssl/evp.h>
 
+#include "cp_build.h"
 #include "cp_policy.h"
 #include "cpm.h"
 #include "cpm_blob.h"
@@ -515,9 +516,20 @@ test_classify_l34(void **state)
 	q = mkq(ICMP6, "fd77:1::5", "2001:db8::7", 0, CPM_FIELD_NONE, NULL);
 	assert_int_equal(cpm_classify_l34(p, &q, &v), CPM_DECIDED);
 	assert_string_equal(cpm_rule_id(p, v.rule), "icmp");
-	/* UDP never waits for a name: the name rules are skipped, the default decides */
+	/*
+	 * UDP may carry an SNI (QUIC): an sni rule first means "need a name";
+	 * the dataplane reads it from a QUIC Initial, or matches without one,
+	 * where no name rule holds and the default decides
+	 */
 	q = mkq(UDP, "10.77.1.5", "198.51.100.7", 123, CPM_FIELD_NONE, NULL);
-	assert_int_equal(cpm_classify_l34(p, &q, &v), CPM_DECIDED);
+	assert_int_equal(cpm_classify_l34(p, &q, &v), CPM_NEED_NAME);
+	{
+		struct cpm_scratch *s = cpm_scratch_alloc(p);
+
+		assert_non_null(s);
+		assert_int_equal(cpm_match(p, s, &q, &v), 0);
+		cpm_scratch_free(s);
+	}
 	assert_int_equal(v.reason, CPM_REASON_DEFAULT);
 	assert_int_equal(v.action, CPM_DENY);
 	assert_int_equal(v.rule, -1);
@@ -929,6 +941,691 @@ test_hyperscan_version(void **state)
 	fx_close(&f);
 }
 
+/* ---- the optimised walk against a naive reference -------------------------------- */
+
+/*
+ * Random policies over a small universe of names, addresses and ports (so
+ * that conditions overlap and collide), compiled by the real compiler; every
+ * query is decided by cpm_classify_l34/cpm_match and by the reference below,
+ * which walks the rules one by one in file order exactly as
+ * docs/configuration.md says. The reference lives here only.
+ */
+
+static uint64_t rng_state;
+
+static uint32_t
+rnd(uint32_t n)
+{
+	/* xorshift64*: reproducible from the seed printed on failure */
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return (uint32_t)((rng_state * UINT64_C(2685821657736338717)) >> 32) % n;
+}
+
+struct m_cidr {
+	uint8_t family, plen;
+	uint8_t addr[16];
+};
+
+struct m_name {
+	char name[40];
+	uint8_t kind;            /* 0 exact, 1 ".x", 2 "*.x", 3 regex ^P[0-9]\.D$ */
+};
+
+struct m_rule {
+	uint8_t action, proto;   /* proto: 0 any, 1 tcp, 2 udp, 3 icmp */
+	bool has_src, has_dst;
+	unsigned int n_src, n_dst, n_ports, n_sni, n_host;
+	struct m_cidr src[5], dst[5];
+	uint16_t plo[3], phi[3];
+	struct m_name sni[4], host[4];
+};
+
+struct m_policy {
+	uint8_t def, quic;       /* CPM_ALLOW / CPM_DENY */
+	bool has_internal;
+	unsigned int n_internal, n_trusted, n_rules;
+	struct m_cidr internal[3], trusted[3];
+	struct m_rule rules[24];
+};
+
+static const char *const m_labels[] = { "a", "b", "r1", "s2", "xn--p1ai" };
+static const char *const m_domains[] = { "x.test", "y.test", "a.x.test" };
+
+static void
+m_random_cidr(struct m_cidr *c)
+{
+	static const uint8_t v4plens[] = { 0, 8, 24, 28, 30, 31, 32, 32 };
+	static const uint8_t v6plens[] = { 0, 16, 120, 124, 126, 127, 128, 128 };
+
+	memset(c, 0, sizeof(*c));
+	c->family = rnd(3) ? 4 : 6;
+	if (c->family == 4) {
+		c->addr[0] = 10;
+		c->addr[2] = (uint8_t)rnd(2);
+		c->addr[3] = (uint8_t)rnd(256);
+		c->plen = v4plens[rnd(8)];
+	} else {
+		c->addr[0] = 0xfd;
+		c->addr[14] = (uint8_t)rnd(2);
+		c->addr[15] = (uint8_t)rnd(256);
+		c->plen = v6plens[rnd(8)];
+	}
+	/* host bits off, as the compiler demands */
+	for (unsigned int b = 0; b < 16; b++) {
+		unsigned int keep = b * 8 >= c->plen ? 0 : c->plen - b * 8 >= 8 ? 8 : c->plen - b * 8;
+
+		c->addr[b] &= (uint8_t)(0xff00 >> keep);
+	}
+}
+
+static void
+m_random_name(struct m_name *n, bool regex_ok)
+{
+	n->kind = (uint8_t)rnd(regex_ok ? 5 : 3);
+	if (n->kind > 3)
+		n->kind = 0;
+	if (n->kind == 3)
+		snprintf(n->name, sizeof(n->name), "%c|%s", rnd(2) ? 'r' : 's', m_domains[rnd(2)]);
+	else if (rnd(2))
+		snprintf(n->name, sizeof(n->name), "%s", m_domains[rnd(3)]);
+	else
+		snprintf(n->name, sizeof(n->name), "%s.%s", m_labels[rnd(5)], m_domains[rnd(3)]);
+}
+
+static void
+m_random_policy(struct m_policy *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->def = rnd(2) ? CPM_ALLOW : CPM_DENY;
+	m->quic = rnd(2) ? CPM_ALLOW : CPM_DENY;
+	m->has_internal = rnd(4) == 0;
+	m->n_internal = m->has_internal ? 1 + rnd(3) : 0;
+	for (unsigned int i = 0; i < m->n_internal; i++)
+		m_random_cidr(&m->internal[i]);
+	m->n_trusted = rnd(4) == 0 ? 1 + rnd(2) : 0;
+	for (unsigned int i = 0; i < m->n_trusted; i++) {
+		m_random_cidr(&m->trusted[i]);
+		if (m->trusted[i].plen < 24)
+			m->trusted[i].plen = 32;   /* keep most flows out of trusted */
+		if (m->trusted[i].family == 6)
+			m->trusted[i].plen = 128;
+	}
+	m->n_rules = rnd(24) + 1;
+	for (unsigned int i = 0; i < m->n_rules; i++) {
+		struct m_rule *r = &m->rules[i];
+		bool named;
+
+		r->action = rnd(2) ? CPM_ALLOW : CPM_DENY;
+		named = rnd(2);
+		r->proto = (uint8_t)(named ? (rnd(2) ? 1 : 0) : rnd(4));
+		r->has_src = rnd(3) == 0;
+		r->has_dst = rnd(3) == 0;
+		r->n_src = r->has_src ? 1 + rnd(5) : 0;
+		r->n_dst = r->has_dst ? 1 + rnd(5) : 0;
+		for (unsigned int k = 0; k < r->n_src; k++)
+			m_random_cidr(&r->src[k]);
+		for (unsigned int k = 0; k < r->n_dst; k++)
+			m_random_cidr(&r->dst[k]);
+		r->n_ports = r->proto == 3 || rnd(3) ? 0 : 1 + rnd(3);
+		for (unsigned int k = 0; k < r->n_ports; k++) {
+			static const uint16_t ports[] = { 22, 53, 80, 443, 8000, 65535, 1 };
+
+			r->plo[k] = ports[rnd(7)];
+			r->phi[k] = rnd(3) ? r->plo[k] : (uint16_t)(r->plo[k] + rnd(100));
+			if (r->phi[k] < r->plo[k])
+				r->phi[k] = 65535;
+		}
+		if (named) {
+			r->n_sni = rnd(3) ? rnd(4) + 1 : 0;
+			r->n_host = r->n_sni == 0 || rnd(3) == 0 ? rnd(4) + 1 : 0;
+			for (unsigned int k = 0; k < r->n_sni; k++)
+				m_random_name(&r->sni[k], true);
+			for (unsigned int k = 0; k < r->n_host; k++)
+				m_random_name(&r->host[k], true);
+		}
+	}
+}
+
+static size_t
+m_cidr_text(char *out, size_t cap, const struct m_cidr *c)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	inet_ntop(c->family == 4 ? AF_INET : AF_INET6, c->addr, a, sizeof(a));
+	return (size_t)snprintf(out, cap, "\"%s/%u\"", a, c->plen);
+}
+
+static size_t
+m_cidrs_text(char *out, size_t cap, const char *key, const struct m_cidr *c, unsigned int n)
+{
+	size_t len = (size_t)snprintf(out, cap, " %s = [", key);
+
+	for (unsigned int i = 0; i < n; i++) {
+		len += i ? (size_t)snprintf(out + len, cap - len, ", ") : 0;
+		len += m_cidr_text(out + len, cap - len, &c[i]);
+	}
+	return len + (size_t)snprintf(out + len, cap - len, "];");
+}
+
+/* The names of one kind (regex or not) of a list as config text. */
+static size_t
+m_names_text(char *out, size_t cap, const char *key, const struct m_name *nm, unsigned int n,
+	     bool regex)
+{
+	size_t len = 0;
+	unsigned int k = 0;
+
+	for (unsigned int i = 0; i < n; i++) {
+		const char *pfx = nm[i].kind == 1 ? "." : nm[i].kind == 2 ? "*." : "";
+
+		if ((nm[i].kind == 3) != regex)
+			continue;
+		if (k++ == 0)
+			len += (size_t)snprintf(out + len, cap - len, " %s%s = [", key, regex ? "_regex" : "");
+		else
+			len += (size_t)snprintf(out + len, cap - len, ", ");
+		if (regex) {
+			/* "r|x.test" -> ^r[0-9]\.x\.test$ (libconfig doubles backslashes) */
+			char d[40], *p;
+
+			snprintf(d, sizeof(d), "%s", nm[i].name + 2);
+			len += (size_t)snprintf(out + len, cap - len, "\"^%c[0-9]\\\\.", nm[i].name[0]);
+			for (p = d; *p != '\0'; p++)
+				len += (size_t)(*p == '.' ? snprintf(out + len, cap - len, "\\\\.")
+							  : snprintf(out + len, cap - len, "%c", *p));
+			len += (size_t)snprintf(out + len, cap - len, "$\"");
+		} else {
+			len += (size_t)snprintf(out + len, cap - len, "\"%s%s\"", pfx, nm[i].name);
+		}
+	}
+	if (k != 0)
+		len += (size_t)snprintf(out + len, cap - len, "];");
+	return len;
+}
+
+static char *
+m_policy_text(const struct m_policy *m)
+{
+	static const char *const protos[] = { "any", "tcp", "udp", "icmp" };
+	size_t cap = 1 << 16, len = 0;
+	char *t = malloc(cap);
+
+	assert_non_null(t);
+	len += (size_t)snprintf(t + len, cap - len, "default = \"%s\";\nquic = \"%s\";\n",
+				m->def == CPM_ALLOW ? "allow" : "deny",
+				m->quic == CPM_ALLOW ? "allow" : "deny");
+	if (m->has_internal) {
+		len += m_cidrs_text(t + len, cap - len, "internal", m->internal, m->n_internal);
+		len += (size_t)snprintf(t + len, cap - len, "\n");
+	}
+	if (m->n_trusted) {
+		len += m_cidrs_text(t + len, cap - len, "trusted", m->trusted, m->n_trusted);
+		len += (size_t)snprintf(t + len, cap - len, "\n");
+	}
+	len += (size_t)snprintf(t + len, cap - len, "rules = (\n");
+	for (unsigned int i = 0; i < m->n_rules; i++) {
+		const struct m_rule *r = &m->rules[i];
+
+		len += (size_t)snprintf(t + len, cap - len,
+					"{ id = \"r%u\"; action = \"%s\"; proto = \"%s\"; force = true;", i,
+					r->action == CPM_ALLOW ? "allow" : "deny", protos[r->proto]);
+		if (r->has_src)
+			len += m_cidrs_text(t + len, cap - len, "src", r->src, r->n_src);
+		if (r->has_dst)
+			len += m_cidrs_text(t + len, cap - len, "dst", r->dst, r->n_dst);
+		if (r->n_ports) {
+			len += (size_t)snprintf(t + len, cap - len, " dport = (");
+			for (unsigned int k = 0; k < r->n_ports; k++)
+				len += (size_t)snprintf(t + len, cap - len, "%s\"%u-%u\"", k ? ", " : "",
+							r->plo[k], r->phi[k]);
+			len += (size_t)snprintf(t + len, cap - len, ");");
+		}
+		len += m_names_text(t + len, cap - len, "sni", r->sni, r->n_sni, false);
+		len += m_names_text(t + len, cap - len, "sni", r->sni, r->n_sni, true);
+		len += m_names_text(t + len, cap - len, "host", r->host, r->n_host, false);
+		len += m_names_text(t + len, cap - len, "host", r->host, r->n_host, true);
+		len += (size_t)snprintf(t + len, cap - len, " }%s\n", i + 1 < m->n_rules ? "," : "");
+	}
+	snprintf(t + len, cap - len, ");\n");
+	return t;
+}
+
+/* ---- the reference: one rule at a time, in file order ---- */
+
+static bool
+ref_cidr_has(const struct m_cidr *c, const struct cpm_query *q, const uint8_t *addr)
+{
+	if (c->family != q->family)
+		return false;
+	for (unsigned int b = 0; b < c->plen; b++)
+		if (((addr[b / 8] ^ c->addr[b / 8]) >> (7 - b % 8)) & 1)
+			return false;
+	return true;
+}
+
+static bool
+ref_cidrs_have(const struct m_cidr *c, unsigned int n, const struct cpm_query *q,
+	       const uint8_t *addr)
+{
+	for (unsigned int i = 0; i < n; i++)
+		if (ref_cidr_has(&c[i], q, addr))
+			return true;
+	return false;
+}
+
+static bool
+ref_l34(const struct m_rule *r, const struct cpm_query *q)
+{
+	bool icmp = (q->family == 4 && q->l4proto == ICMP) || (q->family == 6 && q->l4proto == ICMP6);
+
+	if ((r->proto == 1 && q->l4proto != TCP) || (r->proto == 2 && q->l4proto != UDP) ||
+	    (r->proto == 3 && !icmp))
+		return false;
+	if (r->has_src && !ref_cidrs_have(r->src, r->n_src, q, q->src))
+		return false;
+	if (r->has_dst && !ref_cidrs_have(r->dst, r->n_dst, q, q->dst))
+		return false;
+	if (r->n_ports) {
+		bool hit = false;
+
+		if (q->l4proto != TCP && q->l4proto != UDP)
+			return false;
+		for (unsigned int k = 0; k < r->n_ports; k++)
+			hit |= q->dport >= r->plo[k] && q->dport <= r->phi[k];
+		if (!hit)
+			return false;
+	}
+	return true;
+}
+
+static bool
+ends_with_label(const char *name, const char *suffix)
+{
+	size_t n = strlen(name), s = strlen(suffix);
+
+	return n > s && name[n - s - 1] == '.' && strcmp(name + n - s, suffix) == 0;
+}
+
+/* name is normalised */
+static bool
+ref_name_has(const struct m_name *nm, unsigned int n, const char *name)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		const char *x = nm[i].name;
+
+		switch (nm[i].kind) {
+		case 0:
+			if (strcmp(name, x) == 0)
+				return true;
+			break;
+		case 1:
+			if (strcmp(name, x) == 0 || ends_with_label(name, x))
+				return true;
+			break;
+		case 2:
+			if (ends_with_label(name, x))
+				return true;
+			break;
+		case 3:  /* ^P[0-9]\.D$ */
+			if (name[0] == x[0] && name[1] >= '0' && name[1] <= '9' && name[2] == '.' &&
+			    strcmp(name + 3, x + 2) == 0)
+				return true;
+			break;
+		}
+	}
+	return false;
+}
+
+static bool
+ref_pre(const struct m_policy *m, const struct cpm_query *q, struct cpm_verdict *v)
+{
+	if (ref_cidrs_have(m->trusted, m->n_trusted, q, q->dst)) {
+		*v = (struct cpm_verdict){ CPM_ALLOW, CPM_REASON_TRUSTED, -1 };
+		return true;
+	}
+	if (m->has_internal && !ref_cidrs_have(m->internal, m->n_internal, q, q->src)) {
+		*v = (struct cpm_verdict){ CPM_ALLOW, CPM_REASON_NOT_INTERNAL, -1 };
+		return true;
+	}
+	if (q->l4proto == UDP && q->dport == 443 && m->quic == CPM_DENY) {
+		*v = (struct cpm_verdict){ CPM_DENY, CPM_REASON_QUIC, -1 };
+		return true;
+	}
+	return false;
+}
+
+static int
+ref_classify(const struct m_policy *m, const struct cpm_query *q, struct cpm_verdict *v)
+{
+	if (ref_pre(m, q, v))
+		return CPM_DECIDED;
+	for (unsigned int i = 0; i < m->n_rules; i++) {
+		const struct m_rule *r = &m->rules[i];
+		bool named = r->n_sni + r->n_host != 0;
+		/* names come from TCP, and sni from UDP too (QUIC) */
+		bool can_name = q->l4proto == TCP || (q->l4proto == UDP && r->n_sni != 0);
+
+		if ((named && !can_name) || !ref_l34(r, q))
+			continue;
+		if (named)
+			return CPM_NEED_NAME;
+		*v = (struct cpm_verdict){ r->action, CPM_REASON_RULE, (int32_t)i };
+		return CPM_DECIDED;
+	}
+	*v = (struct cpm_verdict){ m->def, CPM_REASON_DEFAULT, -1 };
+	return CPM_DECIDED;
+}
+
+static void
+ref_match(const struct m_policy *m, const struct cpm_query *q, struct cpm_verdict *v)
+{
+	char name[64] = "";
+	size_t n = 0;
+
+	if (ref_pre(m, q, v))
+		return;
+	if (q->name != NULL) {
+		n = q->name_len;
+		if (n > 0 && q->name[n - 1] == '.')
+			n--;
+		for (size_t i = 0; i < n && i < sizeof(name) - 1; i++)
+			name[i] = (char)(q->name[i] >= 'A' && q->name[i] <= 'Z' ? q->name[i] + 32 : q->name[i]);
+		name[n < sizeof(name) ? n : sizeof(name) - 1] = '\0';
+	}
+	for (unsigned int i = 0; i < m->n_rules; i++) {
+		const struct m_rule *r = &m->rules[i];
+
+		if (!ref_l34(r, q))
+			continue;
+		if (r->n_sni + r->n_host != 0) {
+			if (n == 0 || !((q->field == CPM_FIELD_SNI && ref_name_has(r->sni, r->n_sni, name)) ||
+					(q->field == CPM_FIELD_HOST && ref_name_has(r->host, r->n_host, name))))
+				continue;
+		}
+		*v = (struct cpm_verdict){ r->action, CPM_REASON_RULE, (int32_t)i };
+		return;
+	}
+	*v = (struct cpm_verdict){ m->def, CPM_REASON_DEFAULT, -1 };
+}
+
+static void
+m_random_addr(uint8_t family, uint8_t *a)
+{
+	memset(a, 0, 16);
+	if (family == 4) {
+		a[0] = rnd(8) ? 10 : (uint8_t)rnd(256);
+		a[2] = (uint8_t)rnd(3);
+		a[3] = (uint8_t)rnd(256);
+	} else {
+		a[0] = rnd(8) ? 0xfd : (uint8_t)rnd(256);
+		a[14] = (uint8_t)rnd(3);
+		a[15] = (uint8_t)rnd(256);
+	}
+}
+
+static void
+m_random_query(struct cpm_query *q, char *name, size_t cap)
+{
+	static const uint8_t protos[] = { TCP, TCP, TCP, UDP, UDP, ICMP, ICMP6, 47 };
+	static const uint16_t ports[] = { 22, 53, 80, 443, 8000, 8050, 65535, 1, 9999 };
+
+	memset(q, 0, sizeof(*q));
+	q->family = rnd(3) ? 4 : 6;
+	q->l4proto = protos[rnd(8)];
+	if (q->l4proto == TCP || q->l4proto == UDP) {
+		q->sport = 40000;
+		q->dport = ports[rnd(9)];
+	}
+	m_random_addr(q->family, q->src);
+	m_random_addr(q->family, q->dst);
+	q->field = (enum cpm_field)rnd(3);
+	if (q->field == CPM_FIELD_NONE)
+		return;
+	switch (rnd(4)) {
+	case 0:
+		snprintf(name, cap, "%s", m_domains[rnd(3)]);
+		break;
+	case 1:
+		snprintf(name, cap, "%s.%s", m_labels[rnd(5)], m_domains[rnd(3)]);
+		break;
+	case 2:
+		snprintf(name, cap, "%c%u.%s", rnd(2) ? 'r' : 's', rnd(12), m_domains[rnd(2)]);
+		break;
+	default:
+		snprintf(name, cap, "%s.%s.%s", m_labels[rnd(5)], m_labels[rnd(5)], m_domains[rnd(3)]);
+		break;
+	}
+	if (rnd(8) == 0)
+		name[0] = (char)(name[0] - 32);       /* upper case */
+	if (rnd(8) == 0)
+		strcat(name, ".");                    /* one trailing dot */
+	q->name = name;
+	q->name_len = strlen(name);
+}
+
+static bool
+verdict_eq(const struct cpm_verdict *a, const struct cpm_verdict *b)
+{
+	return a->action == b->action && a->reason == b->reason && a->rule == b->rule;
+}
+
+static uint64_t
+test_seed(void)
+{
+	const char *s = getenv("CHOKEPOINT_TEST_SEED");
+
+	return s != NULL ? strtoull(s, NULL, 0) : UINT64_C(0x5eed0c0ffee);
+}
+
+static void
+test_walk_equivalence(void **state)
+{
+	enum { POLICIES = 1200, QUERIES = 150 };
+	static const size_t budgets[] = { CP_CLASS_BUDGET_DEFAULT, 1, 150 };
+	uint64_t seed = test_seed();
+	unsigned long compared = 0, decided_by_rule = 0, need_name = 0, fallback = 0;
+
+	rng_state = seed;
+	for (int pi = 0; pi < POLICIES; pi++) {
+		struct m_policy m;
+		struct fx f;
+		char *text;
+		size_t old;
+
+		m_random_policy(&m);
+		text = m_policy_text(&m);
+		old = cp_l34_set_class_budget(budgets[pi % 3]);
+		fx_open(&f, text);
+		cp_l34_set_class_budget(old);
+		{
+			const struct cpm_blob_hdr *h = (const void *)f.cp->blob;
+
+			if (h->dims.port == CPM_MAP_ANY || h->dims.src[0] == CPM_MAP_ANY ||
+			    h->dims.dst[1] == CPM_MAP_ANY)
+				fallback++;
+		}
+		for (int qi = 0; qi < QUERIES; qi++) {
+			struct cpm_verdict a = { 0 }, b = { 0 };
+			struct cpm_query q;
+			char name[64];
+			int ca, cb;
+
+			m_random_query(&q, name, sizeof(name));
+			ca = cpm_classify_l34(f.p, &q, &a);
+			cb = ref_classify(&m, &q, &b);
+			if (ca != cb || (ca == CPM_DECIDED && !verdict_eq(&a, &b)))
+				fail_msg("seed 0x%llx policy %d query %d: classify %d/%d rule %d/%d reason %u/%u\n%s",
+					 (unsigned long long)seed, pi, qi, ca, cb, a.rule, b.rule, a.reason,
+					 b.reason, text);
+			need_name += cb == CPM_NEED_NAME;
+			assert_int_equal(cpm_match(f.p, f.s, &q, &a), 0);
+			ref_match(&m, &q, &b);
+			if (!verdict_eq(&a, &b))
+				fail_msg("seed 0x%llx policy %d query %d (%s): match rule %d/%d reason %u/%u action %u/%u\n%s",
+					 (unsigned long long)seed, pi, qi, q.name ? q.name : "-", a.rule, b.rule,
+					 a.reason, b.reason, a.action, b.action, text);
+			decided_by_rule += b.reason == CPM_REASON_RULE;
+			compared++;
+		}
+		fx_close(&f);
+		free(text);
+	}
+	print_message("walk equivalence: %lu queries over %d policies (%lu with a dimension left out), "
+		      "%lu decided by a rule, %lu needed a name; seed 0x%llx\n", compared, POLICIES,
+		      fallback, decided_by_rule, need_name, (unsigned long long)seed);
+	/* the generator must exercise what it claims to */
+	assert_true(decided_by_rule > compared / 4);
+	assert_true(need_name > compared / 20);
+	assert_true(fallback >= POLICIES / 3);
+}
+
+/* ---- CIDR sets at scale ------------------------------------------------------------ */
+
+static void
+random_set(struct m_cidr *v, size_t n, bool wide)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct m_cidr *c = &v[i];
+
+		memset(c, 0, sizeof(*c));
+		c->family = rnd(2) ? 4 : 6;
+		for (int b = 0; b < (c->family == 4 ? 4 : 16); b++)
+			c->addr[b] = (uint8_t)rnd(256);
+		if (c->family == 6)
+			c->addr[0] = wide ? (uint8_t)rnd(256) : 0x20;
+		c->plen = (uint8_t)(c->family == 4 ? 8 + rnd(25) : 16 + rnd(113));
+		for (unsigned int b = 0; b < 16; b++) {
+			unsigned int keep = b * 8 >= c->plen ? 0 : c->plen - b * 8 >= 8 ? 8 : c->plen - b * 8;
+
+			c->addr[b] &= (uint8_t)(0xff00 >> keep);
+		}
+	}
+}
+
+static void
+write_set(const char *path, const struct m_cidr *v, size_t n)
+{
+	FILE *f = fopen(path, "w");
+	char line[64];
+
+	assert_non_null(f);
+	fprintf(f, "# %zu random CIDRs\n", n);
+	for (size_t i = 0; i < n; i++) {
+		m_cidr_text(line, sizeof(line), &v[i]);
+		/* strip the quotes of the config form */
+		line[strlen(line) - 1] = '\0';
+		fprintf(f, "%s\n", line + 1);
+	}
+	assert_int_equal(fclose(f), 0);
+}
+
+/* An address in, next to or around an entry, or anywhere. */
+static void
+probe_addr(const struct m_cidr *v, size_t n, uint8_t family, uint8_t *a)
+{
+	const struct m_cidr *c = n ? &v[rnd((uint32_t)n)] : NULL;
+	unsigned int len = family == 4 ? 4 : 16;
+
+	memset(a, 0, 16);
+	if (c == NULL || c->family != family || rnd(4) == 0) {
+		for (unsigned int b = 0; b < len; b++)
+			a[b] = (uint8_t)rnd(256);
+		return;
+	}
+	memcpy(a, c->addr, len);
+	if (rnd(2)) {
+		/* the last address of the entry */
+		for (unsigned int b = c->plen; b < len * 8; b++)
+			a[b / 8] |= (uint8_t)(0x80 >> (b % 8));
+	}
+	switch (rnd(3)) {
+	case 0:   /* one below */
+		for (int b = (int)len - 1; b >= 0 && a[b]-- == 0; b--)
+			;
+		break;
+	case 1:   /* one above */
+		for (int b = (int)len - 1; b >= 0 && ++a[b] == 0; b--)
+			;
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+test_cidr_scale(void **state)
+{
+	static const size_t sizes[] = { 1, 7, 40, 1000, 30000, 100000 };
+	char dir[] = "/tmp/chokepoint-test-cidr-XXXXXX", conf[256], da[256], sb[256];
+	uint64_t seed = test_seed() ^ 0xc1d7;
+	unsigned long hits = 0, total = 0;
+
+	rng_state = seed;
+	assert_non_null(mkdtemp(dir));
+	snprintf(conf, sizeof(conf), "%s/p.conf", dir);
+	snprintf(da, sizeof(da), "%s/a.txt", dir);
+	snprintf(sb, sizeof(sb), "%s/b.txt", dir);
+	for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
+		size_t n = sizes[si], nb = n / 3 + 1;
+		struct m_cidr *a = calloc(n, sizeof(*a)), *b = calloc(nb, sizeof(*b));
+		struct cp_policy *cp;
+		struct cpm_policy *p;
+		struct cpm_scratch *s;
+		char err[4096];
+		FILE *f;
+
+		assert_non_null(a);
+		assert_non_null(b);
+		random_set(a, n, si % 2);
+		random_set(b, nb, true);
+		write_set(da, a, n);
+		write_set(sb, b, nb);
+		f = fopen(conf, "w");
+		assert_non_null(f);
+		fprintf(f, "default = \"allow\";\nrules = (\n"
+			   "{ id = \"a\"; action = \"deny\"; dst_file = \"a.txt\"; },\n"
+			   "{ id = \"b\"; action = \"deny\"; src_file = \"b.txt\"; proto = \"tcp\"; }\n);\n");
+		assert_int_equal(fclose(f), 0);
+		if (cp_policy_compile_file(conf, &cp, err, sizeof(err)) != 0)
+			fail_msg("%zu CIDRs: %s", n, err);
+		assert_int_equal(cpm_policy_load(cp->blob, cp->blob_len, &p, err, sizeof(err)), 0);
+		s = cpm_scratch_alloc(p);
+		assert_non_null(s);
+		for (int qi = 0; qi < 3000; qi++) {
+			struct cpm_query q = { .l4proto = rnd(4) ? TCP : UDP, .sport = 1, .dport = 80 };
+			struct cpm_verdict v, w;
+			int32_t want;
+
+			q.family = rnd(2) ? 4 : 6;
+			probe_addr(a, n, q.family, q.dst);
+			probe_addr(b, nb, q.family, q.src);
+			want = ref_cidrs_have(a, (unsigned int)n, &q, q.dst) ? 0 :
+			       q.l4proto == TCP && ref_cidrs_have(b, (unsigned int)nb, &q, q.src) ? 1 : -1;
+			assert_int_equal(cpm_match(p, s, &q, &v), 0);
+			assert_int_equal(cpm_classify_l34(p, &q, &w), CPM_DECIDED);
+			if (v.rule != want || w.rule != want)
+				fail_msg("seed 0x%llx, %zu CIDRs, query %d: rule %d/%d, reference %d",
+					 (unsigned long long)seed, n, qi, v.rule, w.rule, want);
+			hits += want >= 0;
+			total++;
+		}
+		cpm_scratch_free(s);
+		cpm_policy_free(p);
+		cp_policy_free(cp);
+		free(a);
+		free(b);
+	}
+	print_message("CIDR sets: %lu queries, %lu inside a set; seed 0x%llx\n", total, hits,
+		      (unsigned long long)seed);
+	assert_true(hits > total / 4 && hits < total * 3 / 4 + total / 8);
+	unlink(conf);
+	unlink(da);
+	unlink(sb);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -946,6 +1643,8 @@ main(void)
 		cmocka_unit_test(test_blob_bent_offsets),
 		cmocka_unit_test(test_blob_byte_flips),
 		cmocka_unit_test(test_hyperscan_version),
+		cmocka_unit_test(test_walk_equivalence),
+		cmocka_unit_test(test_cidr_scale),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
