@@ -81,6 +81,9 @@ finish(struct dp_worker *w, struct dp_flow *f, const struct cpm_verdict *v,
 		w->c[DP_C_NOT_INTERNAL]++;
 	else if (f->reason == DP_REASON_INBOUND)
 		w->c[DP_C_INBOUND]++;
+	/* trusted destinations bypass inspection: counters only, no records (docs/soc2.md) */
+	if (f->reason == DP_REASON_TRUSTED)
+		return;
 
 	dp_event_fill(&ev, DP_EV_DECISION, f, w->now_ns, name, name_len > 0 ? (unsigned)name_len : 0,
 		      alpn, alpn_len, ja4, w->replay);
@@ -535,9 +538,11 @@ dp_end_flow(struct dp_worker *w, struct dp_flow *f, uint8_t cause)
 	f->close_cause = cause;
 	ns = dp_names_slot(&w->names, f->name_id);
 	/* ts of flow.end: the flow's last packet, so duration is the flow's own */
-	dp_event_fill(&ev, DP_EV_END, f, f->last_ns, ns ? ns->name : NULL, ns ? ns->len : 0,
-		      NULL, 0, NULL, w->replay);
-	dp_evq_push(&w->evq, &ev, w->c);
+	if (f->reason != DP_REASON_TRUSTED) {
+		dp_event_fill(&ev, DP_EV_END, f, f->last_ns, ns ? ns->name : NULL,
+			      ns ? ns->len : 0, NULL, 0, NULL, w->replay);
+		dp_evq_push(&w->evq, &ev, w->c);
+	}
 	dp_names_put(&w->names, f->name_id);
 	f->name_id = DP_NO_NAME;
 	if (f->slot != DP_NO_SLOT) {
