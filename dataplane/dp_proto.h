@@ -143,6 +143,9 @@ enum dp_anomaly {
 	DP_AN_INVALID_NAME,
 	DP_AN_MULTIPLE_HOST,
 	DP_AN_HOST_MISMATCH,
+	DP_AN_QUIC_UNDECRYPTABLE,   /* a QUIC Initial that does not open with its own keys */
+	DP_AN_QUIC_UNKNOWN_VERSION, /* a QUIC long header of a version not decoded here */
+	DP_AN_QUIC_MALFORMED,       /* QUIC header or Initial frames break RFC 9000 */
 	DP_AN_MAX
 };
 
@@ -307,7 +310,8 @@ static const char *const dp_anomaly_names[DP_AN_MAX] = {
 	"overlap_conflict", "non_tls_on_tls_port", "non_http_on_http_port",
 	"unknown_protocol", "reassembly_timeout", "hold_memory_full",
 	"tiny_segments", "ip_fragment", "ipv6_ext_chain", "ech",
-	"invalid_name", "multiple_host", "host_mismatch",
+	"invalid_name", "multiple_host", "host_mismatch", "quic_undecryptable",
+	"quic_unknown_version", "quic_malformed",
 };
 static const char *const dp_app_names[DP_APP_MAX] = {
 	"unknown", "tls", "http", "quic", "dns",

@@ -247,6 +247,24 @@ parse_action(struct pctx *c, const config_setting_t *s, const char *key, uint8_t
 	return true;
 }
 
+/*
+ * quic = "inspect" | "deny". "inspect" is stored as CPM_ALLOW: the matcher
+ * then lets UDP 443 reach the rules, and the dataplane reads the name from
+ * the QUIC Initial (docs/quic.md). "allow", its old spelling, is kept.
+ */
+static void
+parse_quic(struct pctx *c, const config_setting_t *s, const char *key, uint8_t *out)
+{
+	const char *v = str_of(s);
+
+	if (v != NULL && (strcmp(v, "inspect") == 0 || strcmp(v, "allow") == 0))
+		*out = CPM_ALLOW;
+	else if (v != NULL && strcmp(v, "deny") == 0)
+		*out = CPM_DENY;
+	else
+		cp_err(c->e, line_of(s), key, "must be \"inspect\" or \"deny\"");
+}
+
 static bool
 parse_uint(struct pctx *c, const config_setting_t *s, const char *key,
 	   long long min, long long max, uint32_t *out)
@@ -1035,6 +1053,14 @@ has_names(const config_setting_t *rs)
 	       config_setting_get_member(rs, "host_regex") != NULL;
 }
 
+static bool
+has_host_names(const config_setting_t *rs)
+{
+	return config_setting_get_member(rs, "host") != NULL ||
+	       config_setting_get_member(rs, "host_file") != NULL ||
+	       config_setting_get_member(rs, "host_regex") != NULL;
+}
+
 static void
 parse_proto(struct pctx *c, const config_setting_t *s, const char *k, struct cp_rule *r)
 {
@@ -1095,9 +1121,10 @@ parse_rule(struct pctx *c, const config_setting_t *rs, unsigned int idx)
 			if (config_setting_type(s) != CONFIG_TYPE_BOOL)
 				cp_err(c->e, line_of(s), k, "must be true or false");
 		} else if (strcmp(name, "proto") == 0) {
-			if ((r->proto == CPM_PROTO_UDP || r->proto == CPM_PROTO_ICMP) && has_names(rs))
+			if ((r->proto == CPM_PROTO_ICMP && has_names(rs)) ||
+			    (r->proto == CPM_PROTO_UDP && has_host_names(rs)))
 				cp_err(c->e, line_of(s), k,
-				       "a rule with sni/host names must be \"tcp\" or \"any\" (names come from TCP only)");
+				       "a rule with host names must be \"tcp\" or \"any\", one with sni names \"tcp\", \"udp\" (QUIC) or \"any\"");
 		} else if (strcmp(name, "sni") == 0) {
 			r->has_sni = true;
 			parse_names(c, s, k, &r->sni, false, r->force);
@@ -1224,6 +1251,7 @@ set_defaults(struct cp_config *cfg)
 		DP_AN_OVERSIZE_CLIENTHELLO, DP_AN_TINY_SEGMENTS, DP_AN_REASSEMBLY_TIMEOUT,
 		DP_AN_HOLD_MEMORY_FULL, DP_AN_IP_FRAGMENT, DP_AN_IPV6_EXT_CHAIN,
 		DP_AN_MULTIPLE_HOST, DP_AN_HOST_MISMATCH, DP_AN_INVALID_NAME,
+		DP_AN_QUIC_UNDECRYPTABLE, DP_AN_QUIC_UNKNOWN_VERSION, DP_AN_QUIC_MALFORMED,
 	};
 	struct cpm_settings *st = &cfg->settings;
 
@@ -1307,7 +1335,7 @@ parse_root(struct pctx *c, const config_setting_t *root)
 		} else if (strcmp(k, "inbound") == 0) {
 			parse_action(c, s, k, &st->inbound_action);
 		} else if (strcmp(k, "quic") == 0) {
-			parse_action(c, s, k, &st->quic_action);
+			parse_quic(c, s, k, &st->quic_action);
 		} else if (strcmp(k, "table_full") == 0) {
 			parse_action(c, s, k, &st->table_full_action);
 		} else if (strcmp(k, "midstream") == 0) {

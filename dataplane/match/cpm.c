@@ -215,7 +215,7 @@ cpm_classify_l34(const struct cpm_policy *p, const struct cpm_query *q,
 
 	if (pre_rules(p, q, v))
 		return CPM_DECIDED;
-	/* names come from TCP only for now: the classes of other protocols hold no name rule */
+	/* names come from TCP and, sni only, UDP (QUIC): other protocols' classes hold no name rule */
 	r = cpm_l34_first(p, q, CPM_SPACE_ALL, p->n_rules);
 	if (r != CPM_NONE && (p->rules[r].flags & CPM_RULE_F_ALL))
 		return CPM_NEED_NAME;

@@ -136,7 +136,8 @@ enum cpm_space {
 
 struct cpm_blob_dims {
 	/* class per family (0: IPv4, 1: IPv6), protocol and space; name rules
-	 * are only in the TCP classes of CPM_SPACE_ALL (names come from TCP) */
+	 * are only in CPM_SPACE_ALL, in the TCP classes, and sni rules in the
+	 * UDP classes too (QUIC) */
 	uint32_t proto[2][CPM_L4_MAX][CPM_SPACE_MAX];
 	uint32_t port;           /* valued 16-bit map, or CPM_MAP_ANY */
 	uint32_t noport_class;   /* flows without ports (not TCP/UDP), when port is a map */

@@ -289,15 +289,17 @@ test_demo_config(void **state)
 		/* dp_anomaly order: no_sni ip_literal_sni multiple_sni malformed oversize
 		 * record_fragmented ooo overlap non_tls non_http unknown reassembly_timeout
 		 * hold_memory_full tiny_segments ip_fragment ipv6_ext_chain ech invalid_name
-		 * multiple_host host_mismatch */
-		const uint8_t want[20] = { CPM_ALLOW, CPM_ALLOW, CPM_DENY, CPM_DENY, CPM_DENY,
+		 * multiple_host host_mismatch quic_undecryptable quic_unknown_version
+		 * quic_malformed */
+		const uint8_t want[23] = { CPM_ALLOW, CPM_ALLOW, CPM_DENY, CPM_DENY, CPM_DENY,
 					   CPM_ALLOW, CPM_ALLOW, CPM_DENY, CPM_ALLOW, CPM_ALLOW,
 					   CPM_ALLOW, CPM_DENY, CPM_DENY, CPM_DENY, CPM_DENY,
-					   CPM_DENY, CPM_ALLOW, CPM_DENY, CPM_DENY, CPM_DENY };
+					   CPM_DENY, CPM_ALLOW, CPM_DENY, CPM_DENY, CPM_DENY,
+					   CPM_DENY, CPM_DENY, CPM_DENY };
 
-		for (int i = 0; i < 20; i++)
+		for (int i = 0; i < 23; i++)
 			assert_int_equal(st->anomaly_action[i], want[i]);
-		for (int i = 20; i < 32; i++)
+		for (int i = 23; i < 32; i++)
 			assert_int_equal(st->anomaly_action[i], 0);
 	}
 	cpm_policy_free(cp);
