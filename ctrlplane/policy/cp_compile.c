@@ -523,6 +523,10 @@ cp_policy_free(struct cp_policy *p)
 	free(p->path);
 	free(p->audit_path);
 	free(p->audit_signing_key);
+	free(p->syslog.host);
+	free(p->syslog.ca);
+	free(p->syslog.cert);
+	free(p->syslog.key);
 	free(p->manifest);
 	free(p);
 }
@@ -639,6 +643,11 @@ cp_policy_compile_file(const char *path, struct cp_policy **out, char *err, size
 	p->checkpoint_records = cfg.checkpoint_records;
 	p->checkpoint_seconds = cfg.checkpoint_seconds;
 	p->audit_fsync = cfg.audit_fsync;
+	p->rotate_bytes = cfg.rotate_bytes;
+	p->rotate_seconds = cfg.rotate_seconds;
+	p->audit_overflow = cfg.settings.audit_overflow;
+	p->syslog = cfg.syslog;     /* the strings move to p */
+	memset(&cfg.syslog, 0, sizeof(cfg.syslog));
 	p->mode = cfg.settings.mode;
 	if (p->path == NULL || p->audit_path == NULL ||
 	    (cfg.audit_signing_key != NULL && p->audit_signing_key == NULL)) {

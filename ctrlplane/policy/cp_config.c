@@ -1008,6 +1008,10 @@ parse_audit(struct pctx *c, const config_setting_t *g, const char *key)
 			parse_uint(c, s, k, 0, CHECKPOINT_RECORDS_MAX, &cfg->checkpoint_records);
 		} else if (strcmp(name, "checkpoint_seconds") == 0) {
 			parse_uint(c, s, k, 0, CHECKPOINT_SECONDS_MAX, &cfg->checkpoint_seconds);
+		} else if (strcmp(name, "rotate_bytes") == 0) {
+			parse_uint(c, s, k, 0, UINT32_MAX, &cfg->rotate_bytes);
+		} else if (strcmp(name, "rotate_seconds") == 0) {
+			parse_uint(c, s, k, 0, 366LL * 86400, &cfg->rotate_seconds);
 		} else if (strcmp(name, "fsync") == 0) {
 			if (v != NULL && strcmp(v, "never") == 0)
 				cfg->audit_fsync = 0;
@@ -1021,6 +1025,53 @@ parse_audit(struct pctx *c, const config_setting_t *g, const char *key)
 			unknown_key(c, s, k);
 		}
 	}
+}
+
+static void
+parse_syslog(struct pctx *c, const config_setting_t *g, const char *key)
+{
+	struct cp_syslog_cfg *sl = &c->cfg->syslog;
+	char k[KEY_MAX];
+	int n;
+
+	if (!want_group(c, g, key))
+		return;
+	n = config_setting_length(g);
+	for (int i = 0; i < n; i++) {
+		config_setting_t *s = config_setting_get_elem(g, (unsigned int)i);
+		const char *name = config_setting_name(s);
+		const char *v = str_of(s);
+
+		child_key(k, key, s, (unsigned int)i);
+		if (strcmp(name, "host") == 0) {
+			parse_path(c, s, k, &sl->host);
+		} else if (strcmp(name, "port") == 0) {
+			parse_uint(c, s, k, 1, 65535, &sl->port);
+		} else if (strcmp(name, "ca") == 0) {
+			parse_path(c, s, k, &sl->ca);
+		} else if (strcmp(name, "cert") == 0) {
+			parse_path(c, s, k, &sl->cert);
+		} else if (strcmp(name, "key") == 0) {
+			parse_path(c, s, k, &sl->key);
+		} else if (strcmp(name, "queue") == 0) {
+			parse_uint(c, s, k, 16, 10000000, &sl->queue);
+		} else if (strcmp(name, "format") == 0) {
+			if (v != NULL && strcmp(v, "json") == 0)
+				sl->format = CP_SYSLOG_JSON;
+			else if (v != NULL && strcmp(v, "ocsf") == 0)
+				sl->format = CP_SYSLOG_OCSF;
+			else
+				cp_err(c->e, line_of(s), k, "must be \"json\" or \"ocsf\"");
+		} else {
+			unknown_key(c, s, k);
+		}
+	}
+	if (sl->host == NULL)
+		cp_err(c->e, line_of(g), key, "host is required");
+	if (sl->ca == NULL)
+		cp_err(c->e, line_of(g), key, "ca is required (the collector's certificate is verified)");
+	if ((sl->cert == NULL) != (sl->key == NULL))
+		cp_err(c->e, line_of(g), key, "cert and key go together");
 }
 
 /* ---- rules ------------------------------------------------------------------- */
@@ -1279,6 +1330,8 @@ set_defaults(struct cp_config *cfg)
 	cfg->checkpoint_records = 1000;
 	cfg->checkpoint_seconds = 60;
 	cfg->audit_fsync = 1;
+	cfg->syslog.port = 6514;
+	cfg->syslog.queue = 10000;
 }
 
 /* Settings that came from an @include'd file: not supported (the hash covers one file). */
@@ -1352,6 +1405,16 @@ parse_root(struct pctx *c, const config_setting_t *root)
 			parse_rules(c, s, k);
 		} else if (strcmp(k, "audit") == 0) {
 			parse_audit(c, s, k);
+		} else if (strcmp(k, "audit_overflow") == 0) {
+			if (v != NULL && strcmp(v, "drop_records") == 0)
+				st->audit_overflow = CPM_AUDIT_DROP_RECORDS;
+			else if (v != NULL && strcmp(v, "deny_new_flows") == 0)
+				st->audit_overflow = CPM_AUDIT_DENY_NEW_FLOWS;
+			else
+				cp_err(c->e, line_of(s), k,
+				       "must be \"drop_records\" or \"deny_new_flows\"");
+		} else if (strcmp(k, "syslog") == 0) {
+			parse_syslog(c, s, k);
 		} else {
 			unknown_key(c, s, k);
 		}
@@ -1454,5 +1517,9 @@ cp_config_release(struct cp_config *cfg)
 	free(cfg->files);
 	free(cfg->audit_path);
 	free(cfg->audit_signing_key);
+	free(cfg->syslog.host);
+	free(cfg->syslog.ca);
+	free(cfg->syslog.cert);
+	free(cfg->syslog.key);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cp_policy.h"
 #include "cpm.h"
 
 /* Error collector: one "FILE:LINE: KEY: message\n" line per error. */
@@ -106,6 +107,9 @@ struct cp_config {
 	uint32_t checkpoint_records;
 	uint32_t checkpoint_seconds;
 	int audit_fsync;
+	uint32_t rotate_bytes;      /* audit.rotate_bytes, 0 = no size rotation */
+	uint32_t rotate_seconds;    /* audit.rotate_seconds, 0 = no time rotation */
+	struct cp_syslog_cfg syslog; /* syslog = { ... }; host NULL when not set */
 	struct cp_listfile *files;   /* in order of first use */
 	size_t n_files;
 };

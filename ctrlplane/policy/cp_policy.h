@@ -12,6 +12,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* syslog = { host; port; ca; cert; key; format; queue; } (TLS, RFC 5425) */
+struct cp_syslog_cfg {
+	char *host;                 /* NULL: no syslog export */
+	uint32_t port;              /* default 6514 */
+	char *ca;                   /* CA file the collector's certificate must chain to */
+	char *cert, *key;           /* client certificate and key, both or neither */
+	uint32_t format;            /* CP_SYSLOG_JSON or CP_SYSLOG_OCSF */
+	uint32_t queue;             /* bounded queue of messages (default 10000) */
+};
+
+#define CP_SYSLOG_JSON 0
+#define CP_SYSLOG_OCSF 1
+
 struct cp_policy {
 	uint8_t *blob;              /* load it with cpm_policy_load() */
 	size_t blob_len;
@@ -23,6 +36,10 @@ struct cp_policy {
 	uint32_t checkpoint_records;  /* audit.checkpoint_records, 0 = no count trigger */
 	uint32_t checkpoint_seconds;  /* audit.checkpoint_seconds, 0 = no time trigger */
 	int audit_fsync;            /* 0 never 1 batch 2 always */
+	uint32_t rotate_bytes;      /* audit.rotate_bytes, 0 = no size rotation */
+	uint32_t rotate_seconds;    /* audit.rotate_seconds, 0 = no time rotation */
+	uint8_t audit_overflow;     /* enum cpm_audit_overflow */
+	struct cp_syslog_cfg syslog; /* export; host NULL when not configured */
 	uint8_t mode;               /* enum cpm_mode */
 	/*
 	 * What the policy hash covers, in sha256sum's format: one

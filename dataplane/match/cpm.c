@@ -138,6 +138,13 @@ name_find(const struct cpm_policy *p, uint8_t kind, uint8_t field, const char *n
 }
 
 int
+cpm_name_probe(const struct cpm_policy *p, uint8_t kind, uint8_t field, const char *name,
+	       size_t len)
+{
+	return name_find(p, kind, field, name, len) != NULL;
+}
+
+int
 cpm_is_ech_public_name(const struct cpm_policy *p, const char *name, size_t len)
 {
 	const struct cpm_blob_name *e;
@@ -506,8 +513,10 @@ check_settings(const struct cpm_settings *st, char *err, size_t errlen)
 	for (size_t i = 0; i < sizeof(act); i++)
 		if (act[i] != CPM_ALLOW && act[i] != CPM_DENY)
 			return cpm_fail(err, errlen, "policy blob: bad action %u in settings", act[i]);
-	if (st->no_name_action > CPM_DENY || st->pad != 0)
+	if (st->no_name_action > CPM_DENY)
 		return cpm_fail(err, errlen, "policy blob: bad no_name action %u", st->no_name_action);
+	if (st->audit_overflow > CPM_AUDIT_DENY_NEW_FLOWS)
+		return cpm_fail(err, errlen, "policy blob: bad audit_overflow %u", st->audit_overflow);
 	if (st->hold_timeout_ms == 0 || st->hold_max_bytes == 0 || st->hold_max_segments == 0 ||
 	    st->tcp_established_ms == 0 || st->tcp_halfopen_ms == 0 || st->tcp_closed_ms == 0 ||
 	    st->udp_ms == 0 || st->other_ms == 0)

@@ -82,6 +82,12 @@ struct cpm_verdict {
  * Settings the dataplane applies, carried in the blob so that one reload
  * changes them atomically with the rules. Durations in milliseconds.
  */
+/* audit_overflow: what the dataplane does while it cannot record events */
+enum cpm_audit_overflow {
+	CPM_AUDIT_DROP_RECORDS = 0,   /* keep forwarding; lost events become an audit.gap */
+	CPM_AUDIT_DENY_NEW_FLOWS = 1, /* deny every new decision that could not be recorded */
+};
+
 struct cpm_settings {
 	uint8_t mode;            /* enum cpm_mode */
 	uint8_t default_action;  /* enum cpm_action */
@@ -90,7 +96,7 @@ struct cpm_settings {
 	uint8_t table_full_action;
 	uint8_t midstream_action;
 	uint8_t no_name_action;  /* hold bound/timeout hit without a name: 0 = treat as no name */
-	uint8_t pad;
+	uint8_t audit_overflow;  /* enum cpm_audit_overflow (audit_overflow key) */
 	uint32_t hold_timeout_ms;       /* default 5000 */
 	uint32_t hold_max_bytes;        /* default 16384 */
 	uint32_t hold_max_segments;     /* default 16 */
