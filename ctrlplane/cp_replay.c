@@ -122,18 +122,18 @@ build_argv(struct argv_buf *a, const char *dp, const struct cp_captures *cs)
 	rc |= arg_add(a, "--no-telemetry");
 	rc |= arg_add(a, "--file-prefix");
 	rc |= arg_add(a, "cpreplay-%d", (int)getpid());
-	for (int i = 0; i < cs->n; i++) {
+	for (int i = 0; i < cs->n_ports; i++) {
 		rc |= arg_add(a, "--vdev");
-		rc |= arg_add(a, "net_pcap%d,rx_pcap=%s,tx_pcap=/dev/null", i, cs->c[i].path);
+		rc |= arg_add(a, "net_pcap%d,rx_pcap=%s,tx_pcap=/dev/null", i, cs->port[i].path);
 	}
 	rc |= arg_add(a, "--");
 	rc |= arg_add(a, "--mode");
 	rc |= arg_add(a, "replay");
 	rc |= arg_add(a, "--ctl-fd");
 	rc |= arg_add(a, "3");
-	for (int i = 0; i < cs->n; i++) {
+	for (int i = 0; i < cs->n_ports; i++) {
 		rc |= arg_add(a, "--linktype");
-		rc |= arg_add(a, "%d:%d", i, cs->c[i].linktype);
+		rc |= arg_add(a, "%d:%d", i, cs->port[i].linktype);
 	}
 	return rc < 0 ? -ENOMEM : 0;
 }
@@ -271,11 +271,6 @@ cp_replay_run(const struct cp_replay_opts *o)
 		fputs(err, stderr);
 		if (err[strlen(err) - 1] != '\n')
 			fputc('\n', stderr);
-		goto out;
-	}
-	if (o->n_pcaps > DP_MAX_PORTS) {
-		CP_ERR("replay: %d captures given; one dataplane run replays at most %d (one port each)",
-		       o->n_pcaps, DP_MAX_PORTS);
 		goto out;
 	}
 	if (cp_captures_prepare(&cs, o->pcaps, o->n_pcaps, err, ERR_MAX) < 0) {

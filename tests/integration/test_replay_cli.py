@@ -118,8 +118,24 @@ def main():
     check(rc == 1 and "killed by signal 9" in err, "dataplane killed -> exit 1")
     rc, _, err = replay("--config", cfg, A, dp=tmp + "/no-such-dp")
     check(rc == 1 and "cannot execute" in err, "dataplane not found -> exit 1")
-    rc, _, err = replay("--config", cfg, A, A, A, A, A)
-    check(rc == 1 and "at most 4" in err, "more captures than ports refused")
+    # rotated captures: one flow split across files still meets one flow table;
+    # runs of one link type share a port, so the file count is not limited
+    parts = tmp + "/rot"
+    os.makedirs(parts)
+    subprocess.run(["editcap", "-c", "1", A, parts + "/a.pcap"], check=True)
+    rot = sorted(os.path.join(parts, n) for n in os.listdir(parts))
+    C = os.path.join(PCAPS, "mercury-geneve-inner-rawip.pcap")   # raw IP link type
+    rc, _, err = replay("--config", cfg, "--audit-out", tmp + "/rot.jsonl", *(rot + [C, B]))
+    recs = [json.loads(l) for l in open(tmp + "/rot.jsonl", encoding="ascii")]
+    names = snis(recs)
+    check(rc == 0 and len(rot) > 4 and names[0] == "enabled.tls13.com" and
+          names[-1] == "blog.cloudflare.com" and
+          "page.cdnbasket.net" in names and verify(tmp + "/rot.jsonl") and
+          "%d capture(s)" % (len(rot) + 2) in err,
+          "%d rotated files + 2 link-type changes in one run, one flow table" % len(rot))
+    rc, _, err = replay("--config", cfg, A, C, A, C, A, dp=fake)
+    check(rc == 1 and "change link type more than 3 times" in err and
+          not os.path.exists(marker), "more link-type changes than ports refused")
 
     # usage
     for args in (["replay", A], ["replay", "--config", cfg], ["replay", "--bogus"],
