@@ -15,7 +15,7 @@ output must also pass `chokepointctl audit verify`.
 
 Environment: CHOKEPOINT_SRC (repo), CHOKEPOINTCTL, CHOKEPOINT_DP (set by
 meson). Exit 0 only when every in-scope row matched and every replay and
-verification succeeded; 77 (skip) when the corpus or the dataplane is absent.
+verification succeeded; 1 also when the corpus or the dataplane is absent (never a skip).
 """
 import ipaddress
 import json
@@ -230,12 +230,12 @@ def describe(recs):
 
 def main():
     if not os.path.isdir(os.path.join(CORPUS, "pcap")):
-        print("replay corpus: %s not found: skipped" % CORPUS)
-        return 77
+        print("replay corpus: %s not found: FAIL (the corpus must sit beside the repo)" % CORPUS)
+        return 1
     for exe in (CTL, DP):
         if not os.access(exe, os.X_OK):
-            print("replay corpus: %s not built: skipped" % exe)
-            return 77
+            print("replay corpus: %s not built: FAIL" % exe)
+            return 1
     truth = load_truth()
     by_pcap = {}
     for row in truth:
