@@ -80,6 +80,10 @@ cpm_fam(const struct cpm_query *q)
 	return q->family == 4 ? 0 : q->family == 6 ? 1 : -1;
 }
 
+/* cpm.c: 1 if (kind, field, name) is in the name table (bench/ compares it with libcmph). */
+int cpm_name_probe(const struct cpm_policy *p, uint8_t kind, uint8_t field, const char *name,
+		   size_t len);
+
 /* cpm_l34.c */
 int cpm_l34_check(struct cpm_policy *p, char *err, size_t errlen);
 void cpm_l34_release(struct cpm_policy *p);
