@@ -7,7 +7,8 @@
  *   chokepointctl replay --config CONF [--audit-out FILE] [--dp PATH] PCAP...
  *   chokepointctl policy test --config FILE (--sni NAME | --host NAME)
  *                 [--src IP] [--dst IP] [--dport N] [--proto tcp|udp]
- *   chokepointctl audit verify FILE...
+ *   chokepointctl audit verify [--pubkey PEM] [--strict] [--partial] FILE...
+ *   chokepointctl audit keygen --out PREFIX
  *
  * Exit codes: 0 success, 1 failure (reason on stderr), 2 usage error.
  */
@@ -25,6 +26,7 @@
 #include "cp_ctl.h"
 #include "cp_log.h"
 #include "cp_policy.h"
+#include "cp_sign.h"
 #include "cp_util.h"
 #include "cpm.h"
 #include "dp_proto.h"
@@ -40,7 +42,9 @@ static const char usage_text[] =
 	"       chokepointctl replay --config CONF [--audit-out FILE] [--dp PATH] PCAP...\n"
 	"       chokepointctl policy test --config FILE (--sni NAME | --host NAME)\n"
 	"                     [--src IP] [--dst IP] [--dport N] [--proto tcp|udp]\n"
-	"       chokepointctl audit verify FILE...\n"
+	"       chokepointctl audit verify [--pubkey PEM] [--strict] [--partial] FILE...\n"
+	"                     (FILE...: the rotated files oldest first, then the live one)\n"
+	"       chokepointctl audit keygen --out PREFIX   (writes PREFIX.key 0600, PREFIX.pub)\n"
 	"  --socket PATH   chokepointd's control socket (default " CP_DEFAULT_CTL_SOCK ")\n";
 
 static int __attribute__((format(printf, 1, 2)))
@@ -321,20 +325,100 @@ fail:
 static int
 cmd_audit_verify(int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "pubkey", required_argument, NULL, 'k' },
+		{ "strict", no_argument, NULL, 's' },
+		{ "partial", no_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 },
+	};
 	struct cp_audit_verify st;
-	char msg[1024];
+	struct cp_key *key = NULL;
+	const char *pub = NULL;
+	char msg[1024], *sum;
+	int c, strict = 0, partial = 0, rc = 0;
 
-	if (argc < 2)
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		switch (c) {
+		case 'k':
+			pub = optarg;
+			break;
+		case 's':
+			strict = 1;
+			break;
+		case 'p':
+			partial = 1;
+			break;
+		default:
+			return usage_err("audit verify: bad option");
+		}
+	}
+	if (optind >= argc)
 		return usage_err("audit verify: no file given");
+	if (pub != NULL && cp_key_load_public(pub, &key, msg, sizeof(msg)) < 0) {
+		fprintf(stderr, "chokepointctl: --pubkey %s\n", msg);
+		return 1;
+	}
 	memset(&st, 0, sizeof(st));
-	for (int i = 1; i < argc; i++) {
+	st.pubkey = key;
+	st.partial = partial;
+	for (int i = optind; i < argc; i++) {
 		if (cp_audit_verify_file(argv[i], &st, msg, sizeof(msg)) != 0) {
 			fprintf(stderr, "%s\n", msg);
+			printf("chain BROKEN: %s\n", msg);
+			cp_key_free(key);
 			return 1;
 		}
 		printf("%s\n", msg);
 	}
-	printf("chain verified (hash chain only: signatures are not checked)\n");
+	sum = malloc(8192);
+	if (sum != NULL) {
+		cp_audit_verify_summary(&st, sum, 8192);
+		fputs(sum, stdout);
+		free(sum);
+	}
+	if (key == NULL) {
+		printf("chain verified; signatures not checked: give --pubkey PEM (the key you pinned, never one from the trail)\n");
+		rc = strict ? 1 : 0;
+		if (strict)
+			fprintf(stderr, "chokepointctl: --strict without --pubkey: nothing is proven signed\n");
+	} else if (st.unsigned_tail > 0) {
+		printf("chain and signatures verified; the last %llu record(s) are not covered by a checkpoint%s\n",
+		       (unsigned long long)st.unsigned_tail, strict ? " (--strict: failure)" : "");
+		rc = strict ? 1 : 0;
+	} else {
+		printf("chain and signatures verified\n");
+	}
+	cp_key_free(key);
+	return rc;
+}
+
+static int
+cmd_audit_keygen(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "out", required_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *prefix = NULL;
+	char id[2 * CP_KEY_ID_LEN + 1], err[1024];
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		if (c != 'o')
+			return usage_err("audit keygen: bad option");
+		prefix = optarg;
+	}
+	if (prefix == NULL || optind < argc)
+		return usage_err("audit keygen: --out PREFIX is required (and nothing else)");
+	if (cp_sign_keygen(prefix, id, err, sizeof(err)) < 0) {
+		fprintf(stderr, "chokepointctl: audit keygen: %s\n", err);
+		return 1;
+	}
+	printf("%s.key: Ed25519 private key (mode 0600): audit.signing_key of the config\n", prefix);
+	printf("%s.pub: public key: give it to the auditor (audit verify --pubkey)\n", prefix);
+	printf("key id %s\n", id);
 	return 0;
 }
 
@@ -375,9 +459,11 @@ main(int argc, char **argv)
 		return cmd_policy_test(argc - 1, argv + 1);
 	}
 	if (strcmp(argv[0], "audit") == 0) {
-		if (argc < 2 || strcmp(argv[1], "verify") != 0)
-			return usage_err("audit: the only subcommand is 'verify'");
-		return cmd_audit_verify(argc - 1, argv + 1);
+		if (argc >= 2 && strcmp(argv[1], "verify") == 0)
+			return cmd_audit_verify(argc - 1, argv + 1);
+		if (argc >= 2 && strcmp(argv[1], "keygen") == 0)
+			return cmd_audit_keygen(argc - 1, argv + 1);
+		return usage_err("audit: subcommands are 'verify' and 'keygen'");
 	}
 	return usage_err("unknown command '%s'", argv[0]);
 }

@@ -25,6 +25,7 @@
 #include "cp_dplink.h"
 #include "cp_log.h"
 #include "cp_policy.h"
+#include "cp_sign.h"
 #include "cp_status.h"
 #include "cp_util.h"
 
@@ -60,6 +61,8 @@ struct daemon {
 	int ctl_listen;
 	struct ctl_conn ctl[MAX_CTL_CONNS];
 	struct cp_audit *audit;
+	struct cp_key *key;       /* audit.signing_key, NULL when not signing */
+	char *key_path;
 	struct cp_dplink *link;
 	char *audit_path;         /* in use (the config's may change on reload) */
 	uint64_t start_ms;
@@ -157,6 +160,13 @@ reload(struct daemon *d, const char *by, char *why, size_t whylen)
 	    strcmp(pol->audit_path, d->audit_path) != 0)
 		CP_WARN("policy %s: audit.path changed to %s: the trail stays %s until restart",
 			d->config, pol->audit_path, d->audit_path);
+	if ((pol->audit_signing_key == NULL) != (d->key_path == NULL) ||
+	    (pol->audit_signing_key != NULL && strcmp(pol->audit_signing_key, d->key_path) != 0))
+		CP_WARN("policy %s: audit.signing_key changed: the trail is signed with %s until restart",
+			d->config, d->key_path != NULL ? d->key_path : "no key");
+	if (d->key != NULL)
+		cp_audit_set_signer(d->audit, d->key, pol->checkpoint_records, pol->checkpoint_seconds);
+	cp_audit_set_rotation(d->audit, pol->rotate_bytes, pol->rotate_seconds);
 	CP_INFO("policy %s compiled (%s): %u rules", d->config, by, pol->n_rules);
 	rc = cp_dplink_set_policy(d->link, pol, by, err, ERR_MAX);
 	if (rc < 0) {
@@ -458,7 +468,10 @@ static int
 next_timeout(struct daemon *d)
 {
 	uint64_t now = cp_mono_ms(), t = now + 1000;
+	int due = cp_audit_tick_due_ms(d->audit);
 
+	if (due >= 0 && now + (uint64_t)due < t)
+		t = now + (uint64_t)due;
 	for (int i = 0; i < MAX_CTL_CONNS; i++)
 		if (d->ctl[i].fd >= 0 && d->ctl[i].deadline_ms < t)
 			t = d->ctl[i].deadline_ms;
@@ -504,8 +517,38 @@ run(struct daemon *d)
 		if (bits & CP_DPL_AUDIT_ERR)
 			CP_ERR("audit %s: write failed: events stay with the dataplane until it reconnects",
 			       d->audit_path);
+		cp_audit_tick(d->audit);
 		ctl_progress(d, bits);
 	}
+	/* a clean exit ends the trail signed */
+	if (cp_audit_checkpoint(d->audit, "shutdown") == 0 && d->key != NULL)
+		CP_INFO("audit %s: closed with a checkpoint at seq %llu", d->audit_path,
+			(unsigned long long)(cp_audit_next_seq(d->audit) - 1));
+	return 0;
+}
+
+/* audit.signing_key: load it (a configured key that does not load is fatal) */
+static int
+load_signing_key(struct daemon *d, const struct cp_policy *pol)
+{
+	char err[1024], warn[512];
+
+	if (pol->audit_signing_key == NULL) {
+		CP_WARN("audit %s: no audit.signing_key: records are hash-chained but not signed",
+			d->audit_path);
+		return 0;
+	}
+	if (cp_key_load_private(pol->audit_signing_key, &d->key, err, sizeof(err), warn,
+				sizeof(warn)) < 0) {
+		CP_ERR("audit.signing_key %s", err);
+		return -1;
+	}
+	if (warn[0] != '\0')
+		CP_WARN("audit.signing_key %s", warn);
+	d->key_path = strdup(pol->audit_signing_key);
+	CP_INFO("audit %s: signed checkpoints with key %s every %u records / %u s",
+		d->audit_path, cp_key_id_hex(d->key), pol->checkpoint_records,
+		pol->checkpoint_seconds);
 	return 0;
 }
 
@@ -607,9 +650,21 @@ main(int argc, char **argv)
 			goto out;
 		}
 		if (ri.torn_bytes > 0)
-			CP_WARN("audit %s: cut a torn last line of %zu bytes (a write cut short by a crash); chain continues at seq %llu",
+			CP_WARN("audit %s: cut a torn last line of %zu bytes (a write cut short by a crash) and recorded it (audit.recovered seq %llu)",
 				d->audit_path, ri.torn_bytes, (unsigned long long)(ri.seq + 1));
-		CP_INFO("audit %s: next seq %llu", d->audit_path, (unsigned long long)(ri.seq + 1));
+		if (ri.from[0] != '\0')
+			CP_INFO("audit %s: empty: the chain continues from %s", d->audit_path, ri.from);
+		CP_INFO("audit %s: next seq %llu", d->audit_path,
+			(unsigned long long)cp_audit_next_seq(d->audit));
+		if (load_signing_key(d, pol) < 0) {
+			cp_policy_free(pol);
+			rc = 1;
+			goto out;
+		}
+		if (d->key != NULL)
+			cp_audit_set_signer(d->audit, d->key, pol->checkpoint_records,
+					    pol->checkpoint_seconds);
+		cp_audit_set_rotation(d->audit, pol->rotate_bytes, pol->rotate_seconds);
 		if (cp_dplink_new(d->audit, &d->link) < 0 ||
 		    cp_dplink_set_policy(d->link, pol, "start", why, sizeof(why)) < 0) {
 			CP_ERR("policy %s: %s", d->config, why);
@@ -658,6 +713,8 @@ out:
 		close(d->sig_fd);
 	cp_dplink_free(d->link);
 	cp_audit_close(d->audit);
+	cp_key_free(d->key);
+	free(d->key_path);
 	free(d->audit_path);
 	free(d);
 	return rc;

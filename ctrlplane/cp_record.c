@@ -396,3 +396,41 @@ cp_record_gap(struct cp_json *j, char *buf, size_t cap, uint64_t seq,
 	render_gap(j, boot_id, worker, first, last, cause);
 	return cp_json_error(j);
 }
+
+int
+cp_record_checkpoint(struct cp_json *j, char *buf, size_t cap, uint64_t seq,
+		     uint64_t ts_ns, const char *cause, uint64_t records,
+		     const char *key_id_hex, const uint8_t sig[64])
+{
+	char hex[129];
+
+	begin(j, buf, cap, "audit.checkpoint", ts_ns, seq);
+	cp_json_key(j, "cause");
+	cp_json_strz(j, cause);
+	cp_json_key(j, "records");
+	cp_json_u64(j, records);
+	cp_json_key(j, "alg");
+	cp_json_strz(j, "ed25519");
+	cp_json_key(j, "key");
+	cp_json_strz(j, key_id_hex);
+	cp_json_key(j, "sig");
+	cp_json_strz(j, cp_hex(sig, 64, hex));
+	return cp_json_error(j);
+}
+
+int
+cp_record_recovered(struct cp_json *j, char *buf, size_t cap, uint64_t seq,
+		    uint64_t ts_ns, const char *file, uint64_t torn_bytes,
+		    const uint8_t torn_sha256[32])
+{
+	char hex[65];
+
+	begin(j, buf, cap, "audit.recovered", ts_ns, seq);
+	cp_json_key(j, "file");
+	cp_json_strz(j, file);
+	cp_json_key(j, "torn_bytes");
+	cp_json_u64(j, torn_bytes);
+	cp_json_key(j, "torn_sha256");
+	cp_json_strz(j, cp_hex(torn_sha256, 32, hex));
+	return cp_json_error(j);
+}

@@ -43,6 +43,20 @@ int cp_record_gap(struct cp_json *j, char *buf, size_t cap, uint64_t seq,
 		  uint64_t ts_ns, const uint8_t boot_id[16], unsigned worker,
 		  uint64_t first, uint64_t last, const char *cause);
 
+/*
+ * audit.checkpoint: cause ("records", "seconds", "shutdown", "rotate"),
+ * records since the previous checkpoint, signing key id (16 hex) and the
+ * Ed25519 signature (cp_sign.h) as 128 hex digits. 0 or -ENOSPC.
+ */
+int cp_record_checkpoint(struct cp_json *j, char *buf, size_t cap, uint64_t seq,
+			 uint64_t ts_ns, const char *cause, uint64_t records,
+			 const char *key_id_hex, const uint8_t sig[64]);
+
+/* audit.recovered: a torn last line of file was cut on restart. 0 or -ENOSPC. */
+int cp_record_recovered(struct cp_json *j, char *buf, size_t cap, uint64_t seq,
+			uint64_t ts_ns, const char *file, uint64_t torn_bytes,
+			const uint8_t torn_sha256[32]);
+
 /* Audit spelling of a name: ASCII lower-cased, one trailing dot removed. */
 size_t cp_record_norm_name(const char *in, size_t len, char *out);
 

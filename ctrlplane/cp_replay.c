@@ -25,6 +25,7 @@
 #include "cp_log.h"
 #include "cp_policy.h"
 #include "cp_replay.h"
+#include "cp_sign.h"
 #include "cp_util.h"
 
 #define ERR_MAX 16384
@@ -251,6 +252,7 @@ cp_replay_run(const struct cp_replay_opts *o)
 	struct cp_captures cs;
 	struct cp_policy *pol = NULL;
 	struct cp_audit *audit = NULL;
+	struct cp_key *key = NULL;
 	struct cp_dplink *link = NULL;
 	struct argv_buf av = { 0 };
 	struct sigaction sa, old_int, old_term;
@@ -286,6 +288,20 @@ cp_replay_run(const struct cp_replay_opts *o)
 	out_fd = open_output(o->audit_out, &audit);
 	if (out_fd < 0 && o->audit_out != NULL)
 		goto out;
+	/* the same signed trail as chokepointd's when the config names a key */
+	if (pol->audit_signing_key != NULL) {
+		char warn[512];
+
+		if (cp_key_load_private(pol->audit_signing_key, &key, err, ERR_MAX, warn,
+					sizeof(warn)) < 0) {
+			CP_ERR("audit.signing_key %s", err);
+			goto out;
+		}
+		if (warn[0] != '\0')
+			CP_WARN("audit.signing_key %s", warn);
+		/* pcap time is not wall time: checkpoints by count, and one at the end */
+		cp_audit_set_signer(audit, key, pol->checkpoint_records, 0);
+	}
 	if (cp_dplink_new(audit, &link) < 0) {
 		CP_ERR("out of memory");
 		goto out;
@@ -379,6 +395,9 @@ cp_replay_run(const struct cp_replay_opts *o)
 		CP_ERR("chokepoint-dp (%s) ended before it drained the captures: %s", dp, stdesc);
 	} else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
 		CP_ERR("chokepoint-dp (%s): %s", dp, stdesc);
+	} else if (!failed && cp_audit_checkpoint(audit, "shutdown") < 0) {
+		CP_ERR("cannot write the closing checkpoint to %s",
+		       o->audit_out ? o->audit_out : "stdout");
 	} else if (!failed) {
 		CP_INFO("replay: %d capture(s), %lu packets, %llu records from events, %s",
 			cs.n, packets,
@@ -398,6 +417,7 @@ out:
 	cp_dplink_free(link);
 	cp_policy_free(pol);
 	cp_audit_close(audit);
+	cp_key_free(key);
 	if (out_fd >= 0 && o->audit_out != NULL)
 		close(out_fd);
 	cp_captures_cleanup(&cs);

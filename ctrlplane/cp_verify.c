@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 
 #include "cp_audit.h"
+#include "cp_sign.h"
 #include "cp_util.h"
 
 #define LINE_LIMIT (1024 * 1024)
@@ -44,12 +45,44 @@ static const char *const keys_gap[] = {
 	"prev", "hash", NULL,
 };
 
+static const char *const keys_checkpoint[] = {
+	"v", "type", "ts", "seq", "cause", "records", "alg", "key", "sig", "prev", "hash", NULL,
+};
+static const char *const keys_recovered[] = {
+	"v", "type", "ts", "seq", "file", "torn_bytes", "torn_sha256", "prev", "hash", NULL,
+};
+
 static const struct rec_shape shapes[] = {
 	{ "flow.decision", keys_decision },
 	{ "flow.end", keys_end },
 	{ "policy.loaded", keys_policy },
 	{ "audit.gap", keys_gap },
+	{ "audit.checkpoint", keys_checkpoint },
+	{ "audit.recovered", keys_recovered },
 };
+
+/* a string value of exactly n lowercase hex digits into out (n/2 bytes) */
+static int
+hex_val(const struct cp_json_member *m, size_t n, uint8_t *out)
+{
+	if (m->val_len != n + 2 || m->val[0] != '"' || m->val[n + 1] != '"')
+		return -1;
+	for (size_t i = 1; i <= n; i++) {
+		char c = m->val[i];
+
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return -1;
+	}
+	return cp_unhex(m->val + 1, n / 2, out);
+}
+
+static bool
+val_is(const struct cp_json_member *m, const char *v)
+{
+	size_t n = strlen(v);
+
+	return m->val_len == n && memcmp(m->val, v, n) == 0;
+}
 
 static int
 key_is(const struct cp_json_member *m, const char *k)
@@ -180,6 +213,62 @@ cp_audit_check_line(const char *line, size_t len, struct cp_audit_line *li,
 		return fail(why, whylen, "%ssha256 failed", "");
 	if (memcmp(h, li->hash, 32) != 0)
 		return fail(why, whylen, "hash does not match the record's bytes (record altered)%s", "");
+	memcpy(li->ts, m[2].val + 1, 27);
+	li->ts[27] = '\0';
+	if (strcmp(li->type, "audit.checkpoint") == 0) {
+		if (!val_is(&m[6], "\"ed25519\""))
+			return fail(why, whylen, "bad record shape: %s", "checkpoint alg is not \"ed25519\"");
+		if (hex_val(&m[7], 2 * CP_KEY_ID_LEN, li->key_id) < 0)
+			return fail(why, whylen, "bad record shape: %s", "checkpoint key is not 16 hex digits");
+		if (hex_val(&m[8], 2 * CP_SIG_LEN, li->sig) < 0)
+			return fail(why, whylen, "bad record shape: %s", "checkpoint sig is not 128 hex digits");
+	} else if (strcmp(li->type, "audit.gap") == 0) {
+		li->gap_count = strtoull(m[8].val, NULL, 10);
+	} else if (strcmp(li->type, "audit.recovered") != 0 && m[4].val_len < sizeof(li->policy) + 2 &&
+		   m[4].val[0] == '"') {
+		memcpy(li->policy, m[4].val + 1, m[4].val_len - 2);
+		li->policy[m[4].val_len - 2] = '\0';
+	}
+	return 0;
+}
+
+static void
+note_policy(struct cp_audit_verify *st, const char *p)
+{
+	if (p[0] == '\0')
+		return;
+	for (unsigned i = 0; i < st->n_policies; i++)
+		if (strcmp(st->policies[i], p) == 0)
+			return;
+	if (st->n_policies == CP_VERIFY_POLICIES) {
+		st->more_policies = true;
+		return;
+	}
+	snprintf(st->policies[st->n_policies++], sizeof(st->policies[0]), "%s", p);
+}
+
+/* A checkpoint's signature with the pinned key. 0, or 1 with msg filled. */
+static int
+check_signature(const struct cp_audit_verify *st, const struct cp_audit_line *li,
+		const char *path, unsigned long lineno, char *msg, size_t msglen)
+{
+	uint8_t m[CP_SIGN_MSG_LEN];
+	char a[17], b[17];
+
+	if (memcmp(li->key_id, cp_key_id(st->pubkey), CP_KEY_ID_LEN) != 0) {
+		snprintf(msg, msglen,
+			 "%s:%lu: checkpoint signed by key %s, the pinned key is %s: not trusted",
+			 path, lineno, cp_hex(li->key_id, CP_KEY_ID_LEN, a),
+			 cp_hex(cp_key_id(st->pubkey), CP_KEY_ID_LEN, b));
+		return 1;
+	}
+	cp_sign_message(m, li->seq, li->prev, li->ts, li->key_id);
+	if (cp_sign_verify(st->pubkey, m, sizeof(m), li->sig) != 0) {
+		snprintf(msg, msglen,
+			 "%s:%lu: checkpoint signature does not verify with the pinned key (checkpoint forged or altered)",
+			 path, lineno);
+		return 1;
+	}
 	return 0;
 }
 
@@ -230,7 +319,7 @@ cp_audit_verify_file(const char *path, struct cp_audit_verify *st, char *msg,
 		}
 		if (!st->started) {
 			/* the first record of the first file is the genesis */
-			if (li.seq != 1 || memcmp(li.prev, zero32, 32) != 0) {
+			if (!st->partial && (li.seq != 1 || memcmp(li.prev, zero32, 32) != 0)) {
 				snprintf(msg, msglen,
 					 "%s:%lu: chain does not start at genesis (seq %llu, prev %.16s...): earlier records missing",
 					 path, lineno, (unsigned long long)li.seq, cp_hex(li.prev, 32, hx));
@@ -239,12 +328,21 @@ cp_audit_verify_file(const char *path, struct cp_audit_verify *st, char *msg,
 			}
 		} else {
 			if (li.seq != st->seq + 1) {
-				snprintf(msg, msglen,
-					 "%s:%lu: seq %llu where %llu belongs (record %s)",
-					 path, lineno, (unsigned long long)li.seq,
-					 (unsigned long long)(st->seq + 1),
-					 li.seq > st->seq + 1 ? "missing before this line" :
-					 "repeated, inserted or out of order");
+				if (lineno == 1)
+					snprintf(msg, msglen,
+						 "%s:1: seq %llu where %llu belongs: the previous file ended at seq %llu (%s)",
+						 path, (unsigned long long)li.seq,
+						 (unsigned long long)(st->seq + 1), (unsigned long long)st->seq,
+						 li.seq > st->seq + 1 ?
+						 "records missing: a rotated file missing or left out?" :
+						 "files given out of order?");
+				else
+					snprintf(msg, msglen,
+						 "%s:%lu: seq %llu where %llu belongs (record %s)",
+						 path, lineno, (unsigned long long)li.seq,
+						 (unsigned long long)(st->seq + 1),
+						 li.seq > st->seq + 1 ? "missing before this line" :
+						 "repeated, inserted or out of order");
 				rc = 1;
 				goto out;
 			}
@@ -256,12 +354,39 @@ cp_audit_verify_file(const char *path, struct cp_audit_verify *st, char *msg,
 				goto out;
 			}
 		}
+		if (strcmp(li.type, "audit.checkpoint") == 0) {
+			if (st->pubkey != NULL &&
+			    check_signature(st, &li, path, lineno, msg, msglen) != 0) {
+				rc = 1;
+				goto out;
+			}
+			st->checkpoints++;
+			st->last_checkpoint_seq = li.seq;
+			st->unsigned_tail = 0;
+		} else {
+			st->unsigned_tail++;
+		}
+		if (strcmp(li.type, "audit.gap") == 0) {
+			st->gaps++;
+			st->gap_events += li.gap_count;
+		} else if (strcmp(li.type, "audit.recovered") == 0) {
+			st->recovered++;
+		}
+		note_policy(st, li.policy);
+		if (st->first_ts[0] == '\0' || strcmp(li.ts, st->first_ts) < 0)
+			memcpy(st->first_ts, li.ts, sizeof(st->first_ts));
+		if (strcmp(li.ts, st->last_ts) > 0)
+			memcpy(st->last_ts, li.ts, sizeof(st->last_ts));
+		if (!st->started)
+			st->start_seq = li.seq;
 		st->started = 1;
 		st->seq = li.seq;
 		memcpy(st->prev, li.hash, 32);
+		st->total++;
 		if (st->records++ == 0)
 			st->first_seq = li.seq;
 	}
+	st->files++;
 	if (ferror(f)) {
 		snprintf(msg, msglen, "%s: read error: %s", path, strerror(errno));
 		rc = 1;
@@ -277,4 +402,49 @@ out:
 	free(line);
 	fclose(f);
 	return rc;
+}
+
+void
+cp_audit_verify_summary(const struct cp_audit_verify *st, char *out, size_t outlen)
+{
+	size_t n = 0;
+
+#define ADD(...) do { \
+		int k_ = snprintf(out + n, n < outlen ? outlen - n : 0, __VA_ARGS__); \
+		if (k_ > 0) \
+			n += (size_t)k_; \
+	} while (0)
+	if (outlen == 0)
+		return;
+	out[0] = '\0';
+	ADD("records: %llu in %u file(s), seq %llu..%llu%s\n", (unsigned long long)st->total,
+	    st->files, (unsigned long long)st->start_seq, (unsigned long long)st->seq,
+	    st->start_seq > 1 ? " (starts after the genesis: earlier records not checked)" : "");
+	if (st->total > 0)
+		ADD("time span: %s .. %s\n", st->first_ts, st->last_ts);
+	ADD("policies seen: %u%s\n", st->n_policies, st->more_policies ? "+" : "");
+	for (unsigned i = 0; i < st->n_policies; i++)
+		ADD("  %s\n", st->policies[i]);
+	if (st->gaps > 0)
+		ADD("audit.gap: %llu record(s), %llu events lost (the ranges are in the records)\n",
+		    (unsigned long long)st->gaps, (unsigned long long)st->gap_events);
+	if (st->recovered > 0)
+		ADD("audit.recovered: %llu torn line(s) cut after a crash\n",
+		    (unsigned long long)st->recovered);
+	if (st->pubkey != NULL)
+		ADD("checkpoints: %llu, every signature verified with the pinned key %s%s\n",
+		    (unsigned long long)st->checkpoints, cp_key_id_hex(st->pubkey),
+		    st->checkpoints > 0 ? "" : " (none found: nothing is signed)");
+	else
+		ADD("checkpoints: %llu, signatures NOT checked (no --pubkey): hash chain only\n",
+		    (unsigned long long)st->checkpoints);
+	if (st->unsigned_tail > 0)
+		ADD("unsigned: %llu record(s) after the last checkpoint%s (seq %llu..%llu)\n",
+		    (unsigned long long)st->unsigned_tail,
+		    st->checkpoints > 0 ? "" : " (no checkpoint at all)",
+		    (unsigned long long)(st->seq - st->unsigned_tail + 1),
+		    (unsigned long long)st->seq);
+	else if (st->checkpoints > 0)
+		ADD("unsigned: 0 (the trail ends with a checkpoint)\n");
+#undef ADD
 }

@@ -14,6 +14,7 @@ cut; `audit verify` on the result.
 """
 import array
 import fcntl
+import hashlib
 import json
 import mmap
 import os
@@ -349,9 +350,14 @@ def main():
     dp.send(hello_msg())
     dp.expect_policy(2)
     dp.ack(2)
-    wait_for(lambda: records(audit)[-1]["seq"] == seq + 1, "chain continues after restart")
+    wait_for(lambda: records(audit)[-1]["seq"] == seq + 2, "chain continues after restart")
+    rec = records(audit)[-2]
+    check(rec["type"] == "audit.recovered" and rec["seq"] == seq + 1 and
+          rec["torn_bytes"] == 23 and rec["file"] == audit and
+          rec["torn_sha256"] == hashlib.sha256(b'{"v":1,"type":"flow.dec').hexdigest(),
+          "first record after restart: the cut torn line, recorded: %s" % rec)
     check(records(audit)[-1]["type"] == "policy.loaded" and records(audit)[-1]["by"] == "ctl"
-          and records(audit)[-1]["generation"] == 2, "first record after restart: the reload")
+          and records(audit)[-1]["generation"] == 2, "then the reload")
     dp.close()
     # a second daemon on the same sockets is refused; the first one is untouched
     p = subprocess.run([CPD, "-c", cfg, "--dp-socket", run + "/dp.sock", "--ctl-socket",
@@ -375,7 +381,7 @@ def main():
     logtext = open(log).read()
     check("cut a torn last line of 23 bytes" in logtext, "torn line cut and logged")
     p = subprocess.run([CTL, "audit", "verify", audit], capture_output=True, text=True)
-    check(p.returncode == 0 and "ok: %d records" % (seq + 1) in p.stdout,
+    check(p.returncode == 0 and "ok: %d records" % (seq + 2) in p.stdout,
           "audit verify: " + p.stdout.strip().split("\n")[0])
     # a tampered trail fails verification at the right line
     lines = open(audit).read().split("\n")

@@ -25,6 +25,7 @@
 #include "cp_audit.h"
 #include "cp_gens.h"
 #include "cp_record.h"
+#include "cp_sign.h"
 #include "dp_proto.h"
 
 #define TS_NS 1764114684123456789ull     /* 2025-11-25T23:51:24.123456Z */
@@ -654,15 +655,37 @@ test_resume_torn_last_line(void **state)
 	assert_int_equal(write(fd, torn, strlen(torn)), (ssize_t)strlen(torn));
 	close(fd);
 	expect_break(path, 5, "torn last line");
-	append_n(path, 0, &ri);                 /* reopening cuts the torn bytes */
+	append_n(path, 0, &ri);                 /* reopening cuts the torn bytes ... */
 	assert_int_equal(ri.torn_bytes, strlen(torn));
 	assert_int_equal(ri.seq, 4);
 	assert_int_equal(stat(path, &st1), 0);
-	assert_int_equal(st1.st_size, st0.st_size);
+	assert_true(st1.st_size > st0.st_size);
+	{
+		/* ... and records the cut: audit.recovered with its size and sha256 */
+		static char lines[8][CP_LINE_MAX];
+		char want[256];
+
+		assert_int_equal(read_lines(path, lines, 8), 5);
+		snprintf(want, sizeof(want),
+			 "\"type\":\"audit.recovered\",\"ts\":\"");
+		assert_non_null(strstr(lines[4], want));
+		assert_non_null(strstr(lines[4], "\"seq\":5,\"file\":\""));
+		assert_int_equal(python_chain(path), 0);
+		{
+			char cmd[512];
+
+			/* the recorded sha256 is the cut bytes' (independently: python hashlib) */
+			snprintf(cmd, sizeof(cmd),
+				 "/usr/bin/python3 -c 'import json,hashlib,sys; r=json.loads(open(sys.argv[1]).read().split(\"\\n\")[4]); "
+				 "sys.exit(r[\"torn_sha256\"]!=hashlib.sha256(sys.argv[2].encode()).hexdigest() or r[\"torn_bytes\"]!=len(sys.argv[2]))' %s '%s'",
+				 path, torn);
+			assert_int_equal(system(cmd), 0);
+		}
+	}
 	append_n(path, 2, &ri);
 	assert_int_equal(ri.torn_bytes, 0);
 	assert_int_equal(verify(path, msg, sizeof(msg)), 0);
-	assert_non_null(strstr(msg, "ok: 6 records"));
+	assert_non_null(strstr(msg, "ok: 7 records"));
 
 	/* a file holding only a torn line starts a new chain */
 	tpath(path, sizeof(path), "torn-only.jsonl");
@@ -673,6 +696,7 @@ test_resume_torn_last_line(void **state)
 	assert_int_equal(ri.seq, 0);
 	assert_int_equal(ri.torn_bytes, strlen(torn));
 	assert_int_equal(verify(path, msg, sizeof(msg)), 0);
+	assert_non_null(strstr(msg, "ok: 2 records"));
 }
 
 static void
@@ -718,6 +742,360 @@ test_failed_write_leaves_no_record(void **state)
 	assert_int_equal(cp_record_event(&j, buf, 100, 1, &e, boot, &gens), -ENOSPC);
 }
 
+/* ------------------------------------------------------- signed checkpoints */
+
+static int
+sh(const char *fmt, ...)
+{
+	char cmd[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return system(cmd);
+}
+
+/* n data records into an open trail */
+static void
+put_records(struct cp_audit *a, int n)
+{
+	char buf[CP_LINE_MAX];
+	struct cp_json j;
+
+	for (int i = 0; i < n; i++) {
+		uint64_t seq = cp_audit_next_seq(a);
+		struct dp_event e = ev_decision_tls();
+
+		e.wseq = seq;
+		assert_int_equal(cp_record_event(&j, buf, sizeof(buf), seq, &e, boot, &gens), 0);
+		assert_int_equal(cp_audit_append(a, &j, seq), 0);
+	}
+}
+
+static struct cp_key *
+keypair(const char *name, char *pub, size_t publen)
+{
+	char prefix[128], path[160], id[17], err[512], warn[512];
+	struct cp_key *k;
+
+	tpath(prefix, sizeof(prefix), name);
+	assert_int_equal(cp_sign_keygen(prefix, id, err, sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s.key", prefix);
+	snprintf(pub, publen, "%s.pub", prefix);
+	assert_int_equal(cp_key_load_private(path, &k, err, sizeof(err), warn, sizeof(warn)), 0);
+	assert_string_equal(warn, "");
+	assert_string_equal(cp_key_id_hex(k), id);
+	return k;
+}
+
+static int
+verify_key(const char *path, const char *pub, struct cp_audit_verify *st, char *msg, size_t n)
+{
+	static struct cp_key *pk;
+	char err[512];
+
+	cp_key_free(pk);
+	pk = NULL;
+	memset(st, 0, sizeof(*st));
+	if (pub != NULL) {
+		assert_int_equal(cp_key_load_public(pub, &pk, err, sizeof(err)), 0);
+		st->pubkey = pk;
+	}
+	return cp_audit_verify_file(path, st, msg, n);
+}
+
+static void
+test_checkpoint_sign_verify(void **state)
+{
+	struct cp_audit_verify st;
+	struct cp_audit_stats as;
+	struct cp_audit *a;
+	char path[128], pub[160], msg[1024], err[512];
+	static char lines[24][CP_LINE_MAX];
+	struct cp_key *k = keypair("ck", pub, sizeof(pub));
+	int n;
+
+	tpath(path, sizeof(path), "signed.jsonl");
+	assert_int_equal(cp_audit_open(path, 1, &a, NULL, err, sizeof(err)), 0);
+	cp_audit_set_signer(a, k, 5, 0);
+	put_records(a, 12);            /* 5 + ckpt(6), 5 + ckpt(12), 2 */
+	cp_audit_stats(a, &as);
+	assert_int_equal(as.checkpoints, 2);
+	assert_int_equal(as.last_checkpoint_seq, 12);
+	assert_int_equal(as.since_checkpoint, 2);
+	assert_int_equal(cp_audit_checkpoint(a, "shutdown"), 0);
+	assert_int_equal(cp_audit_checkpoint(a, "shutdown"), 0);   /* nothing new: no record */
+	cp_audit_close(a);
+	n = read_lines(path, lines, 24);
+	assert_int_equal(n, 15);
+	assert_non_null(strstr(lines[5], "\"type\":\"audit.checkpoint\""));
+	assert_non_null(strstr(lines[5], "\"seq\":6,\"cause\":\"records\",\"records\":5,\"alg\":\"ed25519\",\"key\":\""));
+	assert_non_null(strstr(lines[14], "\"seq\":15,\"cause\":\"shutdown\",\"records\":2,"));
+	assert_int_equal(python_chain(path), 0);
+
+	/* chain only: says so, counts the checkpoints */
+	assert_int_equal(verify_key(path, NULL, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(st.checkpoints, 3);
+	/* with the pinned key: every signature checked, nothing unsigned */
+	assert_int_equal(verify_key(path, pub, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(st.checkpoints, 3);
+	assert_int_equal(st.unsigned_tail, 0);
+	assert_int_equal(st.last_checkpoint_seq, 15);
+	{
+		char sum[2048];
+
+		cp_audit_verify_summary(&st, sum, sizeof(sum));
+		assert_non_null(strstr(sum, "records: 15 in 1 file(s), seq 1..15\n"));
+		assert_non_null(strstr(sum, "time span: 2025-11-25T23:51:24.123456Z .. "));
+		assert_non_null(strstr(sum, "policies seen: 1\n  sha256:" SHA_HEX "\n"));
+		assert_non_null(strstr(sum, "checkpoints: 3, every signature verified with the pinned key"));
+		assert_non_null(strstr(sum, "unsigned: 0 (the trail ends with a checkpoint)"));
+	}
+	/* independent check of one signature: OpenSSL's CLI over the documented message */
+	assert_int_equal(sh("/usr/bin/python3 -c '"
+			    "import json,struct,sys\n"
+			    "r=json.loads(open(sys.argv[1]).read().split(\"\\n\")[5])\n"
+			    "m=b\"chokepoint-audit-checkpoint-v1\\0\"+struct.pack(\">Q\",r[\"seq\"])+bytes.fromhex(r[\"prev\"])"
+			    "+r[\"ts\"].encode()+bytes.fromhex(r[\"key\"])\n"
+			    "open(sys.argv[2],\"wb\").write(m); open(sys.argv[3],\"wb\").write(bytes.fromhex(r[\"sig\"]))\n"
+			    "' %s %s/m.bin %s/s.bin && openssl pkeyutl -verify -pubin -inkey %s -rawin "
+			    "-in %s/m.bin -sigfile %s/s.bin >/dev/null",
+			    path, tmpdir, tmpdir, pub, tmpdir, tmpdir), 0);
+	/* and a flipped message byte fails it (the check can fail) */
+	assert_int_not_equal(sh("printf X | dd of=%s/m.bin bs=1 seek=40 conv=notrunc 2>/dev/null && "
+				"openssl pkeyutl -verify -pubin -inkey %s -rawin -in %s/m.bin "
+				"-sigfile %s/s.bin >/dev/null 2>&1", tmpdir, pub, tmpdir, tmpdir), 0);
+	cp_key_free(k);
+}
+
+static void
+test_checkpoint_tampering(void **state)
+{
+	struct cp_audit_verify st;
+	struct cp_audit *a;
+	char path[128], t[128], pub[160], pub2[160], msg[1024], err[512];
+	struct cp_key *k = keypair("tk", pub, sizeof(pub));
+	struct cp_key *k2 = keypair("other", pub2, sizeof(pub2));
+
+	tpath(path, sizeof(path), "tsigned.jsonl");
+	tpath(t, sizeof(t), "tsigned-t.jsonl");
+	assert_int_equal(cp_audit_open(path, 1, &a, NULL, err, sizeof(err)), 0);
+	cp_audit_set_signer(a, k, 4, 0);
+	put_records(a, 10);            /* 4 + ckpt(5), 4 + ckpt(10), 2 unsigned */
+	cp_audit_close(a);
+
+	/* unsigned tail reported: the 2 records after the last checkpoint */
+	assert_int_equal(verify_key(path, pub, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(st.unsigned_tail, 2);
+	assert_int_equal(st.checkpoints, 2);
+
+	/* the whole chain rewritten after editing line 3 (an attacker with the
+	 * file but not the key): the chain verifies, the signature does not */
+	assert_int_equal(sh("/usr/bin/python3 -c '"
+			    "import sys,hashlib\n"
+			    "L=open(sys.argv[1],\"rb\").read().split(b\"\\n\")[:-1]\n"
+			    "L[2]=L[2].replace(b\"\\\"verdict\\\":\\\"allow\\\"\",b\"\\\"verdict\\\":\\\"deny\\\"\")\n"
+			    "prev=b\"0\"*64; out=[]\n"
+			    "for l in L:\n"
+			    "  i=l.index(b\",\\\"prev\\\":\\\"\"); b=l[:i]+b\",\\\"prev\\\":\\\"\"+prev+b\"\\\"\"\n"
+			    "  prev=hashlib.sha256(b).hexdigest().encode()\n"
+			    "  out.append(b+b\",\\\"hash\\\":\\\"\"+prev+b\"\\\"}\")\n"
+			    "open(sys.argv[2],\"wb\").write(b\"\\n\".join(out)+b\"\\n\")\n"
+			    "' %s %s", path, t), 0);
+	assert_int_equal(verify_key(t, NULL, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(verify_key(t, pub, &st, msg, sizeof(msg)), 1);
+	snprintf(err, sizeof(err), "%s:5: checkpoint signature does not verify", t);
+	if (strncmp(msg, err, strlen(err)) != 0)
+		fail_msg("got \"%s\"", msg);
+
+	/* another key pinned: the first checkpoint names the mismatch */
+	assert_int_equal(verify_key(path, pub2, &st, msg, sizeof(msg)), 1);
+	snprintf(err, sizeof(err), "%s:5: checkpoint signed by key %s, the pinned key is %s",
+		 path, cp_key_id_hex(k), cp_key_id_hex(k2));
+	if (strncmp(msg, err, strlen(err)) != 0)
+		fail_msg("got \"%s\"", msg);
+
+	/* a checkpoint's signature edited (shape kept, record re-hashed): found at its line */
+	assert_int_equal(sh("/usr/bin/python3 -c '"
+			    "import sys,hashlib\n"
+			    "L=open(sys.argv[1],\"rb\").read().split(b\"\\n\")[:-1]\n"
+			    "l=L[9]; i=l.index(b\"\\\"sig\\\":\\\"\")+7; l=l[:i]+(b\"1\" if l[i:i+1]!=b\"1\" else b\"2\")+l[i+1:]\n"
+			    "c=l.rindex(b\",\\\"hash\\\":\"); h=hashlib.sha256(l[:c]).hexdigest().encode()\n"
+			    "L[9]=l[:c]+b\",\\\"hash\\\":\\\"\"+h+b\"\\\"}\"\n"
+			    "open(sys.argv[2],\"wb\").write(b\"\\n\".join(L)+b\"\\n\")\n"
+			    "' %s %s", path, t), 0);
+	assert_int_equal(verify_key(t, pub, &st, msg, sizeof(msg)), 1);
+	/* line 10's own hash is fine; it is the signature that fails (before line 11's prev) */
+	snprintf(err, sizeof(err), "%s:10: checkpoint signature does not verify", t);
+	if (strncmp(msg, err, strlen(err)) != 0)
+		fail_msg("got \"%s\"", msg);
+	cp_key_free(k);
+	cp_key_free(k2);
+}
+
+static void
+test_key_errors(void **state)
+{
+	struct cp_key *k = NULL;
+	char path[160], prefix[128], err[512], warn[512], id[17];
+
+	/* missing file */
+	tpath(path, sizeof(path), "nokey.pem");
+	assert_int_equal(cp_key_load_private(path, &k, err, sizeof(err), warn, sizeof(warn)),
+			 -ENOENT);
+	assert_non_null(strstr(err, "No such file or directory"));
+	assert_null(k);
+	/* an RSA key is refused by name */
+	tpath(path, sizeof(path), "rsa.pem");
+	assert_int_equal(sh("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out %s "
+			    "2>/dev/null", path), 0);
+	assert_int_equal(cp_key_load_private(path, &k, err, sizeof(err), warn, sizeof(warn)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "an RSA key; the audit signing key must be Ed25519"));
+	/* not PEM at all */
+	tpath(path, sizeof(path), "junk.pem");
+	assert_int_equal(sh("echo hello > %s", path), 0);
+	assert_int_equal(cp_key_load_private(path, &k, err, sizeof(err), warn, sizeof(warn)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "not a PEM private key"));
+	/* encrypted: refused without a prompt */
+	tpath(path, sizeof(path), "enc.pem");
+	assert_int_equal(sh("openssl genpkey -algorithm ed25519 -aes-128-cbc -pass pass:x -out %s "
+			    "2>/dev/null", path), 0);
+	assert_int_equal(cp_key_load_private(path, &k, err, sizeof(err), warn, sizeof(warn)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "the key is encrypted"));
+	/* openssl genpkey -algorithm ed25519 works; mode 644 gives a warning */
+	tpath(path, sizeof(path), "ossl.pem");
+	assert_int_equal(sh("openssl genpkey -algorithm ed25519 -out %s && chmod 644 %s", path,
+			    path), 0);
+	assert_int_equal(cp_key_load_private(path, &k, err, sizeof(err), warn, sizeof(warn)), 0);
+	assert_non_null(strstr(warn, "readable by group or others (mode 644)"));
+	cp_key_free(k);
+	k = NULL;
+	/* a public key where the private key belongs, and the other way round */
+	tpath(prefix, sizeof(prefix), "kg");
+	assert_int_equal(cp_sign_keygen(prefix, id, err, sizeof(err)), 0);
+	{
+		struct stat st;
+
+		snprintf(path, sizeof(path), "%s.key", prefix);
+		assert_int_equal(stat(path, &st), 0);
+		assert_int_equal(st.st_mode & 0777, 0600);
+	}
+	snprintf(path, sizeof(path), "%s.pub", prefix);
+	assert_int_equal(cp_key_load_private(path, &k, err, sizeof(err), warn, sizeof(warn)),
+			 -EINVAL);
+	snprintf(path, sizeof(path), "%s.key", prefix);
+	assert_int_equal(cp_key_load_public(path, &k, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "not a PEM public key"));
+	/* keygen never overwrites */
+	assert_int_equal(cp_sign_keygen(prefix, id, err, sizeof(err)), -EEXIST);
+	assert_non_null(strstr(err, "not overwritten"));
+}
+
+/* ---------------------------------------------------------------- rotation */
+
+static void
+test_rotation(void **state)
+{
+	struct cp_audit_verify st;
+	struct cp_audit_resume ri;
+	struct cp_audit_stats as;
+	struct cp_audit *a;
+	char dir[128], path[160], pub[160], msg[1024], err[512], head[65];
+	struct cp_key *k = keypair("rk", pub, sizeof(pub));
+	char **v = NULL;
+	size_t n = 0;
+
+	tpath(dir, sizeof(dir), "rot");
+	snprintf(path, sizeof(path), "%s/audit.jsonl", dir);
+	assert_int_equal(cp_audit_open(path, 1, &a, NULL, err, sizeof(err)), 0);
+	cp_audit_set_signer(a, k, 0, 0);
+	cp_audit_set_rotation(a, 2000, 0);   /* a decision line is ~620 bytes */
+	put_records(a, 12);
+	cp_audit_stats(a, &as);
+	assert_true(as.rotations >= 3);
+	/* each rotated file ends with a "rotate" checkpoint */
+	assert_int_equal(as.checkpoints, as.rotations);
+	put_records(a, 1);               /* the live file holds one record at least */
+	assert_int_equal(cp_audit_checkpoint(a, "shutdown"), 0);
+	cp_audit_stats(a, &as);
+	cp_audit_head(a, head);
+	cp_audit_close(a);
+	assert_int_equal(cp_audit_rotated_files(path, &v, &n), 0);
+	assert_int_equal(n, as.rotations);
+	assert_int_equal(as.checkpoints, as.rotations + 1);
+	/* all files in order, then the live one: chain and signatures hold */
+	memset(&st, 0, sizeof(st));
+	{
+		struct cp_key *pk;
+
+		assert_int_equal(cp_key_load_public(pub, &pk, err, sizeof(err)), 0);
+		st.pubkey = pk;
+		for (size_t i = 0; i < n; i++) {
+			assert_int_equal(cp_audit_verify_file(v[i], &st, msg, sizeof(msg)), 0);
+			assert_int_equal(sh("tail -n1 %s | grep -q '\"cause\":\"rotate\"'", v[i]), 0);
+		}
+		assert_int_equal(cp_audit_verify_file(path, &st, msg, sizeof(msg)), 0);
+		assert_int_equal(st.total, 13 + as.checkpoints);
+		assert_int_equal(st.unsigned_tail, 0);
+		assert_int_equal(st.files, n + 1);
+		/* a rotated file left out: named at the next file's first line */
+		memset(&st, 0, sizeof(st));
+		st.pubkey = pk;
+		assert_int_equal(cp_audit_verify_file(v[0], &st, msg, sizeof(msg)), 0);
+		assert_int_equal(cp_audit_verify_file(v[2], &st, msg, sizeof(msg)), 1);
+		snprintf(err, sizeof(err), "%s:1: seq ", v[2]);
+		assert_memory_equal(msg, err, strlen(err));
+		assert_non_null(strstr(msg, "records missing: a rotated file missing or left out?"));
+		/* files in the wrong order */
+		memset(&st, 0, sizeof(st));
+		assert_int_equal(cp_audit_verify_file(v[0], &st, msg, sizeof(msg)), 0);
+		assert_int_equal(cp_audit_verify_file(v[1], &st, msg, sizeof(msg)), 0);
+		assert_int_equal(cp_audit_verify_file(v[0], &st, msg, sizeof(msg)), 1);
+		assert_non_null(strstr(msg, "files given out of order?"));
+		/* only the live file: not from the genesis, unless --partial */
+		memset(&st, 0, sizeof(st));
+		assert_int_equal(cp_audit_verify_file(path, &st, msg, sizeof(msg)), 1);
+		assert_non_null(strstr(msg, "does not start at genesis"));
+		memset(&st, 0, sizeof(st));
+		st.partial = 1;
+		assert_int_equal(cp_audit_verify_file(path, &st, msg, sizeof(msg)), 0);
+		cp_key_free(pk);
+	}
+	/* the live file lost (crash between rename and the first write): resume from the
+	 * newest rotated file, seq and prev continue */
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(sh("cp %s %s.keep", v[n - 1], dir), 0);
+	{
+		char last[65], cmd[512];
+		FILE *p;
+
+		snprintf(cmd, sizeof(cmd), "tail -n1 %s | sed 's/.*\"hash\":\"\\([0-9a-f]*\\)\".*/\\1/'",
+			 v[n - 1]);
+		p = popen(cmd, "r");
+		assert_non_null(p);
+		assert_non_null(fgets(last, sizeof(last), p));
+		pclose(p);
+		assert_int_equal(cp_audit_open(path, 1, &a, &ri, err, sizeof(err)), 0);
+		assert_string_equal(ri.from, v[n - 1]);
+		cp_audit_head(a, head);
+		assert_memory_equal(head, last, 64);
+		put_records(a, 1);
+		cp_audit_close(a);
+	}
+	memset(&st, 0, sizeof(st));
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(cp_audit_verify_file(v[i], &st, msg, sizeof(msg)), 0);
+	assert_int_equal(cp_audit_verify_file(path, &st, msg, sizeof(msg)), 0);
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+	cp_key_free(k);
+}
+
 int
 main(void)
 {
@@ -736,6 +1114,10 @@ main(void)
 		cmocka_unit_test(test_resume_torn_last_line),
 		cmocka_unit_test(test_resume_refuses_broken_tail),
 		cmocka_unit_test(test_failed_write_leaves_no_record),
+		cmocka_unit_test(test_checkpoint_sign_verify),
+		cmocka_unit_test(test_checkpoint_tampering),
+		cmocka_unit_test(test_key_errors),
+		cmocka_unit_test(test_rotation),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
