@@ -12,6 +12,7 @@
 #include "dp_fsm.h"
 #include "dp_inspect.h"
 #include "dp_policy.h"
+#include "dp_quic.h"
 #include "dp_verdict.h"
 
 #define AN(x) (1u << (x))
@@ -528,7 +529,14 @@ static void
 other_packet(struct dp_worker *w, struct dp_pktctx *pc, struct dp_flow *f)
 {
 	int dir = DP_DIR_C2S;
+	int udp = pc->p.l4proto == IPPROTO_UDP;
 
+	/* a new QUIC connection on a decided 5-tuple never inherits its verdict */
+	if (f != NULL && udp && (f->flags & DP_FF_DECIDED) &&
+	    dp_quic_new_connection(w, f, pc, flow_dir(f, pc))) {
+		dp_end_flow(w, f, DP_CLOSE_EVICTED);
+		f = NULL;
+	}
 	if (f == NULL) {
 		f = flow_new(w, pc, 1);
 		if (f == NULL) {
@@ -536,10 +544,20 @@ other_packet(struct dp_worker *w, struct dp_pktctx *pc, struct dp_flow *f)
 			return;
 		}
 		account(w, f, pc, DP_DIR_C2S);
-		dp_classify_new(w, f, pc->pidx);
+		if (udp)
+			dp_quic_flow_new(w, f, pc);
+		if (!dp_classify_new(w, f, pc->pidx)) {
+			/* QUIC: the name comes from the client's Initials (dp_quic.c) */
+			dp_quic_start(w, f, pc);
+			return;
+		}
 	} else {
 		dir = flow_dir(f, pc);
 		account(w, f, pc, dir);
+		if (f->state == DP_FS_PENDING) {
+			dp_quic_packet(w, f, pc, dir);
+			return;
+		}
 	}
 	if (f->state == DP_FS_DENIED)
 		dp_drop(w, pc);

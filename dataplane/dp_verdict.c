@@ -11,6 +11,7 @@
 #include "cpm.h"
 #include "dp_log.h"
 #include "dp_policy.h"
+#include "dp_quic.h"
 #include "dp_verdict.h"
 
 #define AN(x) (1u << (x))
@@ -125,7 +126,8 @@ dp_classify_new(struct dp_worker *w, struct dp_flow *f, uint16_t pidx)
 	struct cpm_verdict v;
 	uint16_t dport;
 
-	if (f->key.l4proto == IPPROTO_UDP) {
+	/* UDP: quic by content (dp_quic_flow_new) or by port */
+	if (f->key.l4proto == IPPROTO_UDP && f->app == DP_APP_UNKNOWN) {
 		dport = dp_flow_dport(f);
 		f->app = dport == 443 ? DP_APP_QUIC : dport == 53 ? DP_APP_DNS : DP_APP_UNKNOWN;
 	}
@@ -140,6 +142,14 @@ dp_classify_new(struct dp_worker *w, struct dp_flow *f, uint16_t pidx)
 	}
 	if (f->key.l4proto == IPPROTO_TCP)
 		return 0;
+	if (f->app == DP_APP_QUIC) {
+		/* QUIC by content on another port than 443 (quic = "deny" covers it too) */
+		if (g->set->quic_action == CPM_DENY) {
+			dp_decide_fixed(w, f, CPM_DENY, DP_REASON_QUIC, -1);
+			return 1;
+		}
+		return 0;       /* the name comes from the Initials (dp_quic_start) */
+	}
 	/* no name will come: the full match without one */
 	if (cpm_match(g->pol, g->scratch[w->id], &q, &v) != 0)
 		w->c[DP_C_MATCH_ERRORS]++;      /* v holds the default verdict */
@@ -399,6 +409,11 @@ dp_decide_pending(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc,
 	int nlen = 0;
 	uint32_t an;
 
+	if (io == NULL && f->key.l4proto == IPPROTO_UDP) {
+		/* QUIC: the ClientHello never completed (hold bound, timeout, end) */
+		dp_quic_partial(w, f, &partial);
+		io = &partial;
+	}
 	if (io == NULL) {
 		if (s != NULL)
 			dp_inspect_partial(dp_reasm_data(&s->ra), dp_reasm_contig(&s->ra), &partial);

@@ -67,11 +67,14 @@ dp_worker_create(struct dp_proc *app, unsigned int id, int socket, struct dp_wor
 	ret = dp_hold_init(&w->hold, slots, app->hold_pool, socket);
 	if (ret != 0)
 		goto err_flows;
+	ret = dp_quic_init(&w->quic, slots, app->cfg.flows, socket);
+	if (ret != 0)
+		goto err_hold;
 	names = RTE_MIN(RTE_MAX(app->cfg.flows / 4, 64u), 16384u);
 	snprintf(name, sizeof(name), "dp_names_w%u", id);
 	ret = dp_names_init(&w->names, name, names, socket);
 	if (ret != 0)
-		goto err_hold;
+		goto err_quic;
 	ret = dp_evq_init(&w->evq, (uint8_t)id, app->cfg.event_ring, socket);
 	if (ret != 0)
 		goto err_names;
@@ -80,6 +83,8 @@ dp_worker_create(struct dp_proc *app, unsigned int id, int socket, struct dp_wor
 
 err_names:
 	dp_names_free(&w->names);
+err_quic:
+	dp_quic_fini(&w->quic);
 err_hold:
 	dp_hold_fini(&w->hold);
 err_flows:
@@ -101,6 +106,7 @@ dp_worker_destroy(struct dp_worker *w)
 			rte_pktmbuf_free_bulk(w->tx[p].m, w->tx[p].n);
 	dp_evq_fini(&w->evq);
 	dp_names_free(&w->names);
+	dp_quic_fini(&w->quic);
 	dp_hold_fini(&w->hold);
 	dp_flow_table_free(&w->ft);
 	rte_free(w);

@@ -21,6 +21,7 @@
 #include "dp_hold.h"
 #include "dp_names.h"
 #include "dp_pkt.h"
+#include "dp_quic.h"
 
 #define DP_BURST 32
 #define DP_HANDOFF_RING 1024     /* per (from, to) worker pair */
@@ -70,6 +71,7 @@ struct dp_worker {
 
 	struct dp_flow_table ft;
 	struct dp_hold hold;
+	struct dp_quic quic;     /* QUIC decoder, per slot and per flow-table entry */
 	struct dp_names names;
 	struct dp_evq evq;
 	struct rte_ring *handoff_in[DP_MAX_WORKERS];  /* [from] */

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * dp_quic.h: QUIC flows in the worker (docs/quic.md). With quic = "inspect",
+ * a UDP flow to port 443, or one whose first datagram is a QUIC v1/v2
+ * Initial on any port, waits for its name like a TCP flow: the client's
+ * datagrams are held (copies in the hold pool, in an inspection slot) and
+ * fed to the QUIC Initial decoder (parse/quic.h) until the ClientHello is
+ * complete, then the flow is decided with cpm_match (field SNI, app quic):
+ * allow releases the held datagrams in arrival order, deny drops them and
+ * every later datagram (no reset: UDP). Server datagrams go to the decoder
+ * (a Retry or Version Negotiation restarts reassembly) and are forwarded.
+ *
+ * A decided flow keeps the Initial keys of its connection (per flow-table
+ * entry, 80 bytes) so that a client long header starting another
+ * connection on the same 5-tuple (quic_new_connection) ends the flow and is
+ * decided anew: a verdict is never inherited.
+ */
+#ifndef CHOKEPOINT_DP_QUIC_H
+#define CHOKEPOINT_DP_QUIC_H
+
+#include <stdint.h>
+
+/* The hold timeout of a QUIC flow is at least this: a lost first Initial is
+ * sent again after the client's first PTO (~1 s, doubling). */
+#define DP_QUIC_HOLD_MIN_MS 3000
+
+struct quic_ctx;
+struct quic_flow;
+struct dp_quic_conn;
+struct dp_worker;
+struct dp_flow;
+struct dp_pktctx;
+struct dp_insp_out;
+
+/* Per worker: the decoder context, one decoder state per inspection slot,
+ * one connection record per flow-table entry. */
+struct dp_quic {
+	struct quic_ctx *ctx;
+	struct quic_flow *qf;        /* [n_slots] */
+	struct dp_quic_conn *conn;   /* [n_flows] */
+	uint32_t n_slots;
+	uint32_t n_flows;
+};
+
+/* 0, -ENOMEM, or -EIO (OpenSSL could not fetch AES-128-GCM/ECB, HMAC). */
+int dp_quic_init(struct dp_quic *q, uint32_t n_slots, uint32_t n_flows, int socket);
+void dp_quic_fini(struct dp_quic *q);
+
+/*
+ * A new UDP flow's first datagram (before dp_classify_new): app quic when
+ * it is a QUIC v1/v2 Initial (content, any port); forgets any connection
+ * record left at the flow's table entry.
+ */
+void dp_quic_flow_new(struct dp_worker *w, struct dp_flow *f, const struct dp_pktctx *pc);
+
+/*
+ * A new QUIC flow that needs its name (dp_classify_new returned 0): the flow
+ * becomes pending and pc, its first datagram, is inspected.
+ */
+void dp_quic_start(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc);
+
+/* A datagram of a pending QUIC flow, in direction dir (DP_DIR_*). */
+void dp_quic_packet(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc, int dir);
+
+/*
+ * A datagram of a decided UDP flow: 1 if it is the client's and starts a
+ * QUIC connection the flow's verdict was not made for (the caller ends the
+ * flow, cause evicted, and starts a new one with this datagram).
+ */
+int dp_quic_new_connection(struct dp_worker *w, struct dp_flow *f, const struct dp_pktctx *pc,
+			   int dir);
+
+/* What a pending QUIC flow says without a complete ClientHello (timeout, end). */
+void dp_quic_partial(struct dp_worker *w, const struct dp_flow *f, struct dp_insp_out *io);
+
+#endif /* CHOKEPOINT_DP_QUIC_H */
