@@ -14,6 +14,7 @@
 
 #include "dp_pkt.h"
 #include "dp_proto.h"
+#include "dp_stream.h"
 
 enum dp_fstate {
 	DP_FS_FREE = 0,
@@ -22,6 +23,8 @@ enum dp_fstate {
 	DP_FS_MIDWAIT,           /* replay: TCP without SYN, client not known yet */
 	DP_FS_ALLOWED,           /* verdict allow (or monitor: forwarded whatever the verdict) */
 	DP_FS_DENIED,            /* verdict deny, enforced: dropped */
+	DP_FS_UNIT,              /* TCP, decided: a later unit of the client stream (the next
+				  * request head, a second ClientHello) is held until judged */
 };
 
 /* dp_flow.flags */
@@ -70,6 +73,7 @@ struct dp_flow {
 	uint64_t last_rst_ns;    /* last RST sent for this DENIED flow */
 	uint64_t pkts[2];        /* [DP_DIR_C2S], [DP_DIR_S2C] */
 	uint64_t bytes[2];
+	struct dp_wstate ws;     /* the client stream after a decision (dp_stream.h) */
 };
 
 struct rte_hash;

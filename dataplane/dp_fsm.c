@@ -14,6 +14,7 @@
 #include "dp_policy.h"
 #include "dp_quic.h"
 #include "dp_verdict.h"
+#include "dp_watch.h"
 
 #define AN(x) (1u << (x))
 
@@ -117,33 +118,17 @@ enforcing(const struct dp_worker *w)
 	return w->gen->set->mode == CPM_MODE_ENFORCE;
 }
 
-/* Run the extractors over the stream; decide when they can. 1 if decided. */
+/*
+ * Run the extractors over the held window; decide each unit as soon as it
+ * can be (the first: the flow's name; later ones: the next request head, a
+ * second ClientHello), walk the framing between them, release what is
+ * judged (dp_watch.c). 1 if pc was dealt with and the flow holds nothing.
+ */
 static int
 inspect_stream(struct dp_worker *w, struct dp_flow *f, struct dp_slot *s,
 	       struct dp_pktctx *pc)
 {
-	const struct cpm_settings *set = w->gen->set;
-	uint32_t contig = dp_reasm_contig(&s->ra);
-	uint32_t bound = s->ra.cap;
-	struct dp_insp_out io;
-
-	if (set->hold_max_bytes < bound)
-		bound = set->hold_max_bytes;
-	if (dp_inspect(dp_reasm_data(&s->ra), contig, bound, dp_flow_dport(f), &io) ==
-	    DP_INSP_DONE) {
-		dp_decide_pending(w, f, pc, &io, DP_WHY_NAME);
-		return 1;
-	}
-	if (contig >= bound || s->ra.overflow) {
-		/* the bound hit without a complete hello or request head */
-		dp_inspect_partial(dp_reasm_data(&s->ra), contig, &io);
-		if (io.app == DP_APP_TLS)
-			f->anomalies |= AN(DP_AN_OVERSIZE_CLIENTHELLO);
-		w->c[DP_C_HOLD_OVERFLOW]++;
-		dp_decide_pending(w, f, pc, NULL, DP_WHY_BOUND);
-		return 1;
-	}
-	return 0;
+	return dp_watch_inspect(w, f, s, pc);
 }
 
 static void
@@ -242,12 +227,13 @@ client_payload(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc)
 		dp_decide_pending(w, f, pc, NULL, DP_WHY_BOUND);
 		return;
 	}
-	f->state = DP_FS_PENDING;
+	if (f->state == DP_FS_SYN_SEEN)
+		f->state = DP_FS_PENDING;       /* a later unit stays DP_FS_UNIT */
 	contig0 = dp_reasm_contig(&s->ra);
 	res = dp_reasm_add(&s->ra, p->seq, pc->data + p->payload_off, p->payload_len);
 	if (res == DP_RA_CONFLICT)
 		f->anomalies |= AN(DP_AN_OVERLAP_CONFLICT);
-	if (s->ra.segs == 1 && p->seq != s->ra.base_seq)
+	if (s->ra.segs == 1 && p->seq != s->ra.base_seq && !(f->flags & DP_FF_DECIDED))
 		f->anomalies |= AN(DP_AN_OOO_FIRST_SEGMENT);
 	arm_deadline(w, s);
 
@@ -388,6 +374,7 @@ midwait_packet(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc, int
 	}
 	f->isn = p->seq - 1;
 	f->c_nxt = p->seq;
+	dp_stream_init(&f->ws, p->seq);
 	f->state = DP_FS_SYN_SEEN;
 	if (dp_classify_new(w, f, pc->pidx)) {
 		if (f->state == DP_FS_DENIED)
@@ -458,6 +445,7 @@ tcp_syn(struct dp_worker *w, struct dp_pktctx *pc)
 	f->isn = p->seq;
 	f->syn_ttl = p->ttl;
 	f->c_nxt = p->seq + 1;
+	dp_stream_init(&f->ws, p->seq + 1);
 	account(w, f, pc, DP_DIR_C2S);
 	if (dp_classify_new(w, f, pc->pidx)) {
 		if (f->state == DP_FS_DENIED) {
@@ -509,6 +497,11 @@ tcp_packet(struct dp_worker *w, struct dp_pktctx *pc, struct dp_flow *f)
 		track_close(f, pc, dir);
 		if (unlikely(f->flags & DP_FF_VERIFY) && dp_verify_allowed(w, f, pc, dir))
 			break;
+		if (unlikely(f->ws.mode != DP_W_NONE) && dp_watch_packet(w, f, pc, dir)) {
+			/* a later unit of the client stream starts: held until judged */
+			pending_packet(w, f, pc, dir);
+			break;
+		}
 		dp_forward(w, pc);
 		break;
 	case DP_FS_DENIED:

@@ -35,10 +35,14 @@ out_reset(struct dp_insp_out *out)
 }
 
 static void
-from_tls(const struct tls_hello *h, struct dp_insp_out *out)
+from_tls(const struct tls_hello *h, uint16_t dport, struct dp_insp_out *out)
 {
 	out->app = DP_APP_TLS;
+	out->unit_len = h->consumed;
 	out->tls_versions = h->versions;
+	/* decided on the name whatever the port; the port's protocol is recorded */
+	if (dport == 80)
+		out->anomalies |= AN(DP_AN_NON_HTTP_ON_HTTP_PORT);
 	out->ech = h->has_ech;
 	out->pqc = h->has_pqc;
 	if (h->records > 1)
@@ -67,9 +71,25 @@ from_tls(const struct tls_hello *h, struct dp_insp_out *out)
 }
 
 static void
-from_http(const struct http_request *r, struct dp_insp_out *out)
+from_http(const struct http_request *r, uint16_t dport, struct dp_insp_out *out)
 {
 	out->app = DP_APP_HTTP;
+	out->unit_len = r->head_len;
+	if (r->method == HTTP_M_CONNECT)
+		out->httpf |= DP_HTTPF_CONNECT;
+	if (r->has_upgrade)
+		out->httpf |= DP_HTTPF_UPGRADE;
+	if (r->chunked)
+		out->httpf |= DP_HTTPF_CHUNKED;
+	if (r->has_content_length) {
+		out->httpf |= DP_HTTPF_CLEN;
+		out->content_length = r->content_length;
+	}
+	/* both framings at once: a server may pick the other one (request smuggling) */
+	if (r->chunked && r->has_content_length)
+		out->anomalies |= AN(DP_AN_HTTP_SMUGGLING);
+	if (dport == 443)
+		out->anomalies |= AN(DP_AN_NON_TLS_ON_TLS_PORT);
 	if (r->host_count > 1)
 		out->anomalies |= AN(DP_AN_MULTIPLE_HOST);
 	if (r->host_mismatch)
@@ -106,9 +126,11 @@ dp_inspect(const uint8_t *buf, size_t len, size_t max_len, uint16_t dport,
 		return DP_INSP_MORE;
 	switch (tls_parse_records(buf, len, max_len, &h, &need)) {
 	case TLS_OK:
-		from_tls(&h, out);
+		from_tls(&h, dport, out);
 		return DP_INSP_DONE;
 	case TLS_NEED_MORE:
+		out->app = DP_APP_TLS;
+		out->need = need > UINT32_MAX ? UINT32_MAX : (uint32_t)need;
 		return DP_INSP_MORE;
 	case TLS_TOO_BIG:
 		out->app = DP_APP_TLS;
@@ -124,7 +146,7 @@ dp_inspect(const uint8_t *buf, size_t len, size_t max_len, uint16_t dport,
 	}
 	switch (http_parse_request(buf, len, max_len, &r)) {
 	case HTTP_OK:
-		from_http(&r, out);
+		from_http(&r, dport, out);
 		return DP_INSP_DONE;
 	case HTTP_NEED_MORE:
 		return DP_INSP_MORE;

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "dp_proto.h"
+#include "dp_stream.h"
 
 enum dp_insp_res {
 	DP_INSP_MORE = 0,        /* could still complete: keep holding */
@@ -26,6 +27,11 @@ struct dp_insp_out {
 	uint16_t name_len;
 	uint16_t tls_versions;   /* DP_TLSV_* */
 	uint32_t anomalies;      /* bitmask of enum dp_anomaly */
+	uint8_t httpf;           /* DP_HTTPF_* of a request head: the framing of what follows */
+	uint32_t unit_len;       /* DONE: stream bytes the unit took (the hello's records, the head) */
+	uint32_t need;           /* MORE: stream bytes the unit needs at least, from declared
+				  * lengths (TLS); 0 when not known */
+	uint64_t content_length; /* DP_HTTPF_CLEN: the request's Content-Length */
 	uint8_t alpn_len;
 	uint8_t alpn[DP_ALPN_BYTES];
 	char ja4[DP_JA4_MAX];    /* JA4 of the ClientHello, "" if none */

@@ -146,6 +146,9 @@ enum dp_anomaly {
 	DP_AN_QUIC_UNDECRYPTABLE,   /* a QUIC Initial that does not open with its own keys */
 	DP_AN_QUIC_UNKNOWN_VERSION, /* a QUIC long header of a version not decoded here */
 	DP_AN_QUIC_MALFORMED,       /* QUIC header or Initial frames break RFC 9000 */
+	DP_AN_HTTP_SMUGGLING,       /* HTTP request framing two parsers may read differently
+				     * (Content-Length with chunked, broken chunked framing) */
+	DP_AN_SNI_CHANGED,          /* a second ClientHello (after an HRR) names another server */
 	DP_AN_MAX
 };
 
@@ -275,8 +278,39 @@ enum dp_counter {
 	DP_C_TFO_STRIPPED,
 	DP_C_TTL_MISMATCH,        /* pending client segment whose TTL differs from the SYN's: not input */
 	DP_C_MATCH_ERRORS,        /* cpm_match scan errors (the default verdict was applied) */
+	DP_C_STREAM_DECISIONS,    /* flow.decision records after a flow's first (keep-alive
+				   * requests, a second ClientHello, a CONNECT tunnel) */
+	/* one per anomaly class, in enum dp_anomaly order (checked at build time) */
+	DP_C_AN_NO_SNI,           /* an_<class>: decisions (stateless: packets) carrying it */
+	DP_C_AN_IP_LITERAL_SNI,
+	DP_C_AN_MULTIPLE_SNI,
+	DP_C_AN_MALFORMED_CLIENTHELLO,
+	DP_C_AN_OVERSIZE_CLIENTHELLO,
+	DP_C_AN_RECORD_FRAGMENTED,
+	DP_C_AN_OOO_FIRST_SEGMENT,
+	DP_C_AN_OVERLAP_CONFLICT,
+	DP_C_AN_NON_TLS_ON_TLS_PORT,
+	DP_C_AN_NON_HTTP_ON_HTTP_PORT,
+	DP_C_AN_UNKNOWN_PROTOCOL,
+	DP_C_AN_REASSEMBLY_TIMEOUT,
+	DP_C_AN_HOLD_MEMORY_FULL,
+	DP_C_AN_TINY_SEGMENTS,
+	DP_C_AN_IP_FRAGMENT,
+	DP_C_AN_IPV6_EXT_CHAIN,
+	DP_C_AN_ECH,
+	DP_C_AN_INVALID_NAME,
+	DP_C_AN_MULTIPLE_HOST,
+	DP_C_AN_HOST_MISMATCH,
+	DP_C_AN_QUIC_UNDECRYPTABLE,
+	DP_C_AN_QUIC_UNKNOWN_VERSION,
+	DP_C_AN_QUIC_MALFORMED,
+	DP_C_AN_HTTP_SMUGGLING,
+	DP_C_AN_SNI_CHANGED,
 	DP_C_MAX
 };
+
+#define DP_C_AN_FIRST DP_C_AN_NO_SNI
+#define DP_C_AN_LAST  DP_C_AN_SNI_CHANGED
 
 struct dp_port_stats {
 	char name[32];
@@ -311,7 +345,7 @@ static const char *const dp_anomaly_names[DP_AN_MAX] = {
 	"unknown_protocol", "reassembly_timeout", "hold_memory_full",
 	"tiny_segments", "ip_fragment", "ipv6_ext_chain", "ech",
 	"invalid_name", "multiple_host", "host_mismatch", "quic_undecryptable",
-	"quic_unknown_version", "quic_malformed",
+	"quic_unknown_version", "quic_malformed", "http_smuggling", "sni_changed",
 };
 static const char *const dp_app_names[DP_APP_MAX] = {
 	"unknown", "tls", "http", "quic", "dns",
@@ -327,6 +361,14 @@ static const char *const dp_counter_names[DP_C_MAX] = {
 	"hold_timeout", "misrouted", "handoff_dropped", "bad_packet",
 	"bad_l4_cksum", "non_ip", "ip_fragment", "events", "events_lost",
 	"tfo_stripped", "ttl_mismatch", "match_errors",
+	"stream_decisions", "an_no_sni", "an_ip_literal_sni", "an_multiple_sni",
+	"an_malformed_clienthello", "an_oversize_clienthello", "an_record_fragmented",
+	"an_ooo_first_segment", "an_overlap_conflict", "an_non_tls_on_tls_port",
+	"an_non_http_on_http_port", "an_unknown_protocol", "an_reassembly_timeout",
+	"an_hold_memory_full", "an_tiny_segments", "an_ip_fragment",
+	"an_ipv6_ext_chain", "an_ech", "an_invalid_name", "an_multiple_host",
+	"an_host_mismatch", "an_quic_undecryptable", "an_quic_unknown_version",
+	"an_quic_malformed", "an_http_smuggling", "an_sni_changed",
 };
 #endif
 

@@ -139,3 +139,39 @@ dp_reasm_add(struct dp_reasm *r, uint32_t seq, const uint8_t *data, uint32_t len
 		return DP_RA_OUT_OF_WINDOW;
 	return r->last_new ? DP_RA_NEW : DP_RA_DUP;
 }
+
+void
+dp_reasm_rebase(struct dp_reasm *r, uint32_t new_base)
+{
+	uint32_t d = new_base - r->base_seq, keep, i;
+
+	if (d == 0 || d >= 0x80000000u)
+		return;
+	keep = d < r->cap ? r->cap - d : 0;
+	if (keep > 0)
+		memmove(r->buf, r->buf + d, keep);
+	if ((d & 7) == 0 && keep > 0) {
+		memmove(r->map, r->map + d / 8, map_bytes(r->cap) - d / 8);
+	} else {
+		for (i = 0; i < keep; i++) {
+			uint32_t j = i + d;
+
+			if ((r->map[j >> 3] >> (j & 7)) & 1)
+				r->map[i >> 3] |= (uint8_t)(1u << (i & 7));
+			else
+				r->map[i >> 3] &= (uint8_t)~(1u << (i & 7));
+		}
+	}
+	/* nothing is stored at or after keep */
+	for (i = keep; i < r->cap && (i & 7) != 0; i++)
+		r->map[i >> 3] &= (uint8_t)~(1u << (i & 7));
+	if (i < r->cap)
+		memset(r->map + i / 8, 0, map_bytes(r->cap) - i / 8);
+	r->base_seq = new_base;
+	r->high = r->high > d ? r->high - d : 0;
+	r->contig = 0;
+	r->conflict_off = r->conflict_off > d ? r->conflict_off - d : 0;
+	advance_contig(r);
+	if (r->contig > r->high)
+		r->contig = r->high;
+}

@@ -68,6 +68,15 @@ void dp_reasm_init(struct dp_reasm *r, void *mem, uint32_t cap, uint32_t base_se
 enum dp_reasm_res dp_reasm_add(struct dp_reasm *r, uint32_t seq, const uint8_t *data,
 			       uint32_t len);
 
+/*
+ * Move the window's start forward to new_base (bytes before it are no
+ * longer needed: a unit before them was judged). Bytes already stored at
+ * or after new_base keep their place in sequence space; contig and high
+ * are recomputed from the new start. A new_base at or before base_seq
+ * changes nothing. O(cap).
+ */
+void dp_reasm_rebase(struct dp_reasm *r, uint32_t new_base);
+
 /* Contiguous bytes from base_seq: what the extractors may parse. */
 static inline uint32_t
 dp_reasm_contig(const struct dp_reasm *r)

@@ -16,6 +16,27 @@
 
 #define AN(x) (1u << (x))
 
+static inline int
+seq_before(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) < 0;
+}
+
+/* Per-class anomaly counters: an_<class> counts the decisions that carry it. */
+static inline void
+count_anomalies(struct dp_worker *w, uint32_t an)
+{
+	while (an != 0) {
+		unsigned int i = (unsigned int)__builtin_ctz(an);
+
+		w->c[DP_C_AN_FIRST + i]++;
+		an &= an - 1;
+	}
+}
+
+_Static_assert(DP_C_AN_LAST - DP_C_AN_FIRST + 1 == DP_AN_MAX,
+	       "dp_proto.h: one an_<class> counter per anomaly class, in class order");
+
 static void
 flow_query(const struct dp_flow *f, struct cpm_query *q)
 {
@@ -64,7 +85,10 @@ finish(struct dp_worker *w, struct dp_flow *f, const struct cpm_verdict *v,
 		f->flags |= DP_FF_ENFORCED;
 	else
 		f->flags &= ~DP_FF_ENFORCED;
+	if (f->flags & DP_FF_DECIDED)
+		w->c[DP_C_STREAM_DECISIONS]++;  /* a later unit of the client stream */
 	f->flags |= DP_FF_DECIDED;
+	count_anomalies(w, f->anomalies);
 	if (name_len > 0 && f->name_id == DP_NO_NAME)
 		f->name_id = dp_names_get(&w->names, f->name_kind, name, (uint8_t)name_len);
 	if (is_pending(f))
@@ -166,7 +190,8 @@ dp_flow_slot(struct dp_worker *w, struct dp_flow *f)
 		return dp_hold_slot(&w->hold, f->slot);
 	if (w->gen != NULL && w->gen->set->hold_max_bytes < cap)
 		cap = w->gen->set->hold_max_bytes;
-	f->slot = dp_hold_slot_get(&w->hold, dp_flow_index(&w->ft, f), f->isn + 1, cap);
+	/* the stream from the first byte not judged: isn + 1 for the first unit */
+	f->slot = dp_hold_slot_get(&w->hold, dp_flow_index(&w->ft, f), f->ws.seq, cap);
 	if (f->slot == DP_NO_SLOT) {
 		/* a pending flow comes before verifying an allowed one: take its slot */
 		for (uint32_t i = 0, k = w->hold.sweep_pos; i < RTE_MIN(w->hold.n, 64u); i++) {
@@ -176,7 +201,7 @@ dp_flow_slot(struct dp_worker *w, struct dp_flow *f)
 			if (o->in_use && (of->flags & DP_FF_VERIFY)) {
 				dp_verify_done(w, of);
 				f->slot = dp_hold_slot_get(&w->hold, dp_flow_index(&w->ft, f),
-							   f->isn + 1, cap);
+							   f->ws.seq, cap);
 				break;
 			}
 		}
@@ -251,26 +276,125 @@ dp_rerst(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc)
 	rst_out(w, pc->data, p, 1, (p->tcp_flags & DP_TCP_ACK) ? p->ack : 0, ack, pc->pidx);
 }
 
-/* Send the held segments to the server in sequence order, duplicates dropped. */
-static void
-release(struct dp_worker *w, struct dp_flow *f, struct dp_slot *s)
+/* Lowest sequence number among the held segments of s (n_segs > 0). */
+static uint32_t
+held_base(const struct dp_slot *s)
+{
+	uint32_t b = s->segs[0].seq;
+
+	for (unsigned int i = 1; i < s->n_segs; i++)
+		if (seq_before(s->segs[i].seq, b))
+			b = s->segs[i].seq;
+	return b;
+}
+
+/*
+ * Send the held segments to the server in sequence order, duplicates dropped:
+ * all of them (all), or those that end at or before upto (every byte before
+ * upto is judged); the others stay held, in order. Returns the number kept.
+ */
+static unsigned int
+release_upto(struct dp_worker *w, struct dp_flow *f, struct dp_slot *s, uint32_t upto, int all)
 {
 	uint8_t order[DP_HOLD_SEGS], dup[DP_HOLD_SEGS];
+	struct dp_hold_seg kept[DP_HOLD_SEGS];
 	uint16_t port = dp_server_port(w, f);
-	unsigned int i;
+	unsigned int i, n = s->n_segs, k = 0;
 
-	dp_hold_release_order(s->segs, s->n_segs, s->ra.base_seq, order, dup);
-	for (i = 0; i < s->n_segs; i++) {
+	if (n == 0)
+		return 0;
+	dp_hold_release_order(s->segs, n, held_base(s), order, dup);
+	for (i = 0; i < n; i++) {
 		struct dp_hold_seg *seg = &s->segs[order[i]];
 
+		if (!all && seq_before(upto, seg->seq + seg->len)) {
+			kept[k++] = *seg;       /* holds bytes of a unit not judged yet */
+			continue;
+		}
 		if (dup[order[i]])
 			rte_pktmbuf_free(seg->m);
 		else
 			dp_tx(w, port, seg->m);
 		seg->m = NULL;
 	}
+	memcpy(s->segs, kept, k * sizeof(kept[0]));
+	s->n_segs = (uint16_t)k;
+	w->c[DP_C_HELD_SEGS] -= n - k;
+	return k;
+}
+
+static void
+release(struct dp_worker *w, struct dp_flow *f, struct dp_slot *s)
+{
+	release_upto(w, f, s, 0, 1);
+}
+
+/* Leave DP_FS_UNIT (the pending-flows gauge counts a held unit). */
+static void
+unit_leave(struct dp_worker *w, struct dp_flow *f, uint8_t state)
+{
+	if (f->state == DP_FS_UNIT)
+		w->c[DP_C_FLOWS_PENDING]--;
+	f->state = state;
+}
+
+/*
+ * Deny enforced on a flow with held data (first or later unit): drop what
+ * is held and pc, reset both ends. The server's rcv_nxt is the first client
+ * byte not forwarded: the first held byte, or the unit's start when the
+ * bytes before it are missing (ISN + 1 for the first unit).
+ */
+static void
+deny_apply(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc, enum dp_why why,
+	   struct dp_slot *s)
+{
+	uint32_t srv_seq = f->ws.seq;
+
+	if (s != NULL && s->n_segs > 0 && seq_before(held_base(s), srv_seq))
+		srv_seq = held_base(s);
+	if (why != DP_WHY_END && !(f->flags & DP_FF_RST)) {
+		if (pc != NULL && pc->data != NULL)
+			deny_rsts(w, f, pc->data, pc->len, pc->pidx, srv_seq);
+		else if (s != NULL && s->n_segs > 0) {
+			struct rte_mbuf *m = s->segs[s->n_segs - 1].m;
+
+			if (rte_pktmbuf_is_contiguous(m))
+				deny_rsts(w, f, rte_pktmbuf_mtod(m, uint8_t *),
+					  rte_pktmbuf_data_len(m), m->port, srv_seq);
+		}
+	}
+	if (pc != NULL)
+		dp_drop(w, pc);
+	if (s != NULL)
+		w->c[DP_C_DROPPED] += s->n_segs;        /* held, never forwarded */
+	unit_leave(w, f, DP_FS_DENIED);
+	dp_stream_stop(&f->ws);
+	f->close_cause = DP_CLOSE_DENIED;
+	f->last_rst_ns = w->now_ns;
+	if (s != NULL) {
+		w->c[DP_C_HELD_SEGS] -= s->n_segs;
+		dp_hold_slot_put(&w->hold, f->slot);
+		f->slot = DP_NO_SLOT;
+		f->flags &= ~DP_FF_VERIFY;
+	}
+}
+
+/*
+ * Allowed: keep the decided bytes until the server acknowledges them, so a
+ * "retransmission" with other bytes (the server never got the first copy)
+ * cannot pass unseen (PITFALLS 5b); else free the slot.
+ */
+static void
+verify_or_free(struct dp_worker *w, struct dp_flow *f, struct dp_slot *s, enum dp_why why)
+{
+	if ((f->flags & DP_FF_ENFORCED) && why != DP_WHY_END && !w->replay && s->ra.high > 0) {
+		f->flags |= DP_FF_VERIFY;
+		s->deadline_ns = w->now_ns + (uint64_t)w->gen->set->hold_timeout_ms * DP_NS_PER_MS;
+		return;
+	}
 	w->c[DP_C_HELD_SEGS] -= s->n_segs;
-	s->n_segs = 0;
+	dp_hold_slot_put(&w->hold, f->slot);
+	f->slot = DP_NO_SLOT;
 }
 
 static void
@@ -281,46 +405,15 @@ apply_pending(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc, enum
 	if (f->verdict == DP_VERDICT_ALLOW || !(f->flags & DP_FF_ENFORCED)) {
 		if (s != NULL)
 			release(w, f, s);
-		f->state = DP_FS_ALLOWED;
+		unit_leave(w, f, DP_FS_ALLOWED);
+		dp_stream_stop(&f->ws);         /* decided without a unit's end: not followed */
 		if (pc != NULL)
 			dp_forward(w, pc);
-		if (s != NULL && (f->flags & DP_FF_ENFORCED) && why != DP_WHY_END &&
-		    !w->replay && s->ra.high > 0) {
-			/*
-			 * Keep the decided bytes until the server acknowledges them: a
-			 * "retransmission" with other bytes (the server never got the
-			 * first copy) would otherwise pass unseen (PITFALLS 5b).
-			 */
-			f->flags |= DP_FF_VERIFY;
-			s->deadline_ns = w->now_ns +
-					 (uint64_t)w->gen->set->hold_timeout_ms * DP_NS_PER_MS;
-			return;
-		}
-	} else {
-		if (why != DP_WHY_END && !(f->flags & DP_FF_RST)) {
-			if (pc != NULL && pc->data != NULL)
-				deny_rsts(w, f, pc->data, pc->len, pc->pidx, f->isn + 1);
-			else if (s != NULL && s->n_segs > 0) {
-				struct rte_mbuf *m = s->segs[s->n_segs - 1].m;
-
-				if (rte_pktmbuf_is_contiguous(m))
-					deny_rsts(w, f, rte_pktmbuf_mtod(m, uint8_t *),
-						  rte_pktmbuf_data_len(m), m->port, f->isn + 1);
-			}
-		}
-		if (pc != NULL)
-			dp_drop(w, pc);
 		if (s != NULL)
-			w->c[DP_C_DROPPED] += s->n_segs;        /* held, never forwarded */
-		f->state = DP_FS_DENIED;
-		f->close_cause = DP_CLOSE_DENIED;
-		f->last_rst_ns = w->now_ns;
+			verify_or_free(w, f, s, why);
+		return;
 	}
-	if (s != NULL) {
-		w->c[DP_C_HELD_SEGS] -= s->n_segs;
-		dp_hold_slot_put(&w->hold, f->slot);
-		f->slot = DP_NO_SLOT;
-	}
+	deny_apply(w, f, pc, why, s);
 }
 
 void
@@ -359,6 +452,7 @@ dp_verify_allowed(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc, 
 		return 0;
 	/* other bytes over the decided range: decided again, by the anomaly */
 	f->anomalies |= AN(DP_AN_OVERLAP_CONFLICT);
+	w->c[DP_C_AN_OVERLAP_CONFLICT]++;
 	if (w->gen->set->anomaly_action[DP_AN_OVERLAP_CONFLICT] != CPM_DENY)
 		return 0;
 	f->verdict = DP_VERDICT_DENY;
@@ -395,9 +489,34 @@ anomaly_denies(const struct cpm_settings *set, uint32_t an)
 	return 0;
 }
 
-void
-dp_decide_pending(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc,
-		  const struct dp_insp_out *io, enum dp_why why)
+/*
+ * A second ClientHello (after a HelloRetryRequest) must name what the first
+ * named: 1 if the name (or its absence) changed. norm/nlen: the new name,
+ * normalised. A first name that could not be interned is not compared.
+ */
+static int
+sni_changed(struct dp_worker *w, const struct dp_flow *f, const struct dp_insp_out *io,
+	    const char *norm, int nlen)
+{
+	const struct dp_name_slot *ns;
+
+	if (!(f->flags & DP_FF_DECIDED) || f->app != DP_APP_TLS || io->app != DP_APP_TLS)
+		return 0;
+	if (f->name_kind != DP_NAME_SNI)
+		return nlen > 0;
+	ns = dp_names_slot(&w->names, f->name_id);
+	if (ns == NULL)
+		return 0;
+	return nlen != ns->len || memcmp(norm, ns->name, ns->len) != 0;
+}
+
+/*
+ * Decide the unit being held (the first: the flow's name; a later one: the
+ * next request head, a second ClientHello) and write its flow.decision.
+ * io: the extractors' result, or NULL (no name: what the bytes so far say).
+ */
+static void
+decide(struct dp_worker *w, struct dp_flow *f, const struct dp_insp_out *io, enum dp_why why)
 {
 	const struct dp_gen *g = w->gen;
 	const struct cpm_settings *set = g->set;
@@ -415,8 +534,11 @@ dp_decide_pending(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc,
 		io = &partial;
 	}
 	if (io == NULL) {
-		if (s != NULL)
-			dp_inspect_partial(dp_reasm_data(&s->ra), dp_reasm_contig(&s->ra), &partial);
+		uint32_t off = s != NULL ? f->ws.seq - s->ra.base_seq : 0;
+
+		if (s != NULL && off < dp_reasm_contig(&s->ra))
+			dp_inspect_partial(dp_reasm_data(&s->ra) + off,
+					   dp_reasm_contig(&s->ra) - off, &partial);
 		else
 			dp_inspect_partial(NULL, 0, &partial);
 		io = &partial;
@@ -436,6 +558,8 @@ dp_decide_pending(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc,
 		    cpm_is_ech_public_name(g->pol, io->name, io->name_len))
 			an |= AN(DP_AN_ECH);
 	}
+	if (sni_changed(w, f, io, norm, nlen))
+		an |= AN(DP_AN_SNI_CHANGED);
 	if (why == DP_WHY_BOUND && q.field == CPM_FIELD_NONE && set->no_name_action != 0) {
 		v.action = set->no_name_action;
 		v.reason = DP_REASON_ANOMALY;
@@ -448,6 +572,12 @@ dp_decide_pending(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc,
 		v.reason = DP_REASON_ANOMALY;
 		v.rule = -1;
 	}
+	if (f->flags & DP_FF_DECIDED) {
+		/* a later unit: its record (and flow.end) carries its own name and flags */
+		f->flags &= ~(DP_FF_ECH | DP_FF_PQC);
+		dp_names_put(&w->names, f->name_id);
+		f->name_id = DP_NO_NAME;
+	}
 	f->anomalies = an;
 	f->app = io->app;
 	f->name_kind = nlen > 0 ? io->name_kind : DP_NAME_NONE;
@@ -457,7 +587,83 @@ dp_decide_pending(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc,
 	if (io->pqc)
 		f->flags |= DP_FF_PQC;
 	finish(w, f, &v, norm, nlen, io->alpn, io->alpn_len, io->ja4);
+}
+
+static int
+denies(const struct dp_flow *f)
+{
+	return f->verdict == DP_VERDICT_DENY && (f->flags & DP_FF_ENFORCED);
+}
+
+void
+dp_decide_pending(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc,
+		  const struct dp_insp_out *io, enum dp_why why)
+{
+	decide(w, f, io, why);
 	apply_pending(w, f, pc, why);
+}
+
+int
+dp_decide_stream(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc,
+		 const struct dp_insp_out *io)
+{
+	int first = !(f->flags & DP_FF_DECIDED);
+
+	decide(w, f, io, DP_WHY_NAME);
+	if (denies(f)) {
+		deny_apply(w, f, pc, DP_WHY_NAME, f->slot != DP_NO_SLOT ?
+			   dp_hold_slot(&w->hold, f->slot) : NULL);
+		return 1;
+	}
+	if (first) {
+		/* decided: what stays held from now on is a later unit's */
+		f->state = DP_FS_UNIT;
+		w->c[DP_C_FLOWS_PENDING]++;
+	}
+	f->anomalies = 0;                       /* the next unit's own */
+	return 0;
+}
+
+int
+dp_release_judged(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc)
+{
+	struct dp_slot *s = f->slot != DP_NO_SLOT ? dp_hold_slot(&w->hold, f->slot) : NULL;
+	uint32_t upto = f->ws.seq;
+	int all = f->ws.mode == DP_W_NONE;
+	int left = 0;
+
+	if (s != NULL) {
+		left = release_upto(w, f, s, upto, all) > 0;
+		/* monitor holds nothing: bytes of the next unit may be in the window only */
+		if (!all && seq_before(upto, s->ra.base_seq + s->ra.high))
+			left = 1;
+	}
+	if (!left) {
+		unit_leave(w, f, DP_FS_ALLOWED);
+		dp_forward(w, pc);
+		if (s != NULL)
+			verify_or_free(w, f, s, DP_WHY_NAME);
+		return 1;
+	}
+	/* the next unit has begun: it stays held, with a window and a timer of its own */
+	if (seq_before(s->ra.base_seq, upto))
+		dp_reasm_rebase(&s->ra, upto);
+	s->deadline_ns = w->now_ns + (uint64_t)w->gen->set->hold_timeout_ms * DP_NS_PER_MS;
+	/* a TFO SYN is never held: it goes now, its unjudged tail is a partial head */
+	dp_forward(w, pc);
+	return 0;
+}
+
+int
+dp_watch_enter(struct dp_worker *w, struct dp_flow *f, const struct dp_pkt *p)
+{
+	if (f->flags & DP_FF_VERIFY)
+		dp_verify_done(w, f);           /* the slot is the new unit's */
+	f->state = DP_FS_UNIT;
+	w->c[DP_C_FLOWS_PENDING]++;
+	f->anomalies = 0;
+	f->c_nxt = p->seq;                      /* fresh: the RSTs' ack field */
+	return 1;
 }
 
 void
@@ -505,6 +711,7 @@ dp_stateless_anomaly(struct dp_worker *w, struct dp_pktctx *pc, unsigned int an)
 	}
 	act = (uint8_t)g->set->anomaly_action[an];
 	enforce = g->set->mode == CPM_MODE_ENFORCE;
+	w->c[DP_C_AN_FIRST + an]++;
 	if (w->now_ns - w->anomaly_audit_ns[an] >= DP_NS_PER_S || w->anomaly_audit_ns[an] == 0) {
 		struct dp_flow tmp;
 		struct dp_event ev;
@@ -541,6 +748,8 @@ dp_end_flow(struct dp_worker *w, struct dp_flow *f, uint8_t cause)
 		else
 			dp_decide_pending(w, f, NULL, NULL, DP_WHY_END);
 	}
+	if (f->state == DP_FS_UNIT)
+		unit_leave(w, f, DP_FS_ALLOWED);   /* a later unit still held: dropped */
 	/* a flow that had closed reports how, not what found it closed */
 	if (cause == DP_CLOSE_IDLE || cause == DP_CLOSE_SHUTDOWN) {
 		if (f->state == DP_FS_DENIED)

@@ -25,12 +25,40 @@ enum dp_why {
 };
 
 /*
- * Decide a pending TCP flow and apply the verdict. pc: the client packet
+ * Decide a pending TCP flow (or its later unit, DP_FS_UNIT) and apply the
+ * verdict; an allow releases everything held and ends the watch of the
+ * client stream (the unit never completed). pc: the client packet
  * that triggered it (NULL if none; its mbuf, when still owned, follows the
  * verdict). io: the extractors' result, or NULL (no name: the bytes so far).
  */
 void dp_decide_pending(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc,
 		       const struct dp_insp_out *io, enum dp_why why);
+
+/*
+ * The client-stream loop (dp_watch.c) has a complete unit (io): decide it
+ * and write its flow.decision. An enforced deny is applied at once (held
+ * data and pc dropped, both ends reset) and 1 returned. Allowed (or
+ * monitor), nothing is released yet and 0 is returned: the caller sets the
+ * framing of what follows (f->ws) and calls dp_release_judged.
+ */
+int dp_decide_stream(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc,
+		     const struct dp_insp_out *io);
+
+/*
+ * Forward the held segments wholly before f->ws.seq (every byte before it
+ * is judged; all of them once the watch has stopped). Returns 1 when
+ * nothing is held any more (the flow is ALLOWED, pc forwarded, the slot
+ * kept for verification or freed), 0 when a later unit has begun and stays
+ * held (DP_FS_UNIT; the window rebased to it, its own hold timer).
+ */
+int dp_release_judged(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc);
+
+/*
+ * An allowed flow's client segment p starts a later unit: the flow goes
+ * back to holding (DP_FS_UNIT). Returns 1 (the caller hands the packet to
+ * the pending path).
+ */
+int dp_watch_enter(struct dp_worker *w, struct dp_flow *f, const struct dp_pkt *p);
 
 /* Record a verdict reached without a name (inbound, midstream, l3/l4 rule). */
 void dp_decide_fixed(struct dp_worker *w, struct dp_flow *f, uint8_t action, uint8_t reason,

@@ -310,6 +310,7 @@ upgrade_member(struct span m, void *arg)
 	for (n = 0; n < m.n && m.p[n] != '/'; n++)
 		;
 	m.n = n;
+	r->has_upgrade = 1;
 	if (span_ieq(m, "websocket"))
 		r->upgrade_websocket = 1;
 }

@@ -40,6 +40,8 @@ struct http_request {
 	uint8_t version_minor;          /* HTTP/1.x */
 	uint8_t host_count;             /* Host headers seen (>1: multiple_host) */
 	uint8_t upgrade_websocket;      /* Upgrade: websocket */
+	uint8_t has_upgrade;            /* an Upgrade header naming any protocol ("101" may
+					 * end HTTP on the connection) */
 	uint8_t has_uri_host;           /* absolute-form or CONNECT authority */
 	uint8_t chunked;                /* Transfer-Encoding: chunked */
 	uint8_t has_content_length;
