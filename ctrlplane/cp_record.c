@@ -357,8 +357,11 @@ cp_record_event(struct cp_json *j, char *buf, size_t cap, uint64_t seq,
 		break;
 	case DP_EV_GAP:
 		begin(j, buf, cap, "audit.gap", ev->ts_ns, seq);
+		if (ev->reason >= DP_GAP_CAUSE_MAX)
+			bad |= CP_REC_BAD_ENUM;
 		render_gap(j, boot_id, ev->worker, ev->gap_first, ev->gap_last,
-			   "ring_full");
+			   ev->reason < DP_GAP_CAUSE_MAX ? dp_gap_cause_names[ev->reason] :
+			   "unknown");
 		break;
 	default:
 		return -EINVAL;

@@ -18,6 +18,7 @@
 
 #include "cpm.h"
 #include "dp_ctl.h"
+#include "dp_event.h"
 #include "dp_log.h"
 #include "dp_policy.h"
 #include "dp_worker.h"
@@ -61,7 +62,8 @@ disconnect(struct dp_ctl *c, const char *why)
 	DP_LOG(ctl, NOTICE, "control plane connection closed: %s", why);
 	close(c->fd);
 	c->fd = -1;
-	c->out_len = 0;          /* the batch is in the retention, resent later */
+	c->sent = 0;             /* what was not acknowledged goes again */
+	c->out_len = c->retain_count;
 	if (c->inherited) {
 		DP_LOG(ctl, NOTICE, "--ctl-fd closed: stopping");
 		c->app->quit = 1;
@@ -103,7 +105,8 @@ on_connected(struct dp_ctl *c)
 		return;
 	}
 	/* what was sent but not acknowledged goes again (the cp de-duplicates) */
-	c->resend_left = c->retain_count;
+	c->sent = 0;
+	c->out_len = c->retain_count;
 }
 
 static void
@@ -144,6 +147,10 @@ dp_ctl_init(struct dp_ctl *c, struct dp_proc *app)
 	memset(c, 0, sizeof(*c));
 	c->app = app;
 	c->fd = -1;
+	c->retain_cap = app->cfg.event_retain > 0 ? app->cfg.event_retain : DP_CTL_RETAIN;
+	c->retain = calloc(c->retain_cap, sizeof(*c->retain));
+	if (c->retain == NULL)
+		return -ENOMEM;
 	if (app->cfg.ctl_fd >= 0) {
 		c->inherited = 1;
 		c->fd = app->cfg.ctl_fd;
@@ -153,10 +160,6 @@ dp_ctl_init(struct dp_ctl *c, struct dp_proc *app)
 			return -EBADF;
 		}
 		on_connected(c);
-	} else {
-		c->retain = calloc(DP_CTL_RETAIN, sizeof(*c->retain));
-		if (c->retain == NULL)
-			return -ENOMEM;
 	}
 	return 0;
 }
@@ -171,21 +174,10 @@ dp_ctl_fini(struct dp_ctl *c)
 	c->retain = NULL;
 }
 
-static void
-retain_add(struct dp_ctl *c, const struct dp_event *ev)
+static struct dp_event *
+retain_at(struct dp_ctl *c, uint32_t i)
 {
-	uint32_t pos;
-
-	if (c->retain == NULL)
-		return;
-	if (c->retain_count == DP_CTL_RETAIN) {
-		c->retain_head = (c->retain_head + 1) % DP_CTL_RETAIN;
-		c->retain_count--;
-		c->retain_dropped++;
-	}
-	pos = (c->retain_head + c->retain_count) % DP_CTL_RETAIN;
-	c->retain[pos] = *ev;
-	c->retain_count++;
+	return &c->retain[(c->retain_head + i) % c->retain_cap];
 }
 
 /* Drop acknowledged events from the front of the retention. */
@@ -193,36 +185,59 @@ static void
 retain_ack(struct dp_ctl *c)
 {
 	while (c->retain_count > 0) {
-		const struct dp_event *ev = &c->retain[c->retain_head];
+		const struct dp_event *ev = retain_at(c, 0);
 
 		if (ev->worker >= DP_MAX_WORKERS || ev->wseq > c->acked[ev->worker])
 			break;
-		c->retain_head = (c->retain_head + 1) % DP_CTL_RETAIN;
+		c->retain_head = (c->retain_head + 1) % c->retain_cap;
 		c->retain_count--;
-		if (c->resend_left > c->retain_count)
-			c->resend_left = c->retain_count;
+		if (c->sent > 0)
+			c->sent--;
 	}
+	c->out_len = c->retain_count - c->sent;
 }
 
-static int
-flush_out(struct dp_ctl *c)
+/*
+ * Move events from the workers' rings into the retention while it has room
+ * (round robin, connected or not). Tells the workers why they lose events
+ * when it is full.
+ */
+static unsigned int
+drain_rings(struct dp_ctl *c)
 {
-	int ret;
+	struct dp_proc *app = c->app;
+	unsigned int i, n, moved = 0, turns = 64;
+	uint8_t why;
 
-	if (c->out_len == 0)
-		return 0;
-	ret = send_msg(c, c->out.raw, c->out_len);
-	if (ret == 0) {
-		c->out_len = 0;
-		return 0;
-	}
-	if (ret != -EAGAIN) {
-		char why[64];
+	while (c->retain_count < c->retain_cap && turns-- > 0) {
+		unsigned int got = 0;
 
-		snprintf(why, sizeof(why), "send: %s", strerror(-ret));
-		disconnect(c, why);
+		for (i = 0; i < app->cfg.n_workers && c->retain_count < c->retain_cap; i++) {
+			struct dp_worker *w = app->workers[(c->rr + i) % app->cfg.n_workers];
+			uint32_t tail = (c->retain_head + c->retain_count) % c->retain_cap;
+			uint32_t room = c->retain_cap - c->retain_count;
+
+			/* contiguous slots up to the end of the array */
+			if (room > c->retain_cap - tail)
+				room = c->retain_cap - tail;
+			if (room > DP_EVENTS_PER_MSG)
+				room = DP_EVENTS_PER_MSG;
+			n = rte_ring_dequeue_burst_elem(w->evq.r, &c->retain[tail],
+							sizeof(struct dp_event), room, NULL);
+			c->retain_count += n;
+			got += n;
+		}
+		c->rr++;
+		moved += got;
+		if (got == 0)
+			break;
 	}
-	return ret;
+	why = 0;
+	if (c->retain_count >= c->retain_cap)
+		why = 1 + (c->fd >= 0 ? DP_GAP_SPOOL_FULL : DP_GAP_CTRLPLANE_DOWN);
+	dp_event_set_backlog(why);
+	c->out_len = c->retain_count - c->sent;
+	return moved;
 }
 
 static void
@@ -231,50 +246,39 @@ batch_finish(struct dp_ctl *c, uint32_t count)
 	c->out.m.count = count;
 	c->out.m.pad = 0;
 	memcpy(c->out.m.boot_id, c->app->boot_id, 16);
-	c->out_len = sizeof(struct dp_msg_events) + (size_t)count * sizeof(struct dp_event);
-	hdr_init(&c->out.m.hdr, DP_MSG_EVENTS, (uint32_t)c->out_len);
+	hdr_init(&c->out.m.hdr, DP_MSG_EVENTS,
+		 (uint32_t)(sizeof(struct dp_msg_events) + (size_t)count * sizeof(struct dp_event)));
 }
 
-/* Send events: resend what a reconnect left unacknowledged, then the rings. */
+/* Send what the retention holds beyond c->sent, in order. */
 static unsigned int
 send_events(struct dp_ctl *c)
 {
-	struct dp_proc *app = c->app;
-	unsigned int turns = 256, i, n, sent = 0;
+	unsigned int turns = 256, sent = 0;
 	uint32_t count;
+	int ret;
 
-	while (c->fd >= 0 && turns-- > 0) {
-		if (flush_out(c) != 0)
-			return sent;
+	while (c->fd >= 0 && turns-- > 0 && c->sent < c->retain_count) {
 		count = 0;
-		while (c->resend_left > 0 && count < DP_EVENTS_PER_MSG) {
-			uint32_t idx = c->retain_count - c->resend_left;
-			const struct dp_event *ev =
-				&c->retain[(c->retain_head + idx) % DP_CTL_RETAIN];
-
-			c->resend_left--;
-			if (ev->worker < DP_MAX_WORKERS && ev->wseq <= c->acked[ev->worker])
-				continue;
-			c->out.m.ev[count++] = *ev;
+		while (c->sent + count < c->retain_count && count < DP_EVENTS_PER_MSG) {
+			c->out.m.ev[count] = *retain_at(c, c->sent + count);
+			count++;
 		}
-		if (count == 0) {
-			for (i = 0; i < app->cfg.n_workers && count < DP_EVENTS_PER_MSG; i++) {
-				struct dp_worker *w = app->workers[(c->rr + i) % app->cfg.n_workers];
-
-				n = rte_ring_dequeue_burst_elem(w->evq.r, &c->out.m.ev[count],
-								sizeof(struct dp_event),
-								DP_EVENTS_PER_MSG - count, NULL);
-				for (uint32_t k = 0; k < n; k++)
-					retain_add(c, &c->out.m.ev[count + k]);
-				count += n;
-			}
-			c->rr++;
-		}
-		if (count == 0)
-			return sent;
 		batch_finish(c, count);
+		ret = send_msg(c, c->out.raw, c->out.m.hdr.len);
+		if (ret == -EAGAIN)
+			break;            /* the socket wakes poll() when it can take more */
+		if (ret != 0) {
+			char why[64];
+
+			snprintf(why, sizeof(why), "send: %s", strerror(-ret));
+			disconnect(c, why);
+			break;
+		}
+		c->sent += count;
 		sent += count;
 	}
+	c->out_len = c->retain_count - c->sent;
 	return sent;
 }
 
@@ -496,12 +500,10 @@ uint64_t
 dp_ctl_pending(const struct dp_ctl *c)
 {
 	const struct dp_proc *app = c->app;
-	uint64_t n = 0;
+	uint64_t n = c->retain_count;    /* kept until acknowledged */
 
 	for (unsigned int i = 0; i < app->cfg.n_workers; i++)
 		n += rte_ring_count(app->workers[i]->evq.r);
-	if (c->out_len > 0)
-		n += c->out.m.count;
 	return n;
 }
 
@@ -522,6 +524,7 @@ dp_ctl_step(struct dp_ctl *c, int timeout_ms)
 
 	if (c->fd < 0)
 		try_connect(c);
+	sent = drain_rings(c);
 	if (c->fd >= 0) {
 		pfd.fd = c->fd;
 		pfd.events = POLLIN | (c->out_len > 0 ? POLLOUT : 0);
@@ -530,8 +533,9 @@ dp_ctl_step(struct dp_ctl *c, int timeout_ms)
 		    !(pfd.revents & POLLIN))
 			disconnect(c, "hang-up");
 		receive(c);
-		sent = send_events(c);
-	} else if (timeout_ms > 0) {
+		drain_rings(c);
+		sent += send_events(c);
+	} else if (timeout_ms > 0 && sent == 0) {
 		poll(NULL, 0, timeout_ms);
 	}
 	dp_policy_reclaim(c->app);

@@ -3,10 +3,15 @@
  * dp_ctl.h: the control thread's side of the dp_proto.h socket. Runs on the
  * main lcore and never touches packets: connects (and reconnects every
  * second) to chokepointd, or uses an inherited --ctl-fd; sends HELLO;
- * applies POLICY (ACK/NACK); answers STATS_REQ; drains the workers' event
- * rings into EVENTS batches; keeps sent events until EVENTS_ACK covers them
- * and sends the rest again after a reconnect; QUIT and EOF on --ctl-fd stop
- * the process. Every received message is validated exactly; anything else
+ * applies POLICY (ACK/NACK); answers STATS_REQ; moves the workers' events
+ * from their rings into a bounded retention (--event-retain), sends them in
+ * EVENTS batches and keeps each one until an EVENTS_ACK covers it (the
+ * control plane has written it); after a reconnect everything unacknowledged
+ * goes again and the control plane drops what it already has. Nothing in the
+ * retention is ever overwritten: when it is full the control thread stops
+ * taking events, the rings fill, and the workers count what they lose as an
+ * exact wseq range (an audit.gap once delivery resumes). QUIT and EOF on
+ * --ctl-fd stop the process. Every received message is validated exactly; anything else
  * is counted and dropped.
  */
 #ifndef CHOKEPOINT_DP_CTL_H
@@ -18,7 +23,7 @@
 #include "dp.h"
 #include "dp_proto.h"
 
-#define DP_CTL_RETAIN 8192       /* sent, not yet acknowledged events kept for resend */
+#define DP_CTL_RETAIN 8192       /* default --event-retain */
 
 struct dp_ctl {
 	struct dp_proc *app;
@@ -27,19 +32,19 @@ struct dp_ctl {
 	int connect_logged;
 	uint64_t next_connect_ns;
 	uint64_t garbage;        /* malformed messages received */
-	uint64_t retain_dropped; /* unacknowledged events overwritten */
 	unsigned int rr;         /* first worker drained next turn */
-	/* the EVENTS message being sent (out_len > 0: waiting for the socket) */
+	/* events in the retention not yet sent on this connection (0: nothing waits) */
 	size_t out_len;
 	union {
 		struct dp_msg_events m;
 		uint8_t raw[sizeof(struct dp_msg_events) +
 			    DP_EVENTS_PER_MSG * sizeof(struct dp_event)];
 	} out;
-	/* retention ring of sent events (live only) */
+	/* retention: events taken from the rings, oldest first, until acknowledged */
 	struct dp_event *retain;
+	uint32_t retain_cap;
 	uint32_t retain_head, retain_count;
-	uint32_t resend_left;    /* events of the retention still to resend */
+	uint32_t sent;           /* of retain_count, sent on this connection */
 	uint64_t acked[DP_MAX_WORKERS];
 };
 

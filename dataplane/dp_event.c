@@ -10,6 +10,7 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
+#include "cpm.h"
 #include "dp_event.h"
 #include "dp_flow.h"
 #include "dp_log.h"
@@ -17,6 +18,20 @@
 RTE_LOG_REGISTER_SUFFIX(dp_logtype_event, event, INFO);
 
 _Static_assert(sizeof(struct dp_event) % 4 == 0, "rte_ring elements are 4-byte multiples");
+
+static uint8_t backlog;          /* see dp_event_set_backlog() */
+
+static const struct cpm_verdict overflow_deny = {
+	.action = CPM_DENY,
+	.reason = DP_REASON_AUDIT_OVERFLOW,
+	.rule = -1,
+};
+
+void
+dp_event_set_backlog(uint8_t v)
+{
+	__atomic_store_n(&backlog, v, __ATOMIC_RELAXED);
+}
 
 int
 dp_evq_init(struct dp_evq *q, uint8_t worker, unsigned int size, int socket)
@@ -53,39 +68,72 @@ enqueue(struct dp_evq *q, const struct dp_event *ev)
 	return rte_ring_enqueue_elem(q->r, (void *)(uintptr_t)ev, sizeof(*ev));
 }
 
+/* Enqueue the pending GAP event if the ring has room for it and `extra` more. */
+static void
+flush_gap(struct dp_evq *q, uint64_t ts_ns, unsigned int extra, uint64_t *counters)
+{
+	struct dp_event gap;
+
+	if (q->gap_first == 0 || rte_ring_free_count(q->r) < 1 + extra)
+		return;
+	memset(&gap, 0, sizeof(gap));
+	gap.type = DP_EV_GAP;
+	gap.worker = q->worker;
+	gap.reason = q->gap_cause;
+	gap.ts_ns = ts_ns;
+	gap.gap_first = q->gap_first;
+	gap.gap_last = q->gap_last;
+	gap.wseq = q->next_wseq;
+	if (enqueue(q, &gap) == 0) {
+		q->next_wseq++;
+		counters[DP_C_EVENTS]++;
+		q->gap_first = q->gap_last = 0;
+	}
+}
+
 void
 dp_evq_push(struct dp_evq *q, struct dp_event *ev, uint64_t *counters)
 {
-	ev->worker = q->worker;
-	if (q->gap_first != 0) {
-		struct dp_event gap;
+	uint8_t b;
 
-		/* the GAP event and this one must both fit, or this one is lost too */
-		if (rte_ring_free_count(q->r) >= 2) {
-			memset(&gap, 0, sizeof(gap));
-			gap.type = DP_EV_GAP;
-			gap.worker = q->worker;
-			gap.ts_ns = ev->ts_ns;
-			gap.gap_first = q->gap_first;
-			gap.gap_last = q->gap_last;
-			gap.wseq = q->next_wseq++;
-			if (enqueue(q, &gap) == 0) {
-				counters[DP_C_EVENTS]++;
-				q->gap_first = q->gap_last = 0;
-			} else {
-				q->next_wseq--;
-			}
-		}
-	}
+	ev->worker = q->worker;
+	/* the GAP event and this one must both fit, or this one is lost too */
+	flush_gap(q, ev->ts_ns, 1, counters);
 	ev->wseq = q->next_wseq++;
 	if (q->gap_first == 0 && enqueue(q, ev) == 0) {
 		counters[DP_C_EVENTS]++;
 		return;
 	}
 	counters[DP_C_EVENTS_LOST]++;
-	if (q->gap_first == 0)
+	if (q->gap_first == 0) {
+		b = __atomic_load_n(&backlog, __ATOMIC_RELAXED);
 		q->gap_first = ev->wseq;
+		q->gap_cause = b > 0 && b <= DP_GAP_CAUSE_MAX ? (uint8_t)(b - 1) : DP_GAP_RING_FULL;
+	}
 	q->gap_last = ev->wseq;
+}
+
+void
+dp_evq_poll(struct dp_evq *q, uint64_t now_ns, uint64_t *counters)
+{
+	if (unlikely(q->gap_first != 0))
+		flush_gap(q, now_ns, 0, counters);
+}
+
+const struct cpm_verdict *
+dp_evq_overflow_verdict(const struct dp_evq *q, const struct cpm_settings *set,
+			const struct cpm_verdict *v)
+{
+	unsigned int reserve;
+
+	if (likely(set->audit_overflow != CPM_AUDIT_DENY_NEW_FLOWS) || v->action != CPM_ALLOW)
+		return v;
+	reserve = rte_ring_get_capacity(q->r) / 8;
+	if (reserve < 2)
+		reserve = 2;
+	if (q->gap_first != 0 || rte_ring_free_count(q->r) < reserve)
+		return &overflow_deny;
+	return v;
 }
 
 void

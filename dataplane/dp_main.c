@@ -71,9 +71,11 @@ usage(FILE *out, const char *prog)
 		"  --flows N                   flow-table entries per worker (default 65536)\n"
 		"  --hold-mbufs N              hold pool size (default 8192)\n"
 		"  --event-ring N              per-worker event ring entries, power of two (default 4096)\n"
+		"  --event-retain N            events kept until the control plane acknowledges them\n"
+		"                              (default 8192, %zu bytes each)\n"
 		"  --idle-sleep-max-us N       idle back-off cap (default 100; 0 = never sleep)\n"
 		"  --linktype PORT:DLT         link type of a port's frames (default 1, Ethernet)\n",
-		prog, DEFAULT_CTL);
+		prog, DEFAULT_CTL, sizeof(struct dp_event));
 }
 
 static int
@@ -96,7 +98,7 @@ parse_u32(const char *opt, const char *s, uint32_t min, uint32_t max, uint32_t *
 static int
 parse_args(int argc, char **argv, struct dp_config *cfg, int *workers_given)
 {
-	enum { O_MODE = 256, O_CTL, O_CTL_FD, O_WORKERS, O_FLOWS, O_HOLD, O_RING, O_IDLE,
+	enum { O_MODE = 256, O_CTL, O_CTL_FD, O_WORKERS, O_FLOWS, O_HOLD, O_RING, O_RETAIN, O_IDLE,
 	       O_LINK, O_HELP };
 	static const struct option opts[] = {
 		{ "mode", required_argument, NULL, O_MODE },
@@ -106,6 +108,7 @@ parse_args(int argc, char **argv, struct dp_config *cfg, int *workers_given)
 		{ "flows", required_argument, NULL, O_FLOWS },
 		{ "hold-mbufs", required_argument, NULL, O_HOLD },
 		{ "event-ring", required_argument, NULL, O_RING },
+		{ "event-retain", required_argument, NULL, O_RETAIN },
 		{ "idle-sleep-max-us", required_argument, NULL, O_IDLE },
 		{ "linktype", required_argument, NULL, O_LINK },
 		{ "help", no_argument, NULL, O_HELP },
@@ -168,6 +171,10 @@ parse_args(int argc, char **argv, struct dp_config *cfg, int *workers_given)
 				return -EINVAL;
 			}
 			cfg->event_ring = v;
+			break;
+		case O_RETAIN:
+			if (parse_u32("--event-retain", optarg, 64, 1u << 24, &cfg->event_retain) != 0)
+				return -EINVAL;
 			break;
 		case O_IDLE:
 			if (parse_u32("--idle-sleep-max-us", optarg, 0, 1000000,
@@ -364,6 +371,7 @@ main(int argc, char **argv)
 	app.cfg.flows = 65536;
 	app.cfg.hold_mbufs = 8192;
 	app.cfg.event_ring = 4096;
+	app.cfg.event_retain = DP_CTL_RETAIN;
 	app.cfg.idle_sleep_max_us = 100;
 	for (i = 0; i < DP_MAX_PORTS; i++)
 		app.cfg.linktype[i] = DP_LINK_ETHERNET;

@@ -15,7 +15,9 @@
  *   cp -> dp  POLICY         + SCM_RIGHTS fd of a sealed memfd holding the blob
  *   dp -> cp  POLICY_ACK     generation now live, or POLICY_NACK with a reason
  *   dp -> cp  EVENTS         a batch of struct dp_event
- *   cp -> dp  EVENTS_ACK     per worker: every wseq <= acked is durable (resend the rest)
+ *   cp -> dp  EVENTS_ACK     per worker: every wseq <= acked is durable (resend the rest);
+ *                            the dataplane keeps every unacknowledged event in a bounded
+ *                            retention and resends it after a reconnect
  *   cp -> dp  STATS_REQ      -> dp -> cp STATS
  *   dp -> cp  DRAINED        replay only: every capture consumed, every event sent
  *   cp -> dp  QUIT           replay only: exit cleanly
@@ -97,7 +99,16 @@ struct dp_msg_policy_nack {
 enum dp_event_type {
 	DP_EV_DECISION = 1,       /* flow.decision */
 	DP_EV_END = 2,            /* flow.end */
-	DP_EV_GAP = 3,            /* events lost on this worker: wseq range in gap_* */
+	DP_EV_GAP = 3,            /* events lost on this worker: wseq range in gap_*,
+				   * cause (enum dp_gap_cause) in reason */
+};
+
+/* Why events were lost (audit.gap "cause"; names in dp_gap_cause_names[]). */
+enum dp_gap_cause {
+	DP_GAP_RING_FULL = 0,     /* the worker's ring was full, the retention had room */
+	DP_GAP_CTRLPLANE_DOWN,    /* no control plane and the retention full */
+	DP_GAP_SPOOL_FULL,        /* connected, but acknowledgements too slow: retention full */
+	DP_GAP_CAUSE_MAX
 };
 
 enum dp_verdict {
@@ -118,6 +129,7 @@ enum dp_reason {
 	DP_REASON_TABLE_FULL,
 	DP_REASON_MIDSTREAM,      /* TCP without a flow entry and no SYN */
 	DP_REASON_ANOMALY,        /* see anomalies bitmask; first set bit names it */
+	DP_REASON_AUDIT_OVERFLOW, /* audit_overflow = deny_new_flows and the event could not be kept */
 	DP_REASON_MAX
 };
 
@@ -328,7 +340,7 @@ struct dp_msg_stats {
 	uint16_t n_workers;
 	uint16_t n_ports;
 	uint16_t pad;
-	uint64_t events_pending;  /* in rings + main buffer, not yet sent */
+	uint64_t events_pending;  /* in rings + retention, not yet acknowledged */
 	struct dp_port_stats ports[DP_MAX_PORTS];
 	uint64_t counters[DP_MAX_WORKERS][DP_C_MAX];
 };
@@ -336,7 +348,10 @@ struct dp_msg_stats {
 #ifdef DP_PROTO_NAMES
 static const char *const dp_reason_names[DP_REASON_MAX] = {
 	"rule", "default", "trusted", "not_internal", "inbound", "quic",
-	"no_policy", "table_full", "midstream", "anomaly",
+	"no_policy", "table_full", "midstream", "anomaly", "audit_overflow",
+};
+static const char *const dp_gap_cause_names[DP_GAP_CAUSE_MAX] = {
+	"ring_full", "ctrlplane_down", "spool_full",
 };
 static const char *const dp_anomaly_names[DP_AN_MAX] = {
 	"no_sni", "ip_literal_sni", "multiple_sni", "malformed_clienthello",

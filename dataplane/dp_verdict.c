@@ -77,6 +77,7 @@ finish(struct dp_worker *w, struct dp_flow *f, const struct cpm_verdict *v,
 	const struct dp_gen *g = w->gen;
 	struct dp_event ev;
 
+	v = dp_evq_overflow_verdict(&w->evq, g->set, v);   /* audit_overflow = deny_new_flows */
 	f->verdict = v->action == CPM_ALLOW ? DP_VERDICT_ALLOW : DP_VERDICT_DENY;
 	f->reason = v->reason;
 	f->rule = v->rule;

@@ -399,6 +399,7 @@ dp_worker_poll(struct dp_worker *w)
 			}
 		}
 	}
+	dp_evq_poll(&w->evq, w->now_ns, w->c);     /* a lost range reported once room is back */
 	dp_worker_flush(w);
 	if (w->gen != NULL)
 		age(w);
