@@ -245,6 +245,8 @@ client_payload(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc)
 		/* a retransmission of bytes already held */
 		rte_pktmbuf_free(pc->m);
 		pc->m = NULL;
+		if (!pc->linear)
+			pc->data = NULL;        /* freed with it: RSTs are built from a held copy */
 	} else {
 		max_segs = set->hold_max_segments < DP_HOLD_SEGS ? set->hold_max_segments :
 								    DP_HOLD_SEGS;
