@@ -68,6 +68,16 @@ struct dp_worker {
 	uint64_t anomaly_audit_ns[DP_AN_MAX]; /* stateless anomalies: 1 record/s */
 	uint32_t end_pos;        /* shutdown: next flow index to end */
 	volatile int stopped;    /* the lcore function returned */
+	/*
+	 * Cycle accounting (benchmarks, or CHOKEPOINT_DP_CYCLES=1 in the
+	 * environment): TSC cycles spent in chokepoint's own processing of
+	 * received bursts (decode, lookup, state machine, verdicts, aging;
+	 * not rx_burst/tx_burst) and the packets they were spent on. Off, the
+	 * loop pays one predictable branch per poll.
+	 */
+	uint8_t prof;
+	uint64_t prof_cycles;
+	uint64_t prof_pkts;
 
 	struct dp_flow_table ft;
 	struct dp_hold hold;
@@ -95,6 +105,14 @@ int dp_worker_handoff_init(struct dp_proc *app, int socket);
  * TX flush, aging, one quiescent report. Returns the packets handled.
  */
 unsigned int dp_worker_poll(struct dp_worker *w);
+
+/*
+ * Process n packets as if received on port index pidx now (benchmarks
+ * feed generated traffic through the real worker this way), then flush
+ * TX, age and report quiescent like a poll. Returns n.
+ */
+unsigned int dp_worker_inject(struct dp_worker *w, uint16_t pidx, struct rte_mbuf **pkts,
+			      unsigned int n);
 
 /* The lcore entry point of a live worker (arg: its struct dp_worker). */
 int dp_worker_main(void *arg);

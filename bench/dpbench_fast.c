@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * dpbench_fast.c: the fast path. gen-fast writes one data packet per flow
+ * (client -> server, a TLS application-data record after the flow's
+ * ClientHello, in a random order of the flows, sizes 64 B / IMIX / 1518 B);
+ * fastpath sends every flow's handshake through the worker first, so that
+ * the capture, replayed by the pcap PMD with infinite_rx on port 0, finds
+ * N established, allowed flows, then runs the worker loop itself
+ * (dp_worker_poll) and counts packets per second and the cycles of
+ * chokepoint's own processing (the worker's rdtsc accounting). Port 1 is a
+ * null PMD: what the worker forwards is freed there. testpmd runs on the
+ * same two vdevs for the baselines (bench/bench.py).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+
+#include "dp_flow.h"
+#include "dp_worker.h"
+#include "dpbench.h"
+
+int
+dpb_gen_fast(const struct dpb_opts *o)
+{
+	uint8_t payload[1600], frame[1600];
+	struct dpb_pcap pc;
+	struct dpb_flow f;
+	uint32_t *rl, *perm, i, len, plen;
+	uint64_t ts = 1764115200ull * 1000000;
+	int ret;
+
+	if (o->out == NULL) {
+		fprintf(stderr, "dpbench: gen-fast needs --out PCAP\n");
+		return -EINVAL;
+	}
+	rl = calloc(o->flows, sizeof(*rl));
+	perm = malloc((size_t)o->flows * sizeof(*perm));
+	if (rl == NULL || perm == NULL) {
+		free(rl);
+		free(perm);
+		return -ENOMEM;
+	}
+	ret = dpb_request_lengths(o, rl);
+	if (ret != 0)
+		goto out;
+	/* a random order of the flows: the table is walked, not streamed */
+	for (i = 0; i < o->flows; i++)
+		perm[i] = i;
+	for (i = o->flows - 1; i > 0; i--) {
+		uint32_t j = (uint32_t)(dpb_mix64(i ^ (o->seed << 40)) % (i + 1)), t = perm[i];
+
+		perm[i] = perm[j];
+		perm[j] = t;
+	}
+	for (i = 0; i < sizeof(payload); i++)
+		payload[i] = (uint8_t)(dpb_mix64(i) & 0xff);
+	ret = dpb_pcap_open(&pc, o->out);
+	for (i = 0; ret == 0 && i < o->flows; i++) {
+		uint32_t fi = perm[i];
+
+		len = dpb_size_at(o->size, i);
+		plen = len - 54;
+		/* one whole TLS application_data record */
+		payload[0] = 0x17;
+		payload[1] = 0x03;
+		payload[2] = 0x03;
+		payload[3] = (uint8_t)((plen - 5) >> 8);
+		payload[4] = (uint8_t)(plen - 5);
+		dpb_flow_of(fi, 443, &f);
+		len = dpb_frame(frame, &f, 1, 0x18, f.isn + 1 + rl[fi], f.sisn + 1, payload, plen);
+		ret = dpb_pcap_write(&pc, frame, len, ts++);
+	}
+	if (dpb_pcap_close(&pc) != 0 && ret == 0)
+		ret = -EIO;
+	if (ret == 0) {
+		fprintf(stderr, "dpbench: wrote %s: %u flows, %" PRIu64 " packets, %s\n", o->out,
+			o->flows, pc.pkts, dpb_size_name(o->size));
+		printf("{\"bench\":\"gen-fast\",\"flows\":%u,\"packets\":%" PRIu64
+		       ",\"bytes\":%" PRIu64 ",\"size\":\"%s\"}\n", o->flows, pc.pkts, pc.bytes,
+		       dpb_size_name(o->size));
+	}
+out:
+	free(rl);
+	free(perm);
+	return ret;
+}
+
+struct snap {
+	uint64_t rx, tx, dropped, created, midstream, prof_cyc, prof_pkts, tsc;
+};
+
+static void
+snap_take(const struct dpb_dp *d, struct snap *s)
+{
+	s->rx = dpb_counter(d, DP_C_RX_PKTS);
+	s->tx = dpb_counter(d, DP_C_TX_PKTS);
+	s->dropped = dpb_counter(d, DP_C_DROPPED) + dpb_counter(d, DP_C_TX_DROPPED);
+	s->created = dpb_counter(d, DP_C_FLOWS_CREATED);
+	s->midstream = dpb_counter(d, DP_C_MIDSTREAM);
+	s->prof_cyc = d->w->prof_cycles;
+	s->prof_pkts = d->w->prof_pkts;
+	s->tsc = rte_rdtsc();
+}
+
+/* Run the worker loop for seconds. */
+static void
+run_for(struct dpb_dp *d, double seconds)
+{
+	uint64_t end = rte_rdtsc() + (uint64_t)(seconds * (double)rte_get_tsc_hz());
+	unsigned int k = 0;
+
+	for (;;) {
+		dp_worker_poll(d->w);
+		if ((++k & 255) == 0) {
+			if (rte_rdtsc() >= end)
+				break;
+			dpb_dp_drain(d);
+		}
+	}
+}
+
+int
+dpb_fastpath(const struct dpb_opts *o)
+{
+	struct snap a, b;
+	struct dpb_dp d;
+	uint32_t *rl = NULL, table = o->table ? o->table : o->flows + o->flows / 8 + 1024;
+	uint16_t room = o->size == DPB_SIZE_64 ? RTE_PKTMBUF_HEADROOM + 128 :
+						 RTE_MBUF_DEFAULT_BUF_SIZE;
+	uint64_t hz = rte_get_tsc_hz(), allow;
+	double hs_rate = 0, secs, pps, own, total;
+	int ret;
+	bool ok = true;
+
+	if (o->policy == NULL) {
+		fprintf(stderr, "dpbench: fastpath needs --policy\n");
+		return -EINVAL;
+	}
+	if (rte_eth_dev_count_avail() < 2) {
+		fprintf(stderr, "dpbench: fastpath needs port 0 = net_pcap rx_pcap=<gen-fast "
+			"capture>,infinite_rx=1 and port 1 = net_null no-rx=1\n");
+		return -EINVAL;
+	}
+	/* the pcap PMD copies the whole capture into mbufs of this pool */
+	ret = dpb_dp_start(&d, o, table, o->flows + 16384, room);
+	if (ret != 0)
+		goto out;
+	fprintf(stderr, "dpbench: fastpath: handshakes of %u flows\n", o->flows);
+	ret = dpb_handshakes(&d, o, &rl, &hs_rate);
+	if (ret != 0)
+		goto out;
+	allow = dpb_counter(&d, DP_C_ALLOW);
+	fprintf(stderr, "dpbench: fastpath: %" PRIu64 " flows allowed (%.0f handshakes/s), "
+		"%u active; measuring %.1f s after %.1f s\n", allow, hs_rate,
+		d.w->ft.active, o->seconds, o->warmup);
+	if (allow != o->flows || d.w->ft.active != o->flows) {
+		fprintf(stderr, "dpbench: fastpath: %" PRIu64 " of %u flows allowed, %u active\n",
+			allow, o->flows, d.w->ft.active);
+		ret = -EINVAL;
+		goto out;
+	}
+	run_for(&d, o->warmup);
+	snap_take(&d, &a);
+	run_for(&d, o->seconds);
+	snap_take(&d, &b);
+	secs = (double)(b.tsc - a.tsc) / (double)hz;
+	pps = (double)(b.rx - a.rx) / secs;
+	own = b.prof_pkts > a.prof_pkts ?
+	      (double)(b.prof_cyc - a.prof_cyc) / (double)(b.prof_pkts - a.prof_pkts) : 0;
+	total = (double)hz / pps;
+	printf("{\"bench\":\"fastpath\",\"size\":\"%s\",\"flows\":%u,\"seconds\":%.3f,"
+	       "\"rx\":%" PRIu64 ",\"tx\":%" PRIu64 ",\"mpps\":%.3f,\"cycles_per_pkt\":%.1f,"
+	       "\"own_cycles_per_pkt\":%.1f,\"tsc_hz\":%" PRIu64 ",\"dropped\":%" PRIu64
+	       ",\"flows_created\":%" PRIu64 ",\"midstream\":%" PRIu64 ",\"active\":%u,"
+	       "\"handshakes_per_s\":%.0f,\"sizeof_flow\":%zu,\"prof\":%s}\n",
+	       dpb_size_name(o->size), o->flows, secs, b.rx - a.rx, b.tx - a.tx, pps / 1e6, total,
+	       own, hz, b.dropped - a.dropped, b.created - a.created, b.midstream - a.midstream,
+	       d.w->ft.active, hs_rate, sizeof(struct dp_flow), o->prof ? "true" : "false");
+	fprintf(stderr, "dpbench: fastpath %s: %.2f Mpps (%.1f cycles/packet, %.1f own), "
+		"%u flows\n", dpb_size_name(o->size), pps / 1e6, total, own, o->flows);
+	/* the capture is all established, allowed flows: nothing new, nothing dropped */
+	if (b.created != a.created || b.dropped != a.dropped || b.midstream != a.midstream ||
+	    b.rx == a.rx) {
+		fprintf(stderr, "dpbench: fastpath: not the fast path: %" PRIu64 " flows created, %"
+			PRIu64 " dropped, %" PRIu64 " midstream while measuring\n",
+			b.created - a.created, b.dropped - a.dropped, b.midstream - a.midstream);
+		ok = false;
+	}
+	if (o->smoke) {
+		ok &= dpb_sane("fastpath mpps", pps / 1e6, 0.001, 1000);
+		ok &= dpb_sane("fastpath cycles_per_pkt", total, 1, 1e7);
+		if (o->prof)
+			ok &= dpb_sane("fastpath own_cycles_per_pkt", own, 1, 1e7);
+	}
+	ret = ok ? 0 : -EINVAL;
+out:
+	free(rl);
+	dpb_dp_stop(&d);
+	return ret;
+}
