@@ -96,7 +96,7 @@ def h3_get(env, name, path, port=443, timeout=15, extra=()):
 
 
 def udp_datagrams(pcap):
-    """(src, sport, dst, dport, payload) of every IPv4/UDP packet of an Ethernet pcap."""
+    """(src, sport, dst, dport, payload, ts) of every IPv4/UDP packet of an Ethernet pcap."""
     out = []
     if len(pcap) < 24:
         return out
@@ -105,7 +105,7 @@ def udp_datagrams(pcap):
     linktype = struct.unpack(endian + "I", pcap[20:24])[0]
     off = 24
     while off + 16 <= len(pcap):
-        caplen = struct.unpack(endian + "I", pcap[off + 8:off + 12])[0]
+        sec, usec, caplen = struct.unpack(endian + "III", pcap[off:off + 12])
         pkt = pcap[off + 16:off + 16 + caplen]
         off += 16 + caplen
         if linktype != 1 or len(pkt) < 14 + 20 + 8 or pkt[12:14] != b"\x08\x00":
@@ -117,7 +117,7 @@ def udp_datagrams(pcap):
         src = ".".join(str(b) for b in ip[12:16])
         dst = ".".join(str(b) for b in ip[16:20])
         sport, dport, ulen = struct.unpack("!HHH", ip[ihl:ihl + 6])
-        out.append((src, sport, dst, dport, bytes(ip[ihl + 8:ihl + ulen])))
+        out.append((src, sport, dst, dport, bytes(ip[ihl + 8:ihl + ulen]), sec + usec / 1e6))
     return out
 
 
