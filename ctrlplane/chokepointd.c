@@ -26,6 +26,7 @@
 #include "cp_log.h"
 #include "cp_policy.h"
 #include "cp_sign.h"
+#include "cp_syslog.h"
 #include "cp_status.h"
 #include "cp_util.h"
 
@@ -62,6 +63,7 @@ struct daemon {
 	struct ctl_conn ctl[MAX_CTL_CONNS];
 	struct cp_audit *audit;
 	struct cp_key *key;       /* audit.signing_key, NULL when not signing */
+	struct cp_syslog *syslog; /* syslog export, NULL when not configured */
 	char *key_path;
 	struct cp_dplink *link;
 	char *audit_path;         /* in use (the config's may change on reload) */
@@ -216,6 +218,8 @@ status_reply(struct daemon *d, struct ctl_conn *c, bool json, bool with_stats)
 {
 	const struct cp_policy *pol = cp_dplink_policy(d->link);
 	struct cp_status_in in;
+	struct cp_audit_stats as;
+	struct cp_syslog_stats ss;
 	char head[65];
 	int n;
 
@@ -238,6 +242,12 @@ status_reply(struct daemon *d, struct ctl_conn *c, bool json, bool with_stats)
 	cp_audit_head(d->audit, head);
 	in.audit_head = head;
 	in.c = cp_dplink_counters(d->link);
+	cp_audit_stats(d->audit, &as);
+	in.as = &as;
+	if (d->syslog != NULL) {
+		cp_syslog_get_stats(d->syslog, &ss);
+		in.syslog = &ss;
+	}
 	n = json ? cp_status_json(&in, d->reply, sizeof(d->reply)) :
 		   cp_status_text(&in, d->reply, sizeof(d->reply));
 	if (n < 0) {
@@ -665,6 +675,18 @@ main(int argc, char **argv)
 			cp_audit_set_signer(d->audit, d->key, pol->checkpoint_records,
 					    pol->checkpoint_seconds);
 		cp_audit_set_rotation(d->audit, pol->rotate_bytes, pol->rotate_seconds);
+		if (pol->syslog.host != NULL) {
+			if (cp_syslog_start(&pol->syslog, &d->syslog, err, sizeof(err)) < 0) {
+				CP_ERR("%s", err);
+				cp_policy_free(pol);
+				rc = 1;
+				goto out;
+			}
+			cp_audit_set_sink(d->audit, cp_syslog_submit, d->syslog);
+			CP_INFO("audit %s: exported to syslog %s:%u over TLS (%s)", d->audit_path,
+				pol->syslog.host, pol->syslog.port,
+				pol->syslog.format == CP_SYSLOG_OCSF ? "OCSF" : "JSON");
+		}
 		if (cp_dplink_new(d->audit, &d->link) < 0 ||
 		    cp_dplink_set_policy(d->link, pol, "start", why, sizeof(why)) < 0) {
 			CP_ERR("policy %s: %s", d->config, why);
@@ -712,6 +734,9 @@ out:
 	if (d->sig_fd >= 0)
 		close(d->sig_fd);
 	cp_dplink_free(d->link);
+	if (d->audit != NULL)
+		cp_audit_set_sink(d->audit, NULL, NULL);
+	cp_syslog_stop(d->syslog, 2000);
 	cp_audit_close(d->audit);
 	cp_key_free(d->key);
 	free(d->key_path);

@@ -13,7 +13,7 @@
 #include "cp_status.h"
 #include "cp_util.h"
 
-static const char *const mode_names[] = { "wire", "one-arm", "replay" };
+static const char *const mode_names[] = { "wire", "one-arm", "replay", "geneve", "routed" };
 
 /* counters shown in the summary lines, by group */
 static const enum dp_counter flow_counters[] = {
@@ -75,7 +75,7 @@ total(const struct dp_msg_stats *s, unsigned c)
 static const char *
 mode_name(uint8_t m)
 {
-	return m < 3 ? mode_names[m] : "unknown";
+	return m < sizeof(mode_names) / sizeof(mode_names[0]) ? mode_names[m] : "unknown";
 }
 
 static void
@@ -129,6 +129,20 @@ cp_status_text(const struct cp_status_in *in, char *buf, size_t cap)
 	    PRIu64 " gaps found here, %" PRIu64 " bad messages, %" PRIu64 " bad events\n",
 	    in->c->events, in->c->dup_events, in->c->gaps_missing, in->c->bad_msgs,
 	    in->c->bad_events);
+	if (in->as != NULL && in->as->key_id != NULL)
+		put(&o, "audit signing: key %s, %" PRIu64 " checkpoints, last at seq %" PRIu64
+		    ", %" PRIu64 " records unsigned since, %" PRIu64 " rotations, %" PRIu64
+		    " errors\n", in->as->key_id, in->as->checkpoints, in->as->last_checkpoint_seq,
+		    in->as->since_checkpoint, in->as->rotations, in->as->errors);
+	else if (in->as != NULL)
+		put(&o, "audit signing: off (no audit.signing_key), %" PRIu64 " rotations\n",
+		    in->as->rotations);
+	if (in->syslog != NULL)
+		put(&o, "syslog export: %s, %" PRIu64 " sent, %u queued, %" PRIu64
+		    " dropped (queue full), %" PRIu64 " failures%s%s\n",
+		    in->syslog->connected ? "connected" : "NOT connected", in->syslog->sent,
+		    in->syslog->queued, in->syslog->dropped, in->syslog->failures,
+		    in->syslog->last_error[0] ? ", last: " : "", in->syslog->last_error);
 	if (s == NULL || !in->dp_connected)
 		goto done;
 	summary(&o, s, "flows", flow_counters, sizeof(flow_counters) / sizeof(flow_counters[0]));
@@ -288,6 +302,37 @@ cp_status_json(const struct cp_status_in *in, char *buf, size_t cap)
 	cp_json_u64(&j, in->c->bad_msgs);
 	cp_json_key(&j, "bad_events");
 	cp_json_u64(&j, in->c->bad_events);
+	if (in->as != NULL) {
+		cp_json_key(&j, "signing_key");
+		cp_json_strz(&j, in->as->key_id);
+		cp_json_key(&j, "checkpoints");
+		cp_json_u64(&j, in->as->checkpoints);
+		cp_json_key(&j, "last_checkpoint_seq");
+		cp_json_u64(&j, in->as->last_checkpoint_seq);
+		cp_json_key(&j, "unsigned_since_checkpoint");
+		cp_json_u64(&j, in->as->since_checkpoint);
+		cp_json_key(&j, "rotations");
+		cp_json_u64(&j, in->as->rotations);
+		cp_json_key(&j, "errors");
+		cp_json_u64(&j, in->as->errors);
+	}
+	if (in->syslog != NULL) {
+		cp_json_key(&j, "syslog");
+		cp_json_obj_begin(&j);
+		cp_json_key(&j, "connected");
+		cp_json_bool(&j, in->syslog->connected);
+		cp_json_key(&j, "sent");
+		cp_json_u64(&j, in->syslog->sent);
+		cp_json_key(&j, "queued");
+		cp_json_u64(&j, in->syslog->queued);
+		cp_json_key(&j, "dropped");
+		cp_json_u64(&j, in->syslog->dropped);
+		cp_json_key(&j, "failures");
+		cp_json_u64(&j, in->syslog->failures);
+		cp_json_key(&j, "last_error");
+		cp_json_strz(&j, in->syslog->last_error);
+		cp_json_obj_end(&j);
+	}
 	cp_json_obj_end(&j);
 	cp_json_obj_end(&j);
 	if (cp_json_error(&j) < 0)

@@ -12,7 +12,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "cp_audit.h"
 #include "cp_dplink.h"
+#include "cp_syslog.h"
 #include "dp_proto.h"
 
 struct cp_status_in {
@@ -31,6 +33,8 @@ struct cp_status_in {
 	const char *audit_path;
 	uint64_t audit_next_seq;
 	const char *audit_head;   /* 64 hex */
+	const struct cp_audit_stats *as;     /* checkpoints, rotations */
+	const struct cp_syslog_stats *syslog; /* NULL when not exporting */
 	const struct cp_dplink_counters *c;
 };
 

@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "cp_audit.h"
+#include "cp_export.h"
 #include "cp_gens.h"
 #include "cp_record.h"
 #include "cp_sign.h"
@@ -1096,6 +1097,84 @@ test_rotation(void **state)
 	cp_key_free(k);
 }
 
+/* ------------------------------------------------------------------ exports */
+
+static void
+test_export_syslog_ocsf(void **state)
+{
+	static char lines[4][CP_LINE_MAX];
+	char path[128], out[CP_EXPORT_MAX], file[160];
+	struct cp_audit *a;
+	struct cp_json j;
+	char buf[CP_LINE_MAX];
+	struct dp_event e = ev_decision_tls();
+	size_t hl;
+	char *sp;
+	int n;
+	FILE *f;
+
+	tpath(path, sizeof(path), "export.jsonl");
+	assert_int_equal(cp_audit_open(path, 0, &a, NULL, buf, sizeof(buf)), 0);
+	put_records(a, 1);
+	e.type = DP_EV_END;
+	e.close_cause = DP_CLOSE_RST;
+	e.bytes_c2s = 517;
+	e.bytes_s2c = 4242;
+	assert_true(cp_record_event(&j, buf, sizeof(buf), 2, &e, boot, &gens) >= 0);
+	assert_int_equal(cp_audit_append(a, &j, 2), 0);
+	assert_int_equal(cp_record_gap(&j, buf, sizeof(buf), 3, TS_NS, boot, 0, 5, 9,
+				       "ctrlplane_down"), 0);
+	assert_int_equal(cp_audit_append(a, &j, 3), 0);
+	cp_audit_close(a);
+	assert_int_equal(read_lines(path, lines, 4), 3);
+
+	/* JSON: octet counting frame around an RFC 5424 message carrying the line */
+	n = cp_export_syslog(lines[0], strlen(lines[0]), 0, "gw1", 4242, out, sizeof(out));
+	assert_true(n > 0);
+	sp = strchr(out, ' ');
+	assert_non_null(sp);
+	hl = (size_t)(sp - out);
+	assert_int_equal(strtoul(out, NULL, 10), (size_t)n - hl - 1);
+	assert_memory_equal(sp + 1, "<134>1 2025-11-25T23:51:24.123456Z gw1 chokepoint 4242 flow.decision - {\"v\":1,", 78);
+	assert_memory_equal(out + n - (strlen(lines[0]) - 1), lines[0], strlen(lines[0]) - 1);
+	/* the gap goes out as a warning */
+	n = cp_export_syslog(lines[2], strlen(lines[2]), 1, "gw1", 1, out, sizeof(out));
+	assert_true(n > 0);
+	assert_non_null(strstr(out, " <132>1 2025-11-25T23:51:24.123456Z gw1 chokepoint 1 audit.gap - {\"v\":1,\"type\":\"audit.gap\""));
+
+	/* OCSF: valid JSON, checked field by field by an independent parser */
+	tpath(file, sizeof(file), "ocsf.json");
+	f = fopen(file, "w");
+	assert_non_null(f);
+	n = cp_export_ocsf(lines[0], strlen(lines[0]), out, sizeof(out));
+	assert_true(n > 0);
+	fprintf(f, "%s\n", out);
+	n = cp_export_ocsf(lines[1], strlen(lines[1]), out, sizeof(out));
+	assert_true(n > 0);
+	fprintf(f, "%s\n", out);
+	fclose(f);
+	assert_int_equal(cp_export_ocsf(lines[2], strlen(lines[2]), out, sizeof(out)), -ENOENT);
+	assert_int_equal(cp_export_ocsf("nope", 4, out, sizeof(out)), -EINVAL);
+	assert_int_equal(cp_export_ocsf(lines[0], strlen(lines[0]), out, 100), -ENOSPC);
+	assert_int_equal(sh("/usr/bin/python3 -c '"
+			    "import json,sys\n"
+			    "L=[json.loads(l) for l in open(sys.argv[1])]\n"
+			    "R=[json.loads(l) for l in open(sys.argv[2])]\n"
+			    "d,e=L\n"
+			    "assert d[\"class_uid\"]==4001 and d[\"category_uid\"]==4 and d[\"activity_id\"]==1 and d[\"type_uid\"]==400101, d\n"
+			    "assert d[\"time\"]==1764114684123 and d[\"action\"]==\"Allowed\" and d[\"disposition_id\"]==1\n"
+			    "assert d[\"src_endpoint\"]=={\"ip\":\"10.1.2.3\",\"port\":51234}\n"
+			    "assert d[\"dst_endpoint\"]=={\"ip\":\"203.0.113.7\",\"port\":443,\"hostname\":\"api.openai.com\"}\n"
+			    "assert d[\"connection_info\"][\"protocol_num\"]==6 and d[\"connection_info\"][\"direction_id\"]==2\n"
+			    "assert d[\"tls\"][\"sni\"]==\"api.openai.com\" and d[\"tls\"][\"ja4_fingerprint_list\"][0][\"value\"]==R[0][\"ja4\"]\n"
+			    "assert d[\"firewall_rule\"][\"uid\"]==\"llm\" and d[\"policy\"][\"uid\"]==R[0][\"policy\"]\n"
+			    "assert d[\"metadata\"][\"uid\"]==R[0][\"hash\"] and d[\"metadata\"][\"sequence\"]==1\n"
+			    "u=d[\"unmapped\"][\"chokepoint\"]; assert u[\"prev\"]==R[0][\"prev\"] and u[\"reason\"]==\"rule\" and u[\"alpn\"]==[\"h2\",\"http/1.1\"]\n"
+			    "assert e[\"activity_id\"]==3 and e[\"activity_name\"]==\"Reset\" and e[\"traffic\"]=={\"bytes_out\":517,\"bytes_in\":4242,\"packets_out\":0,\"packets_in\":0}\n"
+			    "assert e[\"unmapped\"][\"chokepoint\"][\"close\"]==\"rst\" and e[\"metadata\"][\"sequence\"]==2\n"
+			    "' %s %s", file, path), 0);
+}
+
 int
 main(void)
 {
@@ -1118,6 +1197,7 @@ main(void)
 		cmocka_unit_test(test_checkpoint_tampering),
 		cmocka_unit_test(test_key_errors),
 		cmocka_unit_test(test_rotation),
+		cmocka_unit_test(test_export_syslog_ocsf),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
