@@ -8,6 +8,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -322,6 +323,7 @@ cp_syslog_start(const struct cp_syslog_cfg *cfg, struct cp_syslog **out, char *e
 		size_t errlen)
 {
 	struct cp_syslog *s = calloc(1, sizeof(*s));
+	sigset_t all, old;
 	char ebuf[160];
 	int rc;
 
@@ -373,7 +375,11 @@ cp_syslog_start(const struct cp_syslog_cfg *cfg, struct cp_syslog **out, char *e
 		return -EINVAL;
 	}
 	ERR_clear_error();
+	/* signals stay with the main thread (chokepointd reads them from a signalfd) */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
 	rc = pthread_create(&s->th, NULL, run, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0) {
 		snprintf(err, errlen, "syslog: thread: %s", strerror(rc));
 		release(s);
