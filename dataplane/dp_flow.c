@@ -3,7 +3,7 @@
  * dp_flow.c: the per-worker flow table (see dp_flow.h).
  *
  * Memory per worker, capacity n (PITFALLS 12, rte_cuckoo_hash.c in 22.11):
- * key slots (n + 1) x align16(8 + 40) + buckets align32pow2(n)/8 x 64 B
+ * key slots (n + 1) x align16(8 + 56) + buckets align32pow2(n)/8 x 64 B
  * + free-slot ring align32pow2(n) x 4 B + extendable buckets (as many again)
  * + the flow array n x sizeof(struct dp_flow) (~180 B): about 330 B per flow,
  * 21 MB for the default 65536.

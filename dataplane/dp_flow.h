@@ -48,7 +48,7 @@ enum dp_fstate {
 #define DP_DIR_S2C 1
 
 struct dp_flow {
-	struct dp_flow_key key;  /* 40 B: the hash key, kept for deletion */
+	struct dp_flow_key key;  /* 56 B: the hash key, kept for deletion */
 	uint8_t state;           /* enum dp_fstate */
 	uint8_t client_is_a;     /* the client is endpoint a of the key */
 	uint8_t client_port;     /* port index the client's packets arrive on */

@@ -705,6 +705,8 @@ dp_flow_key_make(const struct dp_pkt *p, struct dp_flow_key *key, int *a_is_src)
 	key->family = p->family;
 	key->l4proto = p->l4proto;
 	key->vlan = p->n_vlans ? p->vlan[0] : 0;
+	key->gwlb_ep = p->gwlb_ep;
+	key->gwlb_att = p->gwlb_att;
 	c = memcmp(p->src, p->dst, alen);
 	if (c == 0)
 		c = (p->sport > p->dport) - (p->sport < p->dport);
@@ -739,12 +741,12 @@ uint32_t
 dp_flow_hash(const struct dp_flow_key *key)
 {
 	const uint8_t *k = (const uint8_t *)key;
-	uint64_t w[5], h = 0x9e3779b97f4a7c15ull;
+	uint64_t w[7], h = 0x9e3779b97f4a7c15ull;
 
-	_Static_assert(sizeof(*key) == sizeof(w), "dp_flow_key is 40 bytes");
+	_Static_assert(sizeof(*key) == sizeof(w), "dp_flow_key is 56 bytes");
 	memcpy(w, k, sizeof(w));
 	/* one multiply per word, then a full finaliser over the state */
-	for (unsigned i = 0; i < 5; i++) {
+	for (unsigned i = 0; i < 7; i++) {
 		h = (h ^ w[i]) * 0xff51afd7ed558ccdull;
 		h ^= h >> 29;
 	}

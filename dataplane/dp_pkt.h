@@ -70,6 +70,13 @@ struct dp_pkt {
 	uint8_t pppoe;           /* Ethernet: 0, or PPPoE session: the size of the PPP
 				  * protocol field (2, or 1 when compressed) that ends
 				  * l2, after the 6-byte PPPoE header */
+	/*
+	 * GENEVE (--mode geneve): the AWS GWLB endpoint and attachment ids of
+	 * the encapsulation this inner packet came in (dp_geneve.h), 0 otherwise;
+	 * the offsets above are then from the start of the outer frame.
+	 * dp_decode() leaves them 0; dp_flow_key_make() copies them.
+	 */
+	uint64_t gwlb_ep, gwlb_att;
 };
 
 #define DP_TCP_FIN 0x01
@@ -127,13 +134,20 @@ int dp_build_rst(const uint8_t *buf, const struct dp_pkt *p, int to_client,
  */
 int dp_strip_syn_payload(uint8_t *buf, size_t len, struct dp_pkt *p);
 
-/* Canonical flow key: both directions of a flow give the same key. */
+/*
+ * Canonical flow key: both directions of a flow give the same key. In GENEVE
+ * mode the GWLB endpoint and attachment ids are part of it, so two VPCs that
+ * reuse the same addresses never share a flow (PITFALLS 11); 0 otherwise.
+ * 56 bytes.
+ */
 struct dp_flow_key {
 	uint8_t a[16], b[16];    /* the lower (addr,port) endpoint first */
 	uint16_t pa, pb;
 	uint16_t vlan;           /* outermost VID */
 	uint8_t family;
 	uint8_t l4proto;
+	uint64_t gwlb_ep;        /* GENEVE: AWS TLV type 1 (GWLB endpoint id) */
+	uint64_t gwlb_att;       /* GENEVE: AWS TLV type 2 (attachment id) */
 } __attribute__((packed));
 
 /* Fill key from p; *a_is_src = 1 when p's source is endpoint a. */

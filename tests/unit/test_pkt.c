@@ -735,7 +735,23 @@ test_flow_key_fields(void **state)
 	p.l4proto = 6;
 	dp_flow_key_make(&p, &k2, NULL);
 	assert_int_not_equal(dp_flow_hash(&k1), dp_flow_hash(&k2));
-	assert_int_equal(sizeof(struct dp_flow_key), 40);
+	assert_int_equal(sizeof(struct dp_flow_key), 56);
+	/* GENEVE: the GWLB endpoint and attachment ids each change the key and the hash */
+	p.l4proto = 17;
+	p.gwlb_ep = 0x0123456789abcdefull;
+	dp_flow_key_make(&p, &k2, NULL);
+	assert_memory_not_equal(&k1, &k2, sizeof(k1));
+	assert_int_not_equal(dp_flow_hash(&k1), dp_flow_hash(&k2));
+	p.gwlb_ep = 0;
+	p.gwlb_att = 7;
+	dp_flow_key_make(&p, &k2, NULL);
+	assert_memory_not_equal(&k1, &k2, sizeof(k1));
+	assert_int_not_equal(dp_flow_hash(&k1), dp_flow_hash(&k2));
+	/* and both directions still agree */
+	p.sport = 5000;
+	p.dport = 53;
+	dp_flow_key_make(&p, &k1, NULL);
+	assert_memory_equal(&k1, &k2, sizeof(k1));
 }
 
 /* Owners spread evenly: 64k client ports to one server over 4 and 6 workers. */
