@@ -260,6 +260,20 @@ put_anomalies(struct cp_json *j, uint32_t a, unsigned *bad)
 static void
 put_tail(struct cp_json *j, const struct dp_event *ev, const uint8_t boot_id[16])
 {
+	if (ev->flags & DP_EVF_GWLB) {
+		/* GENEVE: the GWLB endpoint and attachment the flow came through (issue 8) */
+		char hex[17];
+
+		cp_json_key(j, "gwlb");
+		cp_json_obj_begin(j);
+		cp_json_key(j, "endpoint");
+		snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)ev->gwlb_ep);
+		cp_json_strz(j, hex);
+		cp_json_key(j, "attachment");
+		snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)ev->gwlb_att);
+		cp_json_strz(j, hex);
+		cp_json_obj_end(j);
+	}
 	put_boot(j, boot_id);
 	cp_json_key(j, "worker");
 	cp_json_u64(j, ev->worker);

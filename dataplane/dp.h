@@ -17,6 +17,8 @@ enum dp_mode {
 	DP_MODE_WIRE = 0,        /* port 0 inside, port 1 outside */
 	DP_MODE_ONEARM = 1,      /* port 0 carries both directions */
 	DP_MODE_REPLAY = 2,      /* pcap ports, consumed in order, nothing sent */
+	DP_MODE_GENEVE = 3,      /* port 0: AWS GWLB target, GENEVE in and back (dp_local.h) */
+	DP_MODE_ROUTED = 4,      /* ports 0..n-1 own addresses, forward by routes (dp_local.h) */
 };
 
 #define DP_CTL_PATH_MAX 108      /* sun_path */
@@ -36,6 +38,7 @@ struct dp_config {
 
 struct dp_worker;
 struct dp_gen;
+struct dp_local;
 struct rte_mempool;
 struct rte_ring;
 struct rte_rcu_qsbr;
@@ -58,12 +61,15 @@ struct dp_proc {
 	struct dp_clock clock;           /* TSC -> realtime */
 	struct dp_mbuf_ts mbuf_ts;       /* pcap PMD timestamps (replay) */
 	uint64_t start_ns;
+	struct dp_local *local;          /* geneve / routed: addresses, routes, neighbours,
+					  * health, exception port (dp_local.h); else NULL */
 };
 
 static inline const char *
 dp_mode_name(enum dp_mode m)
 {
-	return m == DP_MODE_WIRE ? "wire" : m == DP_MODE_ONEARM ? "one-arm" : "replay";
+	return m == DP_MODE_WIRE ? "wire" : m == DP_MODE_ONEARM ? "one-arm" :
+	       m == DP_MODE_REPLAY ? "replay" : m == DP_MODE_GENEVE ? "geneve" : "routed";
 }
 
 #endif /* CHOKEPOINT_DP_H */

@@ -152,6 +152,11 @@ dp_event_fill(struct dp_event *ev, uint8_t type, const struct dp_flow *f,
 	ev->l4proto = k->l4proto;
 	ev->family = k->family;
 	ev->vlan = k->vlan;
+	if (k->gwlb_ep != 0 || k->gwlb_att != 0) {      /* GENEVE (dp_geneve.h) */
+		ev->flags |= DP_EVF_GWLB;
+		ev->gwlb_ep = k->gwlb_ep;
+		ev->gwlb_att = k->gwlb_att;
+	}
 	if (f->client_is_a) {
 		memcpy(ev->src, k->a, alen);
 		memcpy(ev->dst, k->b, alen);

@@ -161,6 +161,8 @@ enum dp_anomaly {
 	DP_AN_HTTP_SMUGGLING,       /* HTTP request framing two parsers may read differently
 				     * (Content-Length with chunked, broken chunked framing) */
 	DP_AN_SNI_CHANGED,          /* a second ClientHello (after an HRR) names another server */
+	DP_AN_GENEVE_TLV_MISSING,   /* GENEVE without the AWS GWLB TLVs (endpoint id, attachment
+				     * id, flow cookie): dropped, whatever the policy says */
 	DP_AN_MAX
 };
 
@@ -201,6 +203,7 @@ enum dp_close_cause {
 #define DP_EVF_ECH       (1u << 1)  /* ClientHello carries ECH (0xfe0d) */
 #define DP_EVF_PQC       (1u << 2)  /* post-quantum key share offered */
 #define DP_EVF_REPLAY    (1u << 3)
+#define DP_EVF_GWLB      (1u << 4)  /* GENEVE: gwlb_ep / gwlb_att carry the GWLB ids */
 
 /*
  * One audit event, fixed size, copied through a per-worker ring. The control
@@ -239,6 +242,8 @@ struct dp_event {
 	char name[DP_NAME_MAX + 1];
 	uint8_t alpn[DP_ALPN_BYTES];
 	char ja4[DP_JA4_MAX];
+	/* GENEVE (DP_EVF_GWLB): the AWS GWLB endpoint id and attachment id of the flow */
+	uint64_t gwlb_ep, gwlb_att;
 };
 
 struct dp_msg_events {
@@ -318,11 +323,24 @@ enum dp_counter {
 	DP_C_AN_QUIC_MALFORMED,
 	DP_C_AN_HTTP_SMUGGLING,
 	DP_C_AN_SNI_CHANGED,
+	DP_C_AN_GENEVE_TLV_MISSING,
+	/* the appliance's own addresses (geneve and routed modes: dp_local.h) */
+	DP_C_GENEVE_RX,           /* GENEVE packets decapsulated */
+	DP_C_GENEVE_BAD,          /* UDP to the GENEVE port that is not valid GENEVE */
+	DP_C_ARP_ND,              /* ARP requests / neighbour solicitations answered */
+	DP_C_NEIGH_MISS,          /* packets dropped: next hop not resolved in time */
+	DP_C_NO_ROUTE,            /* packets dropped: no route to the destination */
+	DP_C_TTL_EXCEEDED,        /* ICMP / ICMPv6 time exceeded sent */
+	DP_C_LOCAL_ICMP,          /* echo requests to the appliance answered */
+	DP_C_HEALTH,              /* health-check segments answered */
+	DP_C_EXC_TO_KERNEL,       /* frames handed to the exception (TAP) port */
+	DP_C_EXC_FROM_KERNEL,     /* frames from the exception port sent out */
+	DP_C_LOCAL_DROPPED,       /* to the appliance, not handled, no exception port */
 	DP_C_MAX
 };
 
 #define DP_C_AN_FIRST DP_C_AN_NO_SNI
-#define DP_C_AN_LAST  DP_C_AN_SNI_CHANGED
+#define DP_C_AN_LAST  DP_C_AN_GENEVE_TLV_MISSING
 
 struct dp_port_stats {
 	char name[32];
@@ -361,6 +379,7 @@ static const char *const dp_anomaly_names[DP_AN_MAX] = {
 	"tiny_segments", "ip_fragment", "ipv6_ext_chain", "ech",
 	"invalid_name", "multiple_host", "host_mismatch", "quic_undecryptable",
 	"quic_unknown_version", "quic_malformed", "http_smuggling", "sni_changed",
+	"geneve_tlv_missing",
 };
 static const char *const dp_app_names[DP_APP_MAX] = {
 	"unknown", "tls", "http", "quic", "dns",
@@ -384,6 +403,9 @@ static const char *const dp_counter_names[DP_C_MAX] = {
 	"an_ipv6_ext_chain", "an_ech", "an_invalid_name", "an_multiple_host",
 	"an_host_mismatch", "an_quic_undecryptable", "an_quic_unknown_version",
 	"an_quic_malformed", "an_http_smuggling", "an_sni_changed",
+	"an_geneve_tlv_missing", "geneve_rx", "geneve_bad", "arp_nd", "neigh_miss",
+	"no_route", "ttl_exceeded", "local_icmp", "health", "exc_to_kernel",
+	"exc_from_kernel", "local_dropped",
 };
 #endif
 
