@@ -34,6 +34,7 @@
 #define DP_PROTO_NAMES
 #include "dp.h"
 #include "dp_ctl.h"
+#include "dp_local.h"
 #include "dp_log.h"
 #include "dp_policy.h"
 #include "dp_port.h"
@@ -64,7 +65,7 @@ usage(FILE *out, const char *prog)
 {
 	fprintf(out,
 		"usage: %s [EAL options] -- [options]\n"
-		"  --mode wire|one-arm|replay  default wire (port 0 inside, port 1 outside)\n"
+		"  --mode wire|one-arm|replay|geneve|routed  default wire (port 0 inside, 1 outside)\n"
 		"  --ctl PATH                  control plane socket (default %s)\n"
 		"  --ctl-fd N                  inherited connected SOCK_SEQPACKET fd (replay)\n"
 		"  --workers N                 worker lcores (default: EAL lcores - 1, min 1)\n"
@@ -76,6 +77,7 @@ usage(FILE *out, const char *prog)
 		"  --idle-sleep-max-us N       idle back-off cap (default 100; 0 = never sleep)\n"
 		"  --linktype PORT:DLT         link type of a port's frames (default 1, Ethernet)\n",
 		prog, DEFAULT_CTL, sizeof(struct dp_event));
+	dp_local_usage(out);
 }
 
 static int
@@ -129,9 +131,13 @@ parse_args(int argc, char **argv, struct dp_config *cfg, int *workers_given)
 				cfg->mode = DP_MODE_ONEARM;
 			else if (strcmp(optarg, "replay") == 0)
 				cfg->mode = DP_MODE_REPLAY;
+			else if (strcmp(optarg, "geneve") == 0)
+				cfg->mode = DP_MODE_GENEVE;
+			else if (strcmp(optarg, "routed") == 0)
+				cfg->mode = DP_MODE_ROUTED;
 			else {
-				fprintf(stderr, "chokepoint-dp: --mode: '%s' is not wire, one-arm "
-					"or replay\n", optarg);
+				fprintf(stderr, "chokepoint-dp: --mode: '%s' is not wire, one-arm, "
+					"replay, geneve or routed\n", optarg);
 				return -EINVAL;
 			}
 			break;
@@ -285,8 +291,10 @@ run_live(struct dp_ctl *ctl)
 		i++;
 	}
 	/* events are in rings, not fds: a turn that moved some is followed at once */
-	while (!app.quit)
+	while (!app.quit) {
 		moved = dp_ctl_step(ctl, moved > 0 ? 0 : 10);
+		dp_local_tick(&app, dp_ctl_connected(ctl));    /* health (geneve, routed) */
+	}
 	DP_LOG(main, NOTICE, "stopping: workers end their flows");
 	/* keep draining events while the workers end their flows */
 	do {
@@ -364,6 +372,12 @@ main(int argc, char **argv)
 	argc -= ret;
 	argv += ret;
 	argv[0] = (char *)"chokepoint-dp";
+	/* the options of geneve / routed mode (dp_local.h) */
+	argc = dp_local_args(argc, argv);
+	if (argc < 0) {
+		rte_eal_cleanup();
+		return 1;
+	}
 
 	memset(&app, 0, sizeof(app));
 	app.cfg.mode = DP_MODE_WIRE;
@@ -394,7 +408,8 @@ main(int argc, char **argv)
 	dp_clock_init(&app.clock);
 	app.start_ns = dp_realtime_ns();
 
-	if (dp_ports_select(&app) != 0 || dp_pools_create(&app) != 0)
+	if (dp_ports_select(&app) != 0 || dp_local_setup(&app) != 0 ||
+	    dp_pools_create(&app) != 0)
 		goto err_eal;
 	if (dp_mbuf_ts_init(&app.mbuf_ts) != 0 && app.cfg.mode == DP_MODE_REPLAY)
 		DP_LOG(main, WARNING, "no mbuf timestamp field: replay uses the realtime clock");
@@ -416,7 +431,7 @@ main(int argc, char **argv)
 		DP_LOG(main, ERR, "handoff rings: %s", strerror(-ret));
 		goto err_workers;
 	}
-	if (dp_ports_start(&app) != 0)
+	if (dp_ports_start(&app) != 0 || dp_local_start(&app) != 0)
 		goto err_ports;
 	dp_ports_wait_link(&app, app.cfg.mode == DP_MODE_REPLAY ? 0 : 3000);
 
@@ -442,6 +457,7 @@ main(int argc, char **argv)
 		run_live(&ctl);
 
 	dp_ports_stop(&app);
+	dp_local_stop(&app);
 	log_counters();
 	if (ctl.garbage)
 		DP_LOG(main, NOTICE, "malformed control messages dropped: %llu",
@@ -457,6 +473,7 @@ err_ports:
 	if (ctl_ready)
 		dp_ctl_fini(&ctl);
 	dp_ports_stop(&app);
+	dp_local_stop(&app);
 err_workers:
 	for (i = 0; i < app.cfg.n_workers; i++)
 		dp_worker_destroy(app.workers[i]);

@@ -220,8 +220,8 @@ rst_out(struct dp_worker *w, const uint8_t *frame, const struct dp_pkt *p, int t
 
 	if (m == NULL)
 		return;
-	n = dp_build_rst(frame, p, to_client, seq, ack, rte_pktmbuf_mtod(m, uint8_t *),
-			 rte_pktmbuf_tailroom(m));
+	n = dp_local_build_rst(w, frame, p, to_client, seq, ack, rte_pktmbuf_mtod(m, uint8_t *),
+			       rte_pktmbuf_tailroom(m));
 	if (n < 0) {
 		rte_pktmbuf_free(m);
 		return;
@@ -250,7 +250,7 @@ deny_rsts(struct dp_worker *w, struct dp_flow *f, const uint8_t *frame, uint32_t
 
 	if (w->replay || frame == NULL)
 		return;
-	if (dp_decode(frame, len, (enum dp_link)w->app->cfg.linktype[pidx], &p) != DP_DEC_OK ||
+	if (dp_local_decode(w, frame, len, pidx, &p) != DP_DEC_OK ||
 	    p.l4proto != IPPROTO_TCP)
 		return;
 	if (f->flags & DP_FF_SYN)

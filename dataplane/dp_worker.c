@@ -202,6 +202,9 @@ prepare(struct dp_worker *w, struct rte_mbuf *m, struct dp_pktctx *pc)
 		pc->ts_ns = mbuf_ts_ns(w, m);
 	res = dp_decode_flags(pc->data, pc->len, (enum dp_link)w->app->cfg.linktype[pc->pidx],
 			      w->replay ? DP_DECODE_REPLAY : 0, &pc->p);
+	/* geneve / routed: the appliance's own traffic; GENEVE decapsulated (dp_local.h) */
+	if (unlikely(w->mode >= DP_MODE_GENEVE) && dp_local_rx(w, pc, &res))
+		return 1;
 	if (unlikely(res != DP_DEC_OK)) {
 		switch (res) {
 		case DP_DEC_NON_IP:
@@ -438,6 +441,9 @@ poll_once(struct dp_worker *w, const int prof)
 				total += n;
 			}
 		}
+		/* geneve / routed: the exception port, packets waiting for a next hop */
+		if (unlikely(w->mode >= DP_MODE_GENEVE))
+			total += dp_local_poll(w);
 	}
 	dp_evq_poll(&w->evq, w->now_ns, w->c);     /* a lost range reported once room is back */
 	loop_end(w, prof);

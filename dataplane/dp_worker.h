@@ -19,6 +19,7 @@
 #include "dp_event.h"
 #include "dp_flow.h"
 #include "dp_hold.h"
+#include "dp_local.h"
 #include "dp_names.h"
 #include "dp_pkt.h"
 #include "dp_quic.h"
@@ -155,6 +156,9 @@ dp_tx(struct dp_worker *w, uint16_t pidx, struct rte_mbuf *m)
 		rte_pktmbuf_free(m);
 		return;
 	}
+	/* geneve: back to GWLB in its GENEVE header; routed: to the route's next hop */
+	if (unlikely(w->mode >= DP_MODE_GENEVE) && dp_local_tx(w, &pidx, m))
+		return;
 	b = &w->tx[pidx];
 	b->m[b->n++] = m;
 	if (b->n == DP_BURST)
