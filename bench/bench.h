@@ -23,11 +23,20 @@ struct bench_opts {
 	size_t queries;          /* cold query set size */
 	unsigned int reps;       /* timed passes; the median is reported */
 	bool smoke;              /* CI: small, and check that figures are sane */
+	bool huge;               /* match: load the blob from transparent huge pages */
 	uint64_t seed;
 };
 
-/* Monotonic seconds. */
+/* Monotonic seconds (wall clock). */
 double bench_now(void);
+/*
+ * Seconds of CPU this thread has run. Lookups are timed with it: the
+ * machine is shared, and wall time would count the time other processes
+ * held the CPU (their cache pollution still counts, honestly).
+ */
+double bench_cpu(void);
+/* Seconds of CPU this process has run (compile, which may use threads). */
+double bench_pcpu(void);
 
 /* xorshift64*, seeded from opts.seed: the same policies every run. */
 void bench_seed(uint64_t seed);

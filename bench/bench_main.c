@@ -7,6 +7,7 @@
  *   chokepoint-bench psl   [--sizes 1000000]
  *   chokepoint-bench mph   [--sizes 1000000]        (built with libcmph only)
  *   common: [--queries N] [--reps N] [--seed N] [--smoke]
+ *   match: [--huge] maps the blob on transparent huge pages (madvise) first
  *
  * --smoke (meson test --suite bench) runs small sizes and exits 1 if a
  * figure is zero, not finite or absurd, or a query got the wrong verdict;
@@ -31,6 +32,24 @@ bench_now(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+double
+bench_cpu(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+double
+bench_pcpu(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
@@ -195,7 +214,7 @@ usage(void)
 {
 	fprintf(stderr,
 		"usage: chokepoint-bench match|cidr|psl|mph [--sizes N,N,...] [--rules N,N] [--regex N]\n"
-		"                        [--queries N] [--reps N] [--seed N] [--smoke]\n");
+		"                        [--queries N] [--reps N] [--seed N] [--smoke] [--huge]\n");
 	return 2;
 }
 
@@ -214,6 +233,10 @@ main(int argc, char **argv)
 
 		if (strcmp(a, "--smoke") == 0) {
 			o.smoke = true;
+			continue;
+		}
+		if (strcmp(a, "--huge") == 0) {
+			o.huge = true;
 			continue;
 		}
 		if (v == NULL)

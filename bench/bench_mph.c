@@ -61,12 +61,12 @@ shuffle(char **v, size_t n)
 static double
 time_table(const struct cpm_policy *p, char **qs, size_t n, size_t *found)
 {
-	double t0 = bench_now();
+	double t0 = bench_cpu();
 
 	*found = 0;
 	for (size_t i = 0; i < n; i++)
 		*found += (size_t)cpm_name_probe(p, CPM_NK_EXACT, CPM_FIELD_SNI, qs[i], strlen(qs[i]));
-	return (bench_now() - t0) * 1e9 / (double)n;
+	return (bench_cpu() - t0) * 1e9 / (double)n;
 }
 
 struct cmph_set {
@@ -91,18 +91,18 @@ cmph_has(const struct cmph_set *c, const char *name)
 static double
 time_cmph(const struct cmph_set *c, char **qs, size_t n, size_t *found)
 {
-	double t0 = bench_now();
+	double t0 = bench_cpu();
 
 	*found = 0;
 	for (size_t i = 0; i < n; i++)
 		*found += cmph_has(c, qs[i]);
-	return (bench_now() - t0) * 1e9 / (double)n;
+	return (bench_cpu() - t0) * 1e9 / (double)n;
 }
 
 static int
 build_cmph(CMPH_ALGO algo, char **keys, size_t n, struct cmph_set *c, double *secs)
 {
-	double t0 = bench_now();
+	double t0 = bench_cpu();
 	cmph_io_adapter_t *src = cmph_io_vector_adapter(keys, (cmph_uint32)n);
 	cmph_config_t *cfg = cmph_config_new(src);
 	cmph_t *mph;
@@ -135,7 +135,7 @@ build_cmph(CMPH_ALGO algo, char **keys, size_t n, struct cmph_set *c, double *se
 		c->fp[pos] = (struct fp){ cpm_siphash24(c->k1, keys[i], len),
 					  (uint32_t)cpm_siphash24(c->k2, keys[i], len), 1 };
 	}
-	*secs = bench_now() - t0;
+	*secs = bench_cpu() - t0;
 	return 0;
 }
 
@@ -183,10 +183,10 @@ bench_mph(const struct bench_opts *o)
 		memset(&cfg, 0, sizeof(cfg));
 		if (cp_read_file(conf, &t, &tlen) != 0 || cp_config_parse(t, tlen, &cfg, &e) != 0)
 			return 2;
-		t0 = bench_now();
+		t0 = bench_cpu();
 		if (cp_compile_blob(&cfg, sha, &blob, &len, &e) != 0)
 			return 2;
-		res[0].build_s = bench_now() - t0;
+		res[0].build_s = bench_cpu() - t0;
 		if (cpm_policy_load(blob, len, &p, err, sizeof(err)) != 0) {
 			fprintf(stderr, "%s\n", err);
 			return 2;

@@ -167,7 +167,7 @@ name_entries(const struct cp_names *names)
 static int
 nb_emit(struct nbuild *b, struct cpm_blob_hdr *h, struct cp_buf *sect)
 {
-	size_t nslots = pow2_at_least(2 * b->n_keys), mask = nslots - 1;
+	size_t nslots = 2 * b->n_keys;   /* at most half full: short probes, also for misses */
 	struct cpm_blob_name *tab = calloc(nslots, sizeof(*tab));
 	uint32_t *lists;
 	size_t n_lists = 0;
@@ -211,7 +211,8 @@ nb_emit(struct nbuild *b, struct cpm_blob_hdr *h, struct cp_buf *sect)
 			lists[off] = k->count;
 			e.val = CPM_NV_LIST | off;
 		}
-		for (s = k->hash & mask; tab[s].val != CPM_NV_EMPTY; s = (s + 1) & mask)
+		for (s = cpm_blob_name_home(k->hash, nslots); tab[s].val != CPM_NV_EMPTY;
+		     s = s + 1 == nslots ? 0 : s + 1)
 			;
 		tab[s] = e;
 	}

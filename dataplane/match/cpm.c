@@ -29,6 +29,11 @@
 #include "cpm_int.h"
 #include "dp_proto.h"
 
+/* Tables with at least this many keys get a filter (smaller ones stay in cache). */
+#define CPM_FILTER_MIN_KEYS 16384
+/* Filter bits per key: ~1.2 MB per million keys (fits L2), ~3% false positives. */
+#define CPM_FILTER_BITS_PER_KEY 8
+
 /* Longest query name cpm_match() considers for name conditions. */
 #define CPM_MATCH_NAME_MAX 1024
 /* Most probes of one name: the whole name and one per parent domain. */
@@ -99,6 +104,52 @@ cpm_normalise_name(const char *in, size_t len, char *out, size_t outlen)
 }
 
 /*
+ * The name filter: a blocked Bloom filter over the hashes of the table's
+ * keys, built on load (never in the blob). A lookup of a.b.c probes one key
+ * per label and most of them are absent (only the matching suffix, if any,
+ * is there); in a table of a million names each absent probe would be a
+ * cache and TLB miss. The filter answers "absent" for ~97% of them from one
+ * 64-bit word of a structure small enough to stay in L2. One word per key,
+ * three bits in it: the word from the hash remixed, the bits from its low
+ * 18 bits (the home slot uses its high bits).
+ */
+static inline uint64_t
+filter_mask(uint64_t h)
+{
+	return UINT64_C(1) << (h & 63) | UINT64_C(1) << ((h >> 6) & 63) |
+	       UINT64_C(1) << ((h >> 12) & 63);
+}
+
+static inline const uint64_t *
+filter_word(const struct cpm_policy *p, uint64_t h)
+{
+	return &p->filter[cpm_blob_name_home(h * UINT64_C(0x9e3779b97f4a7c15), p->filter_words)];
+}
+
+static inline bool
+filter_may_have(const struct cpm_policy *p, uint64_t h)
+{
+	uint64_t m = filter_mask(h);
+
+	return p->filter == NULL || (*filter_word(p, h) & m) == m;
+}
+
+static int
+build_filter(struct cpm_policy *p, uint64_t keys)
+{
+	if (keys < CPM_FILTER_MIN_KEYS)
+		return 0;
+	p->filter_words = (keys * CPM_FILTER_BITS_PER_KEY + 63) / 64;
+	p->filter = calloc(p->filter_words, sizeof(uint64_t));
+	if (p->filter == NULL)
+		return -ENOMEM;
+	for (uint64_t i = 0; i < p->n_slots; i++)
+		if (p->names[i].val != CPM_NV_EMPTY)
+			*(uint64_t *)filter_word(p, p->names[i].hash) |= filter_mask(p->names[i].hash);
+	return 0;
+}
+
+/*
  * The slot of (kind, field, name) whose hash is h, or NULL. A slot whose
  * 64-bit hash matches is confirmed by the independent 32-bit check.
  */
@@ -106,11 +157,11 @@ static const struct cpm_blob_name *
 name_find_h(const struct cpm_policy *p, uint64_t h, uint8_t kind, uint8_t field,
 	    const char *name, size_t len)
 {
-	uint64_t mask = p->n_slots - 1, i = h & mask;
+	uint64_t i = cpm_blob_name_home(h, p->n_slots);
 	uint32_t check = 0;
 	bool have_check = false;
 
-	for (uint64_t n = 0; n < p->n_slots; n++, i = (i + 1) & mask) {
+	for (uint64_t n = 0; n < p->n_slots; n++, i = i + 1 == p->n_slots ? 0 : i + 1) {
 		const struct cpm_blob_name *e = &p->names[i];
 
 		if (e->val == CPM_NV_EMPTY)
@@ -131,10 +182,14 @@ name_find_h(const struct cpm_policy *p, uint64_t h, uint8_t kind, uint8_t field,
 static const struct cpm_blob_name *
 name_find(const struct cpm_policy *p, uint8_t kind, uint8_t field, const char *name, size_t len)
 {
+	uint64_t h;
+
 	if (p->n_slots == 0)
 		return NULL;
-	return name_find_h(p, cpm_blob_name_hash(p->hdr->siphash_key, kind, field, name, len),
-			   kind, field, name, len);
+	h = cpm_blob_name_hash(p->hdr->siphash_key, kind, field, name, len);
+	if (!filter_may_have(p, h))
+		return NULL;
+	return name_find_h(p, h, kind, field, name, len);
 }
 
 int
@@ -266,25 +321,26 @@ names_best(const struct cpm_policy *p, struct cpm_scratch *s, const struct cpm_q
 {
 	uint8_t field = (uint8_t)q->field;
 	uint32_t fbit = field == CPM_FIELD_SNI ? CPM_RULE_F_SNI : CPM_RULE_F_HOST;
-	uint64_t mask = p->n_slots - 1;
 	unsigned int n = 0;
 
 	if (p->n_slots == 0)
 		return best;
-	/* every probe's hash first, and its home slot on its way into the cache */
-	s->probe[n++] = (struct cpm_probe){
-		cpm_blob_name_hash(p->hdr->siphash_key, CPM_NK_EXACT, field, name, len), 0,
-		CPM_NK_EXACT };
+	/* every probe's hash first; those the filter lets through: home slot into the cache */
+	s->probe[n].hash = cpm_blob_name_hash(p->hdr->siphash_key, CPM_NK_EXACT, field, name, len);
+	s->probe[n].off = 0;
+	s->probe[n].kind = CPM_NK_EXACT;
+	n += filter_may_have(p, s->probe[n].hash);
 	for (size_t i = 0; i + 1 < len; i++) {
 		if (name[i] != '.')
 			continue;
-		s->probe[n++] = (struct cpm_probe){
-			cpm_blob_name_hash(p->hdr->siphash_key, CPM_NK_SUFFIX, field,
-					   name + i + 1, len - i - 1),
-			(uint32_t)(i + 1), CPM_NK_SUFFIX };
+		s->probe[n].hash = cpm_blob_name_hash(p->hdr->siphash_key, CPM_NK_SUFFIX, field,
+						      name + i + 1, len - i - 1);
+		s->probe[n].off = (uint32_t)(i + 1);
+		s->probe[n].kind = CPM_NK_SUFFIX;
+		n += filter_may_have(p, s->probe[n].hash);
 	}
 	for (unsigned int i = 0; i < n; i++)
-		__builtin_prefetch(&p->names[s->probe[i].hash & mask]);
+		__builtin_prefetch(&p->names[cpm_blob_name_home(s->probe[i].hash, p->n_slots)]);
 	for (unsigned int i = 0; i < n; i++) {
 		const struct cpm_probe *pr = &s->probe[i];
 		const struct cpm_blob_name *e = name_find_h(p, pr->hash, pr->kind, field,
@@ -405,7 +461,7 @@ cpm_policy_size(const struct cpm_policy *p)
 {
 	if (p == NULL)
 		return 0;
-	return p->len + sizeof(*p) +
+	return p->len + sizeof(*p) + p->filter_words * sizeof(uint64_t) +
 	       (size_t)p->n_classes * (p->agg_words * sizeof(uint64_t) + sizeof(*p->span));
 }
 
@@ -596,22 +652,19 @@ list_ok(const struct cpm_policy *p, uint32_t off)
  * slot, the run of used slots since it is the only place a probe can be.
  */
 static int
-check_names(const struct cpm_policy *p, char *err, size_t errlen)
+check_names(struct cpm_policy *p, char *err, size_t errlen)
 {
-	uint64_t ech = 0, used = 0, mask = p->n_slots - 1, start = 0;
+	uint64_t ech = 0, used = 0, n_slots = p->n_slots, start = 0;
 
-	if (p->n_slots & (p->n_slots - 1))
-		return cpm_fail(err, errlen, "policy blob: name table size %llu is not a power of two",
-				(unsigned long long)p->n_slots);
-	if (p->n_slots == 0)
+	if (n_slots == 0)
 		return p->hdr->n_ech == 0 ? 0 : cpm_fail(err, errlen, "policy blob: ECH names without a name table");
 	/* a free slot to start from */
 	while (start < p->n_slots && p->names[start].val != CPM_NV_EMPTY)
 		start++;
 	if (start == p->n_slots)
 		return cpm_fail(err, errlen, "policy blob: name table has no free slot");
-	for (uint64_t n = 1, run = 0; n <= p->n_slots; n++) {
-		uint64_t i = (start + n) & mask;
+	for (uint64_t n = 1, run = 0; n <= n_slots; n++) {
+		uint64_t i = (start + n) % n_slots, home;
 		const struct cpm_blob_name *e = &p->names[i];
 
 		if (e->val == CPM_NV_EMPTY) {
@@ -624,7 +677,8 @@ check_names(const struct cpm_policy *p, char *err, size_t errlen)
 		run++;
 		used++;
 		/* distance from home, around the end of the table */
-		if (((i - (e->hash & mask)) & mask) >= run)
+		home = cpm_blob_name_home(e->hash, n_slots);
+		if ((i >= home ? i - home : i + n_slots - home) >= run)
 			return cpm_fail(err, errlen, "policy blob: name slot %llu: not reachable from its hash",
 					(unsigned long long)i);
 		if (e->val == CPM_NV_ECH) {
@@ -643,7 +697,7 @@ check_names(const struct cpm_policy *p, char *err, size_t errlen)
 				(unsigned long long)ech, p->hdr->n_ech);
 	if (used * 2 > p->n_slots)
 		return cpm_fail(err, errlen, "policy blob: name table more than half full");
-	return 0;
+	return build_filter(p, used);
 }
 
 /* "Version: 5.4.0 Features: ..." -> "5.4.0" */
@@ -850,5 +904,6 @@ cpm_policy_free(struct cpm_policy *p)
 	if (p->db != NULL)
 		hs_free_database(p->db);
 	cpm_l34_release(p);
+	free(p->filter);
 	free(p);
 }

@@ -17,10 +17,11 @@
  * overlap; the last one ends exactly at total_len. Padding between sections
  * and every pad field is zero.
  *
- * NAMES: an open-addressing (linear probing) hash table of 2^k slots, at most
- * half full. A slot holds no name, only two keyed digests of
- * kind || field || normalised name (kind and field one byte each):
- *   hash  = SipHash-2-4(siphash_key, ...)   64 bits; home slot = hash & (2^k - 1)
+ * NAMES: an open-addressing (linear probing) hash table of n slots, at most
+ * half full (n = twice the keys: no rounding to a power of two, which would
+ * cost up to twice the memory). A slot holds no name, only two keyed digests
+ * of kind || field || normalised name (kind and field one byte each):
+ *   hash  = SipHash-2-4(siphash_key, ...)   64 bits; home slot = hash * n >> 64
  *   check = SipHash-2-4(check_key, ...)     low 32 bits, compared on a hash hit
  * and what the key maps to (val). Kinds:
  *   EXACT  - the name itself               (`api.openai.com`, and `.x` for x)
@@ -87,7 +88,7 @@
 enum cpm_sect {
 	CPM_SECT_RULES = 0,      /* struct cpm_blob_rule[n_rules] */
 	CPM_SECT_STRINGS,        /* rule ids; starts with one NUL (offset 0 = "") */
-	CPM_SECT_NAMES,          /* struct cpm_blob_name[2^k] (or empty) */
+	CPM_SECT_NAMES,          /* struct cpm_blob_name[n] (or empty) */
 	CPM_SECT_RULE_LISTS,     /* uint32_t groups: count, then count rule indexes */
 	CPM_SECT_IMAPS,          /* struct cpm_blob_imap[] */
 	CPM_SECT_KEYS32,         /* uint32_t boundaries of 16- and 32-bit maps */
@@ -233,6 +234,13 @@ struct cpm_blob_regex {
 	uint32_t rule;
 	uint32_t field;          /* enum cpm_field */
 };
+
+/* The home slot of a hash in a table of n slots (Lemire's multiply-shift). */
+static inline uint64_t
+cpm_blob_name_home(uint64_t hash, uint64_t n)
+{
+	return (uint64_t)(((unsigned __int128)hash * n) >> 64);
+}
 
 /* One name-table digest: SipHash-2-4(key, kind || field || name). */
 static inline uint64_t

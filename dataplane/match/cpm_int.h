@@ -37,7 +37,9 @@ struct cpm_policy {
 	const char *strings;
 	uint64_t strings_len;
 	const struct cpm_blob_name *names;
-	uint64_t n_slots;            /* 0 or a power of two */
+	uint64_t n_slots;
+	uint64_t *filter;            /* heap: blocked Bloom filter of the slots' hashes, or NULL */
+	uint64_t filter_words;
 	const uint32_t *lists;
 	uint64_t n_lists;
 	const struct cpm_blob_imap *imaps;

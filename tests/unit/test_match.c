@@ -342,6 +342,70 @@ test_many_names(void **state)
 	free(text);
 }
 
+/*
+ * A table big enough for the loader's name filter (16,384 keys and more):
+ * every listed name still finds its rule, in either of two rules that share
+ * half of the list, and names next to them find nothing.
+ */
+static void
+test_big_name_table(void **state)
+{
+	enum { N = 24000 };
+	char dir[] = "/tmp/chokepoint-test-names-XXXXXX", conf[256], la[256], lb[256], name[80];
+	FILE *fa, *fb, *fc;
+	struct fx f;
+	char err[4096];
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(conf, sizeof(conf), "%s/p.conf", dir);
+	snprintf(la, sizeof(la), "%s/a.txt", dir);
+	snprintf(lb, sizeof(lb), "%s/b.txt", dir);
+	fa = fopen(la, "w");
+	fb = fopen(lb, "w");
+	assert_non_null(fa);
+	assert_non_null(fb);
+	for (int i = 0; i < N; i++) {
+		/* exact, suffix, glob; the odd ones in both lists (a two-rule list) */
+		const char *pfx = i % 3 == 0 ? "" : i % 3 == 1 ? "." : "*.";
+
+		fprintf(fa, "%sn%d.example%d.com\n", pfx, i, i % 50);
+		if (i % 2)
+			fprintf(fb, "%sn%d.example%d.com\n", pfx, i, i % 50);
+	}
+	assert_int_equal(fclose(fa), 0);
+	assert_int_equal(fclose(fb), 0);
+	fc = fopen(conf, "w");
+	assert_non_null(fc);
+	fprintf(fc, "default = \"deny\";\nrules = (\n"
+		    "{ id = \"b\"; action = \"deny\"; sni_file = \"b.txt\"; dport = [8443]; },\n"
+		    "{ id = \"a\"; action = \"allow\"; sni_file = \"a.txt\"; }\n);\n");
+	assert_int_equal(fclose(fc), 0);
+	if (cp_policy_compile_file(conf, &f.cp, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(cpm_policy_load(f.cp->blob, f.cp->blob_len, &f.p, err, sizeof(err)), 0);
+	f.s = cpm_scratch_alloc(f.p);
+	assert_non_null(f.s);
+	for (int i = 0; i < N; i++) {
+		struct cpm_query q;
+
+		snprintf(name, sizeof(name), "n%d.example%d.com", i, i % 50);
+		assert_string_equal(sni(&f, name), i % 3 == 2 ? "default" : "a");
+		q = mkq(TCP, "10.77.1.5", "198.51.100.10", 8443, CPM_FIELD_SNI, name);
+		assert_string_equal(decide(&f, &q, NULL), i % 3 == 2 ? "default" : i % 2 ? "b" : "a");
+		snprintf(name, sizeof(name), "x.n%d.example%d.com", i, i % 50);
+		assert_string_equal(sni(&f, name), i % 3 == 0 ? "default" : "a");
+		snprintf(name, sizeof(name), "n%d.example%d.com", i + N, i % 50);
+		assert_string_equal(sni(&f, name), "default");
+		snprintf(name, sizeof(name), "n%dexample%d.com", i, i % 50);
+		assert_string_equal(sni(&f, name), "default");
+	}
+	fx_close(&f);
+	unlink(la);
+	unlink(lb);
+	unlink(conf);
+	rmdir(dir);
+}
+
 /* ---- address, port and protocol conditions ------------------------------------ */
 
 static const char l34_conf[] =
@@ -851,13 +915,15 @@ test_blob_bent_offsets(void **state)
 		for (size_t i = 0; i < n; i++) {
 			size_t s = h->sect[CPM_SECT_NAMES].off + i * sizeof(*tab);
 			/* a hash whose home is the next slot: reached only around the whole table */
-			uint64_t far = (tab[i].hash & ~(uint64_t)(n - 1)) | ((i + 1) & (n - 1));
+			uint64_t far = i + 1 == n ? 0 :
+				       (uint64_t)((((unsigned __int128)(i + 1) << 64) + n - 1) / n);
 
 			if (tab[i].val == CPM_NV_EMPTY) {
 				bend32(&f, s + offsetof(struct cpm_blob_name, check), 1, "free slot check");
 				continue;
 			}
 			used++;
+			assert_int_equal(cpm_blob_name_home(far, n), (i + 1) % n);
 			bend64(&f, s + offsetof(struct cpm_blob_name, hash), far, "name hash");
 			if (tab[i].val == CPM_NV_ECH)
 				continue;
@@ -1422,7 +1488,7 @@ test_seed(void)
 static void
 test_walk_equivalence(void **state)
 {
-	enum { POLICIES = 1200, QUERIES = 150 };
+	enum { POLICIES = 1000, QUERIES = 120 };
 	static const size_t budgets[] = { CP_CLASS_BUDGET_DEFAULT, 1, 150 };
 	uint64_t seed = test_seed();
 	unsigned long compared = 0, decided_by_rule = 0, need_name = 0, fallback = 0;
@@ -1635,6 +1701,7 @@ main(void)
 		cmocka_unit_test(test_precedence),
 		cmocka_unit_test(test_lookalikes),
 		cmocka_unit_test(test_many_names),
+		cmocka_unit_test(test_big_name_table),
 		cmocka_unit_test(test_l34_conditions),
 		cmocka_unit_test(test_trusted_internal_quic),
 		cmocka_unit_test(test_classify_l34),
