@@ -7,7 +7,9 @@
  * IPv4 /16../32, 20% IPv6 /32../128) and an allow list of N/10 source CIDRs
  * (src_file) in one small policy; N = 10 and 100,000 by default.
  * Part 2, rules: R name-less rules (each one /24 destination, one port, TCP
- * or UDP) ahead of a name rule and the default; R = 10 and 10,000.
+ * or UDP) ahead of a name rule and the default; R = 10 and 10,000; and the
+ * same policies compiled without room for rule classes (the matcher's
+ * fallback: candidates confirmed rule by rule, i.e. a walk of the rules).
  * Flows: half of them inside an entry/rule, half anywhere; cpm_classify_l34
  * (the first packet's decision) and cpm_match without a name, warm (256
  * flows again and again) and cold (1M distinct flows).
@@ -20,6 +22,7 @@
 #include "bench.h"
 #include "cpm.h"
 #include "cpm_blob.h"
+#include "cp_build.h"
 #include "cp_policy.h"
 
 #define WARM_SET 256
@@ -275,7 +278,7 @@ entries_case(const struct bench_opts *o, size_t n, size_t nq, struct result *r)
 
 /* Part 2: n name-less rules. */
 static int
-rules_case(const struct bench_opts *o, size_t n, size_t nq, struct result *r)
+rules_case(const struct bench_opts *o, size_t n, size_t nq, struct result *r, struct result *walk)
 {
 	static const uint16_t ports[] = { 22, 25, 53, 80, 123, 443, 465, 587, 993, 995, 3306,
 					  5432, 6379, 8080, 8443, 9200 };
@@ -323,6 +326,14 @@ rules_case(const struct bench_opts *o, size_t n, size_t nq, struct result *r)
 		}
 	}
 	rc = measure(o, path, fl, nq, r);
+	if (rc == 0 && walk != NULL) {
+		/* the same policy with no room for classes: the matcher's fallback,
+		 * a walk confirming rule after rule (what the walk costs without them) */
+		size_t old = cp_l34_set_class_budget(1);
+
+		rc = measure(o, path, fl, o->smoke ? nq : nq / 16, walk);
+		cp_l34_set_class_budget(old);
+	}
 	free(path);
 	free(conf.p);
 	free(re);
@@ -376,9 +387,12 @@ bench_cidr(const struct bench_opts *o)
 		printf("ratio %zu/%zu entries (flows/s, cold classify): %.2f\n", sizes[ns - 1], sizes[0],
 		       first.cold_ns / r.cold_ns);
 	for (unsigned int i = 0; i < nr; i++) {
-		if (rules_case(o, rules[i], nq, &r) != 0)
+		struct result walk;
+
+		if (rules_case(o, rules[i], nq, &r, &walk) != 0)
 			return 1;
 		ok &= report("nameless-rules", rules[i], &r);
+		ok &= report("  (no classes)", rules[i], &walk);
 		if (i == 0)
 			first = r;
 	}

@@ -80,9 +80,9 @@ bench_psl(const struct bench_opts *o)
 	printf("chokepoint-bench psl: %zu names (%s)\n", n, psl_get_version());
 	printf("parse %zu exact names: %.3f s; %zu suffix names (each checked): %.3f s\n", got[0],
 	       parse[0], got[1], parse[1]);
-	printf("psl_is_public_suffix2: %.0f ns per call (incl. formatting the name), "
-	       "%.1f%% of the suffix list's parse time, %d public suffixes found\n", call_ns,
-	       100.0 * call_ns * (double)n * 1e-9 / parse[1], hits);
+	printf("psl_is_public_suffix2: %.0f ns per call (incl. formatting the name), %d public suffixes "
+	       "found; the check is %.0f%% of the suffix list's parse time\n", call_ns, hits,
+	       100.0 * (parse[1] - parse[0]) / parse[1]);
 	ok &= got[0] == n && got[1] == n && hits == 0;
 	ok &= bench_sane("exact parse seconds", parse[0], 1e-6, 600);
 	ok &= bench_sane("suffix parse seconds", parse[1], 1e-6, 600);
