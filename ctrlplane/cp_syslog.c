@@ -28,6 +28,7 @@
 #define IO_TIMEOUT_MS 5000        /* connect and handshake */
 #define TICK_MS 200               /* how often a blocked thread looks at the stop flag */
 #define BACKOFF_MAX_MS 10000
+#define SNDBUF (64 * 1024)        /* kernel send buffer of the collector connection */
 
 struct item {
 	char *line;
@@ -121,7 +122,7 @@ tcp_connect(struct cp_syslog *s)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL, *ai;
 	uint64_t deadline = cp_mono_ms() + IO_TIMEOUT_MS;
-	int rc, fd = -1;
+	int rc, fd = -1, sndbuf = SNDBUF;
 
 	rc = getaddrinfo(s->host, s->port, &hints, &res);
 	if (rc != 0) {
@@ -135,6 +136,9 @@ tcp_connect(struct cp_syslog *s)
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			continue;
+		/* the bounded queue is where a stall is absorbed and counted, not megabytes of
+		 * kernel buffer that autotuning would grow behind our back */
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 		s->fd = fd;
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
 		    (errno == EINPROGRESS && wait_io(s, SSL_ERROR_WANT_WRITE, deadline) &&
