@@ -80,6 +80,8 @@ dp_worker_create(struct dp_proc *app, unsigned int id, int socket, struct dp_wor
 	ret = dp_evq_init(&w->evq, (uint8_t)id, app->cfg.event_ring, socket);
 	if (ret != 0)
 		goto err_names;
+	w->age_ns_per_entry = RTE_MAX(DP_AGING_PERIOD_NS / app->cfg.flows,
+				      DP_NS_PER_S / DP_AGING_RATE_MAX);
 	env = getenv("CHOKEPOINT_DP_CYCLES");
 	w->prof = env != NULL && strcmp(env, "1") == 0;
 	*out = w;
@@ -330,6 +332,36 @@ timeouts_of(const struct cpm_settings *set, struct dp_timeouts *to)
 	to->other = (uint64_t)set->other_ms * DP_NS_PER_MS;
 }
 
+/*
+ * Flow-array entries the idle sweep looks at in this loop. Live: in
+ * proportion to the time since the sweep last caught up (the whole array
+ * once per DP_AGING_PERIOD_NS, at most DP_AGING_RATE_MAX a second), so the
+ * cost per packet does not grow with the loop rate: 128 entries per loop
+ * cost more than the packets at 1M flows (docs/performance.md). Replay:
+ * DP_AGING_BUDGET per loop, because the capture's time jumps.
+ */
+static unsigned int
+age_budget(struct dp_worker *w)
+{
+	uint64_t per = w->age_ns_per_entry, due;
+
+	if (w->replay)
+		return DP_AGING_BUDGET;
+	if (w->now_ns <= w->age_last_ns)
+		return 0;
+	due = (w->now_ns - w->age_last_ns) / per;
+	if (due == 0)
+		return 0;
+	if (due > DP_AGING_BUDGET_MAX) {
+		/* behind (a long loop, or just started): catch up at most one period */
+		due = DP_AGING_BUDGET_MAX;
+		if (w->now_ns - w->age_last_ns > DP_AGING_PERIOD_NS)
+			w->age_last_ns = w->now_ns - DP_AGING_PERIOD_NS;
+	}
+	w->age_last_ns += due * per;
+	return (unsigned int)due;
+}
+
 /* Hold timeouts of pending flows, then idle flows: bounded work per loop. */
 static void
 age(struct dp_worker *w)
@@ -359,7 +391,7 @@ age(struct dp_worker *w)
 		}
 	}
 	timeouts_of(w->gen->set, &to);
-	n = dp_flow_sweep(&w->ft, w->now_ns, &to, DP_AGING_BUDGET, expired, RTE_DIM(expired));
+	n = dp_flow_sweep(&w->ft, w->now_ns, &to, age_budget(w), expired, RTE_DIM(expired));
 	for (i = 0; i < n; i++)
 		dp_end_flow(w, expired[i], DP_CLOSE_IDLE);
 }

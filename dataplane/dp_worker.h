@@ -27,7 +27,15 @@
 #define DP_BURST 32
 #define DP_HANDOFF_RING 1024     /* per (from, to) worker pair */
 #define DP_LINEAR_MAX 65536      /* a chained mbuf is copied here to be decoded */
-#define DP_AGING_BUDGET 128      /* flow-array entries looked at per loop */
+#define DP_AGING_BUDGET 128      /* replay: flow-array entries looked at per loop */
+/*
+ * Live aging looks at flow-array entries in proportion to time: the whole
+ * array once a second, at most DP_AGING_RATE_MAX entries a second (a 10M
+ * table: once every 10 s), at most DP_AGING_BUDGET_MAX per loop.
+ */
+#define DP_AGING_PERIOD_NS 1000000000ull
+#define DP_AGING_RATE_MAX 1000000ull
+#define DP_AGING_BUDGET_MAX 1024
 #define DP_SLOT_BUDGET 32        /* inspection slots looked at per loop */
 #define DP_RST_INTERVAL_NS (100 * DP_NS_PER_MS)
 
@@ -64,6 +72,8 @@ struct dp_worker {
 	uint64_t now_ns;         /* time of the packet / loop being processed */
 	struct dp_gen *gen;      /* live policy, loaded once per loop */
 	uint64_t tbl_changes;    /* inserts + removes: invalidates a bulk lookup */
+	uint64_t age_last_ns;    /* live aging: time the sweep has caught up to */
+	uint64_t age_ns_per_entry; /* live aging: one array entry per this many ns */
 	uint64_t idle_us;
 	uint64_t table_full_audit_ns;
 	uint64_t anomaly_audit_ns[DP_AN_MAX]; /* stateless anomalies: 1 record/s */
