@@ -27,13 +27,13 @@ struct rec_shape {
 static const char *const keys_decision[] = {
 	"v", "type", "ts", "seq", "policy", "rule", "verdict", "enforced", "reason",
 	"proto", "src", "sport", "dst", "dport", "app", "sni", "host", "alpn",
-	"tls_versions", "ech", "pqc", "ja4", "anomalies", "vlan?", "boot", "worker",
+	"tls_versions", "ech", "pqc", "ja4", "anomalies", "vlan?", "gwlb?", "boot", "worker",
 	"wseq", "prev", "hash", NULL,
 };
 static const char *const keys_end[] = {
 	"v", "type", "ts", "seq", "policy", "rule", "verdict", "proto", "src", "sport",
 	"dst", "dport", "app", "sni", "host", "pkts_c2s", "pkts_s2c", "bytes_c2s",
-	"bytes_s2c", "duration_ms", "close", "boot", "worker", "wseq", "prev", "hash",
+	"bytes_s2c", "duration_ms", "close", "gwlb?", "boot", "worker", "wseq", "prev", "hash",
 	NULL,
 };
 static const char *const keys_policy[] = {
