@@ -56,6 +56,7 @@ struct cp_dplink {
 	uint8_t seed_boot[8];
 	bool seed_known[DP_MAX_WORKERS];
 	uint64_t seed_last[DP_MAX_WORKERS];
+	bool ack_due;             /* records written since the last EVENTS_ACK */
 
 	struct cp_dplink_counters c;
 };
@@ -629,7 +630,6 @@ one_event(struct cp_dplink *l, const struct dp_event *ev)
 static unsigned
 on_events(struct cp_dplink *l, const struct dp_msg_events *m)
 {
-	struct dp_msg_events_ack ack;
 	struct dp_event ev;
 	int rc;
 
@@ -653,20 +653,41 @@ on_events(struct cp_dplink *l, const struct dp_msg_events *m)
 			return CP_DPL_EVENTS | CP_DPL_AUDIT_ERR | CP_DPL_CLOSED;
 		}
 	}
+	/* written; synced and acknowledged once per service turn (flush_ack) */
+	l->ack_due = true;
+	return CP_DPL_EVENTS;
+}
+
+/*
+ * Make what on_events() wrote durable per the fsync policy, then tell the
+ * dataplane: one fsync and one EVENTS_ACK for every EVENTS message handled
+ * in this turn, so a backlog costs one fsync per turn, not one per batch.
+ */
+static unsigned
+flush_ack(struct cp_dplink *l)
+{
+	struct dp_msg_events_ack ack;
+	int rc;
+
+	if (!l->ack_due)
+		return 0;
+	l->ack_due = false;
 	rc = cp_audit_sync(l->audit);
 	if (rc < 0) {
 		l->c.audit_errors++;
 		CP_ERR("audit %s: fsync: %s", cp_audit_path(l->audit), strerror(-rc));
 		cp_dplink_detach(l, "audit fsync failed; events stay with the dataplane");
-		return CP_DPL_EVENTS | CP_DPL_AUDIT_ERR | CP_DPL_CLOSED;
+		return CP_DPL_AUDIT_ERR | CP_DPL_CLOSED;
 	}
+	if (l->fd < 0)
+		return 0;
 	memset(&ack, 0, sizeof(ack));
 	cp_dpmsg_hdr(&ack.hdr, DP_MSG_EVENTS_ACK, sizeof(ack));
 	for (unsigned w = 0; w < DP_MAX_WORKERS; w++)
 		ack.acked_wseq[w] = l->w_known[w] ? l->w_last[w] : 0;
 	/* best effort: a later ack supersedes a dropped one */
 	cp_dpmsg_send(l->fd, &ack, sizeof(ack), -1, 1);
-	return CP_DPL_EVENTS;
+	return 0;
 }
 
 static unsigned
@@ -709,6 +730,7 @@ cp_dplink_service(struct cp_dplink *l)
 		if (n == -EAGAIN)
 			break;
 		if (n == 0) {
+			seen |= flush_ack(l);   /* written records stay written: sync them */
 			cp_dplink_detach(l, "end of stream");
 			return seen | CP_DPL_CLOSED;
 		}
@@ -739,9 +761,11 @@ cp_dplink_service(struct cp_dplink *l)
 			cp_dplink_detach(l, "bad message");
 			return seen | CP_DPL_CLOSED;
 		}
+		if (type == DP_MSG_DRAINED)
+			seen |= flush_ack(l);   /* every record durable before the caller answers */
 		seen |= dispatch(l, type);
 		if (seen & CP_DPL_DRAINED)
 			break;    /* replay: the caller writes out and answers QUIT */
 	}
-	return seen;
+	return seen | flush_ack(l);
 }
