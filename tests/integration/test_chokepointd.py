@@ -37,7 +37,7 @@ MAGIC, VERSION = 0x43484b50, 1
 HELLO, POLICY, ACK, NACK, EVENTS, EVENTS_ACK, STATS_REQ, STATS, DRAINED, QUIT = range(1, 11)
 HDR = "<IHHII"
 BOOT = bytes(range(0xb0, 0xc0))
-EVENT = "<8B3H2B16s16s3QiIIH2B5Q2Q256s62s40s2x"     # struct dp_event, 504 bytes
+EVENT = "<8B3H2B16s16s3QiIIH2B5Q2Q256s62s40s2x2Q"   # struct dp_event, 520 bytes
 F_GET_SEALS, F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE = 1034, 2, 4, 8
 
 
@@ -73,7 +73,7 @@ def event(worker, wseq, gen, rule, sni, etype=1):
     return struct.pack(EVENT, etype, worker, 1, 0, 1, 6, 4, 1, 40000 + wseq, 443, 0,
                        len(name), 0, bytes([10, 77, 1, 5]) + b"\0" * 12,
                        bytes([192, 0, 2, 9]) + b"\0" * 12, wseq, 1764114684 * 10**9 + wseq,
-                       gen, rule, 1, 0, 0x18, 0, 0, 0, 0, 0, 0, 0, 0, 0, name, b"", b"")
+                       gen, rule, 1, 0, 0x18, 0, 0, 0, 0, 0, 0, 0, 0, 0, name, b"", b"", 0, 0)
 
 
 def events_msg(evs):
