@@ -90,6 +90,26 @@ def main():
           len({r.get("boot") for r in recs if "boot" in r}) == 1 and
           verify(tmp + "/two.jsonl") and out == "", "two captures in one dataplane run")
 
+    # with audit.signing_key the replay trail is chained and signed as chokepointd's is:
+    # checkpoints by count and a closing one, verified with the pinned public key
+    subprocess.run([CTL, "audit", "keygen", "--out", tmp + "/k"], check=True,
+                   capture_output=True)
+    scfg = tmp + "/signed.conf"
+    with open(scfg, "w", encoding="ascii") as f:
+        f.write(open(cfg, encoding="ascii").read() +
+                'audit = { signing_key = "%s/k.key"; checkpoint_records = 2; };\n' % tmp)
+    rc, out, err = replay("--config", scfg, "--audit-out", tmp + "/signed.jsonl", B, ng)
+    recs = [json.loads(l) for l in open(tmp + "/signed.jsonl", encoding="ascii")]
+    ck = [r for r in recs if r["type"] == "audit.checkpoint"]
+    p = subprocess.run([CTL, "audit", "verify", "--pubkey", tmp + "/k.pub", "--strict",
+                        tmp + "/signed.jsonl"], capture_output=True, text=True, check=False)
+    check(rc == 0 and len(ck) >= 2 and recs[-1]["type"] == "audit.checkpoint" and
+          recs[-1]["cause"] == "shutdown" and p.returncode == 0 and
+          "chain and signatures verified\n" in p.stdout and
+          snis(recs) == ["blog.cloudflare.com", "enabled.tls13.com"],
+          "replay with a signing key: signed trail (%d checkpoints) verifies with --pubkey: %s"
+          % (len(ck), p.stdout.strip().split("\n")[-1]))
+
     # bad inputs are refused before the dataplane starts
     marker = tmp + "/dp-ran"
     fake = tmp + "/fake-dp"
