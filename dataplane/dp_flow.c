@@ -2,56 +2,156 @@
 /*
  * dp_flow.c: the per-worker flow table (see dp_flow.h).
  *
- * Memory per worker, capacity n (PITFALLS 12, rte_cuckoo_hash.c in 22.11):
- * key slots (n + 1) x align16(8 + 56) + buckets align32pow2(n)/8 x 64 B
- * + free-slot ring align32pow2(n) x 4 B + extendable buckets (as many again)
- * + the flow array n x sizeof(struct dp_flow) (~180 B): about 330 B per flow,
- * 21 MB for the default 65536.
+ * A bucketized cuckoo hash over the record array. A bucket is one cache
+ * line of 8 slots, each a 32-bit signature (the key's CRC32-C) and the
+ * record's index + 1 (0: empty). A key lives in its primary bucket
+ * (signature & mask) or in the alternative one (primary ^ a function of the
+ * signature, so either bucket gives the other); an insert that finds both
+ * full moves residents to their alternative buckets (bounded), and what
+ * still finds no place goes to a small stash. The key itself is stored only
+ * in the record, whose first line holds it: a lookup reads one bucket line
+ * and one record line. (rte_hash kept a second copy of the key in its own
+ * 64-byte key slot, a third line per lookup, plus its free-slot rings and
+ * extendable buckets: ~90 B per flow; docs/performance.md.)
+ *
+ * Memory per worker, capacity n: the records n x sizeof(struct dp_flow)
+ * (192 B) + buckets align32pow2(n / 6) x 64 B (at most 75 % of the slots
+ * are ever used, so displacement stays rare) + the free-index stack n x 4 B:
+ * ~210-220 B per flow, 14 MB for the default 65536.
  */
 #include <errno.h>
 #include <string.h>
 
-#include <rte_hash.h>
+#include <rte_common.h>
 #include <rte_hash_crc.h>
-#include <rte_errno.h>
 #include <rte_malloc.h>
+#include <rte_prefetch.h>
 
 #include "dp_flow.h"
+
+#define BKT_SLOTS 8
+#define MAX_KICKS 256
+#define HASH_SEED 0x6d5a6d5au
+
+struct dp_flow_bkt {
+	uint32_t sig[BKT_SLOTS];
+	uint32_t idx[BKT_SLOTS];         /* flow index + 1, 0: empty */
+} __rte_cache_aligned;
+
+static inline uint32_t
+key_hash(const struct dp_flow_key *k)
+{
+	return rte_hash_crc(k, sizeof(*k), HASH_SEED);
+}
+
+/* The other bucket of a signature: symmetric, never the same bucket. */
+static inline uint32_t
+alt_bkt(uint32_t b, uint32_t sig, uint32_t mask)
+{
+	uint32_t t = (sig >> 16 | sig << 16) * 0x9e3779b1u;
+
+	return (b ^ ((t >> 7) | 1)) & mask;
+}
+
+static inline int
+key_eq(const struct dp_flow_key *a, const struct dp_flow_key *b)
+{
+	const uint8_t *pa = (const uint8_t *)a, *pb = (const uint8_t *)b;
+	uint64_t d = 0, x, y;
+	size_t i;
+
+	for (i = 0; i + 8 <= sizeof(*a); i += 8) {
+		memcpy(&x, pa + i, 8);
+		memcpy(&y, pb + i, 8);
+		d |= x ^ y;
+	}
+	for (; i < sizeof(*a); i++)
+		d |= (uint64_t)(pa[i] ^ pb[i]);
+	return d == 0;
+}
+
+/* Slots of bucket b whose signature is sig (bit s: slot s). */
+static inline uint32_t
+bkt_match(const struct dp_flow_bkt *b, uint32_t sig)
+{
+	uint32_t m = 0;
+
+	for (unsigned int s = 0; s < BKT_SLOTS; s++)
+		m |= (uint32_t)(b->sig[s] == sig && b->idx[s] != 0) << s;
+	return m;
+}
+
+/* The record index of key among the candidates m of bucket b, or -1. */
+static inline int32_t
+bkt_find(const struct dp_flow_table *t, const struct dp_flow_bkt *b, uint32_t m,
+	 const struct dp_flow_key *key)
+{
+	while (m != 0) {
+		unsigned int s = (unsigned int)__builtin_ctz(m);
+		uint32_t fi = b->idx[s] - 1;
+
+		m &= m - 1;
+		if (key_eq(&t->flows[fi].key, key))
+			return (int32_t)fi;
+	}
+	return -1;
+}
+
+static int32_t
+stash_find(const struct dp_flow_table *t, uint32_t sig, const struct dp_flow_key *key)
+{
+	for (uint32_t i = 0; i < t->n_stash; i++) {
+		uint32_t fi = t->stash_idx[i] - 1;
+
+		if (t->stash_sig[i] == sig && key_eq(&t->flows[fi].key, key))
+			return (int32_t)fi;
+	}
+	return -1;
+}
+
+/* Record index of key (hash sig), or -1. */
+static int32_t
+find(const struct dp_flow_table *t, const struct dp_flow_key *key, uint32_t sig)
+{
+	uint32_t b = sig & t->bkt_mask;
+	int32_t fi;
+
+	fi = bkt_find(t, &t->bkt[b], bkt_match(&t->bkt[b], sig), key);
+	if (fi >= 0)
+		return fi;
+	b = alt_bkt(b, sig, t->bkt_mask);
+	fi = bkt_find(t, &t->bkt[b], bkt_match(&t->bkt[b], sig), key);
+	if (fi >= 0 || t->n_stash == 0)
+		return fi;
+	return stash_find(t, sig, key);
+}
 
 int
 dp_flow_table_init(struct dp_flow_table *t, const char *name, uint32_t capacity,
 		   int socket)
 {
-	struct rte_hash_parameters hp = {
-		.name = name,
-		.entries = capacity,
-		.key_len = sizeof(struct dp_flow_key),
-		.hash_func = rte_hash_crc,
-		.hash_func_init_val = 0x6d5a6d5a,
-		.socket_id = socket,
-		/*
-		 * Extendable buckets: without them cuckoo inserts fail before
-		 * the nominal capacity (PITFALLS 13); with them "full" means
-		 * every key slot is taken.
-		 */
-		.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
-	};
+	uint32_t n_bkt, i;
 
 	memset(t, 0, sizeof(*t));
-	if (capacity < 8)
+	if (capacity < 8 || capacity > (1u << 30))
 		return -EINVAL;
+	(void)name;
+	n_bkt = rte_align32pow2(RTE_MAX((capacity + 5) / 6, 2u));
 	t->flows = rte_zmalloc_socket("dp_flows", (size_t)capacity * sizeof(struct dp_flow),
 				      RTE_CACHE_LINE_SIZE, socket);
-	if (t->flows == NULL)
+	t->bkt = rte_zmalloc_socket("dp_flow_bkt", (size_t)n_bkt * sizeof(struct dp_flow_bkt),
+				    RTE_CACHE_LINE_SIZE, socket);
+	t->free_idx = rte_malloc_socket("dp_flow_free", (size_t)capacity * sizeof(uint32_t),
+					RTE_CACHE_LINE_SIZE, socket);
+	if (t->flows == NULL || t->bkt == NULL || t->free_idx == NULL) {
+		dp_flow_table_free(t);
 		return -ENOMEM;
-	t->h = rte_hash_create(&hp);
-	if (t->h == NULL) {
-		int err = rte_errno ? -rte_errno : -ENOMEM;
-
-		rte_free(t->flows);
-		t->flows = NULL;
-		return err;
 	}
+	/* popped from the top: index 0 first */
+	for (i = 0; i < capacity; i++)
+		t->free_idx[i] = capacity - 1 - i;
+	t->n_free = capacity;
+	t->bkt_mask = n_bkt - 1;
 	t->capacity = capacity;
 	return 0;
 }
@@ -59,60 +159,132 @@ dp_flow_table_init(struct dp_flow_table *t, const char *name, uint32_t capacity,
 void
 dp_flow_table_free(struct dp_flow_table *t)
 {
-	rte_hash_free(t->h);
 	rte_free(t->flows);
+	rte_free(t->bkt);
+	rte_free(t->free_idx);
 	memset(t, 0, sizeof(*t));
 }
 
 struct dp_flow *
 dp_flow_lookup(struct dp_flow_table *t, const struct dp_flow_key *key)
 {
-	int32_t pos = rte_hash_lookup(t->h, key);
+	int32_t fi = find(t, key, key_hash(key));
 
-	if (pos < 0 || (uint32_t)pos >= t->capacity)
-		return NULL;
-	return &t->flows[pos];
+	return fi < 0 ? NULL : &t->flows[fi];
 }
 
 void
 dp_flow_lookup_bulk(struct dp_flow_table *t, const struct dp_flow_key *const *keys,
 		    unsigned int n, struct dp_flow **out)
 {
-	int32_t pos[RTE_HASH_LOOKUP_BULK_MAX];
+	uint32_t sig[64], b[64], m[64];
 	unsigned int i;
 
-	if (n == 0)
-		return;
-	if (n > RTE_HASH_LOOKUP_BULK_MAX)
-		n = RTE_HASH_LOOKUP_BULK_MAX;
-	if (rte_hash_lookup_bulk(t->h, (const void **)(uintptr_t)keys, n, pos) != 0) {
-		for (i = 0; i < n; i++)
-			out[i] = dp_flow_lookup(t, keys[i]);
-		return;
+	if (n > 64)
+		n = 64;
+	for (i = 0; i < n; i++) {
+		sig[i] = key_hash(keys[i]);
+		b[i] = sig[i] & t->bkt_mask;
+		rte_prefetch0(&t->bkt[b[i]]);
 	}
-	for (i = 0; i < n; i++)
-		out[i] = pos[i] >= 0 && (uint32_t)pos[i] < t->capacity ? &t->flows[pos[i]] : NULL;
+	for (i = 0; i < n; i++) {
+		const struct dp_flow_bkt *bk = &t->bkt[b[i]];
+
+		m[i] = bkt_match(bk, sig[i]);
+		if (m[i] != 0)
+			rte_prefetch0(&t->flows[bk->idx[__builtin_ctz(m[i])] - 1]);
+		else
+			rte_prefetch0(&t->bkt[alt_bkt(b[i], sig[i], t->bkt_mask)]);
+	}
+	for (i = 0; i < n; i++) {
+		int32_t fi = bkt_find(t, &t->bkt[b[i]], m[i], keys[i]);
+
+		if (fi < 0) {
+			uint32_t a = alt_bkt(b[i], sig[i], t->bkt_mask);
+
+			fi = bkt_find(t, &t->bkt[a], bkt_match(&t->bkt[a], sig[i]), keys[i]);
+			if (fi < 0 && t->n_stash > 0)
+				fi = stash_find(t, sig[i], keys[i]);
+		}
+		out[i] = fi < 0 ? NULL : &t->flows[fi];
+	}
+}
+
+/* Put (sig, v) in a free slot of bucket b: 0, or -1 if it is full. */
+static inline int
+bkt_put(struct dp_flow_bkt *b, uint32_t sig, uint32_t v)
+{
+	for (unsigned int s = 0; s < BKT_SLOTS; s++) {
+		if (b->idx[s] == 0) {
+			b->sig[s] = sig;
+			b->idx[s] = v;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/*
+ * Place record index fi (signature sig): a free slot of either bucket, else
+ * move residents to their other bucket (at most MAX_KICKS moves), else the
+ * stash. Never loses a resident: it starts only when the stash has room.
+ */
+static int
+place(struct dp_flow_table *t, uint32_t sig, uint32_t fi)
+{
+	uint32_t b = sig & t->bkt_mask, v = fi + 1, k;
+
+	if (bkt_put(&t->bkt[b], sig, v) == 0)
+		return 0;
+	b = alt_bkt(b, sig, t->bkt_mask);
+	if (bkt_put(&t->bkt[b], sig, v) == 0)
+		return 0;
+	if (t->n_stash == DP_FLOW_STASH)
+		return -ENOSPC;
+	for (k = 0; k < MAX_KICKS; k++) {
+		struct dp_flow_bkt *bk = &t->bkt[b];
+		unsigned int s = (unsigned int)((sig >> 3) + k + (uint32_t)t->kicks) % BKT_SLOTS;
+		uint32_t vs = bk->sig[s], vv = bk->idx[s];
+
+		/* the homeless entry takes slot s; the resident moves to its other bucket */
+		bk->sig[s] = sig;
+		bk->idx[s] = v;
+		t->kicks++;
+		sig = vs;
+		v = vv;
+		b = alt_bkt(b, sig, t->bkt_mask);
+		if (bkt_put(&t->bkt[b], sig, v) == 0)
+			return 0;
+	}
+	t->stash_sig[t->n_stash] = sig;
+	t->stash_idx[t->n_stash] = v;
+	t->n_stash++;
+	return 0;
 }
 
 int
 dp_flow_insert(struct dp_flow_table *t, const struct dp_flow_key *key, struct dp_flow **out)
 {
+	uint32_t sig = key_hash(key), fi;
 	struct dp_flow *f;
-	int32_t pos;
+	int32_t found;
 
-	pos = rte_hash_lookup(t->h, key);
-	if (pos >= 0) {
-		*out = &t->flows[pos];
+	found = find(t, key, sig);
+	if (found >= 0) {
+		*out = &t->flows[found];
 		return -EEXIST;
 	}
-	pos = rte_hash_add_key(t->h, key);
-	if (pos < 0 || (uint32_t)pos >= t->capacity) {
-		if (pos >= 0)
-			rte_hash_del_key(t->h, key);
+	if (t->n_free == 0) {
 		*out = NULL;
 		return -ENOSPC;
 	}
-	f = &t->flows[pos];
+	fi = t->free_idx[t->n_free - 1];
+	if (place(t, sig, fi) != 0) {
+		*out = NULL;
+		return -ENOSPC;
+	}
+	t->n_free--;
+	f = &t->flows[fi];
 	memset(f, 0, sizeof(*f));
 	f->key = *key;
 	f->slot = DP_NO_SLOT;
@@ -123,14 +295,59 @@ dp_flow_insert(struct dp_flow_table *t, const struct dp_flow_key *key, struct dp
 	return 0;
 }
 
+/* Clear the slot holding v (signature sig): 0, or -1 if not found. */
+static int
+unplace(struct dp_flow_table *t, uint32_t sig, uint32_t v)
+{
+	uint32_t b = sig & t->bkt_mask;
+
+	for (int pass = 0; pass < 2; pass++) {
+		struct dp_flow_bkt *bk = &t->bkt[b];
+
+		for (unsigned int s = 0; s < BKT_SLOTS; s++) {
+			if (bk->idx[s] == v) {
+				bk->idx[s] = 0;
+				return 0;
+			}
+		}
+		b = alt_bkt(b, sig, t->bkt_mask);
+	}
+	for (uint32_t i = 0; i < t->n_stash; i++) {
+		if (t->stash_idx[i] == v) {
+			t->n_stash--;
+			t->stash_sig[i] = t->stash_sig[t->n_stash];
+			t->stash_idx[i] = t->stash_idx[t->n_stash];
+			return 0;
+		}
+	}
+	return -1;
+}
+
 void
 dp_flow_remove(struct dp_flow_table *t, struct dp_flow *f)
 {
+	uint32_t fi = dp_flow_index(t, f), i;
+
 	if (f->state == DP_FS_FREE)
 		return;
-	rte_hash_del_key(t->h, &f->key);
+	if (unplace(t, key_hash(&f->key), fi + 1) != 0)
+		return;         /* not in the table: never happens */
 	f->state = DP_FS_FREE;
+	t->free_idx[t->n_free++] = fi;
 	t->active--;
+	/* a slot may have opened for a stashed entry */
+	for (i = 0; i < t->n_stash;) {
+		uint32_t sig = t->stash_sig[i], v = t->stash_idx[i], b = sig & t->bkt_mask;
+
+		if (bkt_put(&t->bkt[b], sig, v) == 0 ||
+		    bkt_put(&t->bkt[alt_bkt(b, sig, t->bkt_mask)], sig, v) == 0) {
+			t->n_stash--;
+			t->stash_sig[i] = t->stash_sig[t->n_stash];
+			t->stash_idx[i] = t->stash_idx[t->n_stash];
+		} else {
+			i++;
+		}
+	}
 }
 
 uint64_t

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * dp_flow.h: the per-worker flow table. An rte_hash keyed by the canonical
- * struct dp_flow_key (both directions give one key); the position rte_hash
- * returns indexes a flat array of struct dp_flow, so a lookup is one hash
- * probe and one array access. Bounded: an insert that finds no room is
- * "table full" (the caller applies the policy's table_full verdict). Aging
- * is a bounded sweep over the array (dp_flow_sweep), never a full walk.
+ * dp_flow.h: the per-worker flow table. A bucketized cuckoo hash (dp_flow.c)
+ * keyed by the canonical struct dp_flow_key (both directions give one key)
+ * maps a key to the index of its record in a flat array of struct dp_flow;
+ * the key is stored once, in the record, so a lookup is one bucket line and
+ * the record's first line. Bounded: an insert that finds no room is "table
+ * full" (the caller applies the policy's table_full verdict). Aging is a
+ * bounded sweep over the array (dp_flow_sweep), never a full walk.
  */
 #ifndef CHOKEPOINT_DP_FLOW_H
 #define CHOKEPOINT_DP_FLOW_H
@@ -47,18 +48,34 @@ enum dp_fstate {
 #define DP_DIR_C2S 0
 #define DP_DIR_S2C 1
 
+/*
+ * Field order is by cache line (the record is three 64-byte lines):
+ *   line 0: the key (compared by every lookup) and the state every packet
+ *           reads;
+ *   line 1: what every packet of a decided flow writes (last_ns, counters)
+ *           and the client-stream watch it tests;
+ *   line 2: what only new, pending, denied or ending flows need.
+ * The fast path of an established flow touches lines 0 and 1 only
+ * (DP_FLOW_HOT_BYTES, what the worker prefetches; docs/performance.md).
+ */
 struct dp_flow {
 	struct dp_flow_key key;  /* 56 B: the hash key, kept for deletion */
 	uint8_t state;           /* enum dp_fstate */
 	uint8_t client_is_a;     /* the client is endpoint a of the key */
 	uint8_t client_port;     /* port index the client's packets arrive on */
 	uint8_t verdict;         /* enum dp_verdict */
-	uint8_t reason;          /* enum dp_reason */
+	uint16_t flags;          /* DP_FF_* */
 	uint8_t app;             /* enum dp_app */
+	uint8_t close_cause;     /* enum dp_close_cause once closing */
+	/* line 1 */
+	uint64_t last_ns;
+	uint64_t pkts[2];        /* [DP_DIR_C2S], [DP_DIR_S2C] */
+	uint64_t bytes[2];
+	struct dp_wstate ws;     /* the client stream after a decision (dp_stream.h) */
+	/* line 2 */
+	uint8_t reason;          /* enum dp_reason */
 	uint8_t name_kind;       /* enum dp_name_kind */
 	uint8_t syn_ttl;         /* TTL / hop limit of the client's SYN, 0 unknown */
-	uint8_t close_cause;     /* enum dp_close_cause once closing */
-	uint16_t flags;          /* DP_FF_* */
 	uint16_t tls_versions;   /* DP_TLSV_* */
 	int32_t rule;            /* deciding rule index, -1 none */
 	uint32_t anomalies;      /* bitmask of enum dp_anomaly */
@@ -69,21 +86,30 @@ struct dp_flow {
 	uint32_t name_id;        /* interned name (dp_names), DP_NO_NAME */
 	uint64_t policy_gen;     /* generation that decided */
 	uint64_t start_ns;
-	uint64_t last_ns;
 	uint64_t last_rst_ns;    /* last RST sent for this DENIED flow */
-	uint64_t pkts[2];        /* [DP_DIR_C2S], [DP_DIR_S2C] */
-	uint64_t bytes[2];
-	struct dp_wstate ws;     /* the client stream after a decision (dp_stream.h) */
 };
 
-struct rte_hash;
+/* Bytes of a record the packets of a decided flow touch (lines 0 and 1). */
+#define DP_FLOW_HOT_BYTES 128
+
+/* A table bucket: 8 x (signature, flow index + 1), one cache line (dp_flow.c). */
+struct dp_flow_bkt;
+
+#define DP_FLOW_STASH 32         /* entries cuckoo displacement could not place */
 
 struct dp_flow_table {
-	struct rte_hash *h;
-	struct dp_flow *flows;   /* capacity entries, indexed by rte_hash position */
+	struct dp_flow_bkt *bkt; /* bkt_mask + 1 buckets */
+	struct dp_flow *flows;   /* capacity entries; a flow's index never changes */
+	uint32_t *free_idx;      /* stack of free flow indexes */
+	uint32_t n_free;
+	uint32_t bkt_mask;
 	uint32_t capacity;
 	uint32_t active;
 	uint32_t sweep_pos;      /* next array index the aging sweep looks at */
+	uint32_t n_stash;
+	uint32_t stash_sig[DP_FLOW_STASH];
+	uint32_t stash_idx[DP_FLOW_STASH];
+	uint64_t kicks;          /* cuckoo displacements so far */
 };
 
 /* Idle timeouts per state, ns (from the live policy's cpm_settings). */
@@ -103,8 +129,9 @@ void dp_flow_table_free(struct dp_flow_table *t);
 struct dp_flow *dp_flow_lookup(struct dp_flow_table *t, const struct dp_flow_key *key);
 
 /*
- * Bulk lookup of n (<= 64) keys: out[i] = flow or NULL. One rte_hash
- * bulk call, so the bucket loads of the burst overlap.
+ * Bulk lookup of n (<= 64) keys: out[i] = flow or NULL. Staged so the
+ * misses of the burst overlap: every key's bucket is prefetched, then every
+ * candidate record, then the keys are compared.
  */
 void dp_flow_lookup_bulk(struct dp_flow_table *t, const struct dp_flow_key *const *keys,
 			 unsigned int n, struct dp_flow **out);

@@ -279,15 +279,16 @@ flow_stage(struct dp_worker *w, struct dp_pktctx *pc, unsigned int n)
 		keys[i] = &pc[i].key;
 	dp_flow_lookup_bulk(&w->ft, keys, n, flows);
 	/*
-	 * The state machine reads and writes every line of a flow record; with
-	 * a table larger than the caches each is a miss. Ask for all of them
-	 * now so the misses of the burst overlap instead of queueing one by one.
+	 * The state machine reads and writes the hot lines of every flow record
+	 * (DP_FLOW_HOT_BYTES); with a table larger than the caches each is a
+	 * miss. Ask for all of them now so the misses of the burst overlap
+	 * instead of queueing one by one.
 	 */
 	for (i = 0; i < n; i++) {
 		if (flows[i] != NULL) {
 			const char *fp = (const char *)flows[i];
 
-			for (unsigned int o = 0; o < sizeof(struct dp_flow); o += RTE_CACHE_LINE_SIZE)
+			for (unsigned int o = 0; o < DP_FLOW_HOT_BYTES; o += RTE_CACHE_LINE_SIZE)
 				rte_prefetch0(fp + o);
 		}
 	}

@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * test_flowtable.c: the flow table (dataplane/dp_flow.c), a bucketized cuckoo
+ * hash over the record array. Runs under EAL (--no-huge: the table is
+ * rte_malloc'ed).
+ *   - insert / lookup / remove, -EEXIST for a present key, -ENOSPC exactly
+ *     when every record is taken, index reuse after a removal;
+ *   - a small table filled to capacity (buckets 75 % full, so residents are
+ *     displaced and entries may reach the stash): every key still found;
+ *   - 200,000 random operations against a naive reference (an array of the
+ *     present keys): lookup and bulk lookup agree with it after every step;
+ *   - both directions of a flow give one key, so one record.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <rte_eal.h>
+#include <rte_lcore.h>
+
+#include "dp_flow.h"
+#include "dp_pkt.h"
+
+static uint64_t rng = 88172645463325252ull;
+
+static uint64_t
+rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+/* Key number i: distinct for distinct i (v4 TCP, ports and addresses from i). */
+static void
+key_of(uint32_t i, struct dp_flow_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->family = 4;
+	k->l4proto = 6;
+	k->a[0] = 10;
+	k->a[1] = (uint8_t)(i >> 24);
+	k->a[2] = (uint8_t)(i >> 16);
+	k->a[3] = (uint8_t)(i >> 8);
+	k->pa = (uint16_t)(1024 + (i & 0xff));
+	k->b[0] = 198;
+	k->b[1] = 18;
+	k->pb = 443;
+}
+
+static void
+test_basic(void **state)
+{
+	struct dp_flow_table t;
+	struct dp_flow_key k;
+	struct dp_flow *f, *g;
+	uint32_t i, cap = 100;
+
+	(void)state;
+	assert_int_equal(dp_flow_table_init(&t, "t_basic", cap, (int)rte_socket_id()), 0);
+	for (i = 0; i < cap; i++) {
+		key_of(i, &k);
+		assert_int_equal(dp_flow_insert(&t, &k, &f), 0);
+		f->state = DP_FS_ALLOWED;
+		assert_int_equal(f->slot, DP_NO_SLOT);
+		assert_int_equal(f->name_id, DP_NO_NAME);
+		assert_int_equal(f->rule, -1);
+		assert_memory_equal(&f->key, &k, sizeof(k));
+	}
+	assert_int_equal(t.active, cap);
+	/* present: -EEXIST and the same record */
+	key_of(7, &k);
+	assert_int_equal(dp_flow_insert(&t, &k, &g), -EEXIST);
+	assert_ptr_equal(g, dp_flow_lookup(&t, &k));
+	/* full: -ENOSPC, nothing changed */
+	key_of(cap, &k);
+	assert_int_equal(dp_flow_insert(&t, &k, &f), -ENOSPC);
+	assert_null(f);
+	assert_null(dp_flow_lookup(&t, &k));
+	assert_int_equal(t.active, cap);
+	/* remove one: its key is gone, its index is reused by the next insert */
+	key_of(42, &k);
+	g = dp_flow_lookup(&t, &k);
+	assert_non_null(g);
+	dp_flow_remove(&t, g);
+	assert_int_equal(g->state, DP_FS_FREE);
+	assert_null(dp_flow_lookup(&t, &k));
+	assert_int_equal(t.active, cap - 1);
+	key_of(cap, &k);
+	assert_int_equal(dp_flow_insert(&t, &k, &f), 0);
+	assert_ptr_equal(f, g);
+	f->state = DP_FS_ALLOWED;
+	/* every other key is still there */
+	for (i = 0; i < cap; i++) {
+		key_of(i, &k);
+		if (i == 42)
+			assert_null(dp_flow_lookup(&t, &k));
+		else
+			assert_non_null(dp_flow_lookup(&t, &k));
+	}
+	dp_flow_table_free(&t);
+}
+
+static void
+test_full_small(void **state)
+{
+	struct dp_flow_table t;
+	struct dp_flow_key k;
+	struct dp_flow *f;
+	uint32_t i, round, cap = 48;        /* 8 buckets of 8: 75 % full */
+	uint64_t kicks = 0;
+
+	(void)state;
+	for (round = 0; round < 50; round++) {
+		uint32_t base = (uint32_t)rnd();
+
+		assert_int_equal(dp_flow_table_init(&t, "t_small", cap, (int)rte_socket_id()), 0);
+		assert_int_equal(t.bkt_mask + 1, 8);
+		for (i = 0; i < cap; i++) {
+			key_of(base + i * 977, &k);
+			assert_int_equal(dp_flow_insert(&t, &k, &f), 0);
+			f->state = DP_FS_ALLOWED;
+		}
+		for (i = 0; i < cap; i++) {
+			struct dp_flow *got;
+
+			key_of(base + i * 977, &k);
+			got = dp_flow_lookup(&t, &k);
+			assert_non_null(got);
+			assert_memory_equal(&got->key, &k, sizeof(k));
+		}
+		/* empty it again: every removal finds its entry */
+		for (i = 0; i < cap; i++) {
+			key_of(base + i * 977, &k);
+			dp_flow_remove(&t, dp_flow_lookup(&t, &k));
+		}
+		assert_int_equal(t.active, 0);
+		assert_int_equal(t.n_stash, 0);
+		assert_int_equal(t.n_free, cap);
+		kicks += t.kicks;
+		dp_flow_table_free(&t);
+	}
+	/* the rounds did make the table displace residents */
+	assert_true(kicks > 0);
+}
+
+static void
+test_random_ops(void **state)
+{
+	enum { CAP = 3000, UNIVERSE = 6000, OPS = 200000 };
+	static struct dp_flow *ref[UNIVERSE];    /* the reference: key i -> record */
+	const struct dp_flow_key *kp[32];
+	struct dp_flow_key keys[32];
+	struct dp_flow *out[32];
+	struct dp_flow_table t;
+	struct dp_flow_key k;
+	struct dp_flow *f;
+	uint32_t present = 0, op;
+
+	(void)state;
+	memset(ref, 0, sizeof(ref));
+	assert_int_equal(dp_flow_table_init(&t, "t_random", CAP, (int)rte_socket_id()), 0);
+	for (op = 0; op < OPS; op++) {
+		uint32_t i = (uint32_t)(rnd() % UNIVERSE), j;
+		int ret;
+
+		key_of(i, &k);
+		switch (rnd() % 3) {
+		case 0:
+			ret = dp_flow_insert(&t, &k, &f);
+			if (ref[i] != NULL) {
+				assert_int_equal(ret, -EEXIST);
+				assert_ptr_equal(f, ref[i]);
+			} else if (present == CAP) {
+				assert_int_equal(ret, -ENOSPC);
+			} else {
+				assert_int_equal(ret, 0);
+				f->state = DP_FS_ALLOWED;
+				ref[i] = f;
+				present++;
+			}
+			break;
+		case 1:
+			if (ref[i] != NULL) {
+				dp_flow_remove(&t, ref[i]);
+				ref[i] = NULL;
+				present--;
+			}
+			break;
+		default:
+			/* 32 keys at once, present or not, against the reference */
+			for (j = 0; j < 32; j++) {
+				key_of((i + j * 131) % UNIVERSE, &keys[j]);
+				kp[j] = &keys[j];
+			}
+			dp_flow_lookup_bulk(&t, kp, 32, out);
+			for (j = 0; j < 32; j++)
+				assert_ptr_equal(out[j], ref[(i + j * 131) % UNIVERSE]);
+			break;
+		}
+		assert_ptr_equal(dp_flow_lookup(&t, &k), ref[i]);
+		assert_int_equal(t.active, present);
+	}
+	for (op = 0; op < UNIVERSE; op++) {
+		key_of(op, &k);
+		assert_ptr_equal(dp_flow_lookup(&t, &k), ref[op]);
+	}
+	dp_flow_table_free(&t);
+}
+
+static void
+test_both_directions(void **state)
+{
+	struct dp_flow_table t;
+	struct dp_flow_key k1, k2;
+	struct dp_pkt p;
+	struct dp_flow *f;
+	int a1, a2;
+
+	(void)state;
+	memset(&p, 0, sizeof(p));
+	p.family = 4;
+	p.l4proto = 6;
+	memcpy(p.src, "\x0a\x00\x00\x05", 4);
+	memcpy(p.dst, "\xc6\x12\x00\x07", 4);
+	p.sport = 40000;
+	p.dport = 443;
+	dp_flow_key_make(&p, &k1, &a1);
+	memcpy(p.src, "\xc6\x12\x00\x07", 4);
+	memcpy(p.dst, "\x0a\x00\x00\x05", 4);
+	p.sport = 443;
+	p.dport = 40000;
+	dp_flow_key_make(&p, &k2, &a2);
+	assert_int_not_equal(a1, a2);
+	assert_int_equal(dp_flow_table_init(&t, "t_dir", 64, (int)rte_socket_id()), 0);
+	assert_int_equal(dp_flow_insert(&t, &k1, &f), 0);
+	f->state = DP_FS_SYN_SEEN;
+	assert_ptr_equal(dp_flow_lookup(&t, &k2), f);
+	dp_flow_table_free(&t);
+}
+
+int
+main(void)
+{
+	char prefix[64];
+	char *argv[] = { "test_flowtable", "--no-huge", "-m", "64", "--no-pci", "--no-telemetry",
+			 "--log-level", "*:error", "--file-prefix", prefix, NULL };
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_basic),
+		cmocka_unit_test(test_full_small),
+		cmocka_unit_test(test_random_ops),
+		cmocka_unit_test(test_both_directions),
+	};
+	char dir[128];
+	int ret;
+
+	snprintf(prefix, sizeof(prefix), "test-flowtable-%d", (int)getpid());
+	if (rte_eal_init((int)(sizeof(argv) / sizeof(argv[0])) - 1, argv) < 0) {
+		fprintf(stderr, "test_flowtable: EAL init failed\n");
+		return 1;
+	}
+	ret = cmocka_run_group_tests(tests, NULL, NULL);
+	rte_eal_cleanup();
+	/* EAL leaves /var/run/dpdk/<prefix>/ behind */
+	snprintf(dir, sizeof(dir), "rm -rf /var/run/dpdk/%s", prefix);
+	if (system(dir) != 0)
+		fprintf(stderr, "test_flowtable: could not remove /var/run/dpdk/%s\n", prefix);
+	return ret;
+}
