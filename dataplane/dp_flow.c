@@ -21,6 +21,9 @@
  */
 #include <errno.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include <rte_common.h>
 #include <rte_hash_crc.h>
@@ -53,6 +56,7 @@ alt_bkt(uint32_t b, uint32_t sig, uint32_t mask)
 	return (b ^ ((t >> 7) | 1)) & mask;
 }
 
+/* Whole-key equality, branch-free over 8-byte words (unrolled: no loop left). */
 static inline int
 key_eq(const struct dp_flow_key *a, const struct dp_flow_key *b)
 {
@@ -60,11 +64,13 @@ key_eq(const struct dp_flow_key *a, const struct dp_flow_key *b)
 	uint64_t d = 0, x, y;
 	size_t i;
 
+#pragma GCC unroll 16
 	for (i = 0; i + 8 <= sizeof(*a); i += 8) {
 		memcpy(&x, pa + i, 8);
 		memcpy(&y, pb + i, 8);
 		d |= x ^ y;
 	}
+#pragma GCC unroll 8
 	for (; i < sizeof(*a); i++)
 		d |= (uint64_t)(pa[i] ^ pb[i]);
 	return d == 0;
@@ -74,11 +80,23 @@ key_eq(const struct dp_flow_key *a, const struct dp_flow_key *b)
 static inline uint32_t
 bkt_match(const struct dp_flow_bkt *b, uint32_t sig)
 {
+#if defined(__SSE2__)
+	const __m128i *sv = (const __m128i *)b->sig, *iv = (const __m128i *)b->idx;
+	__m128i want = _mm_set1_epi32((int)sig), zero = _mm_setzero_si128();
+	__m128i m0 = _mm_andnot_si128(_mm_cmpeq_epi32(_mm_load_si128(&iv[0]), zero),
+				      _mm_cmpeq_epi32(_mm_load_si128(&sv[0]), want));
+	__m128i m1 = _mm_andnot_si128(_mm_cmpeq_epi32(_mm_load_si128(&iv[1]), zero),
+				      _mm_cmpeq_epi32(_mm_load_si128(&sv[1]), want));
+
+	return (uint32_t)_mm_movemask_ps(_mm_castsi128_ps(m0)) |
+	       (uint32_t)_mm_movemask_ps(_mm_castsi128_ps(m1)) << 4;
+#else
 	uint32_t m = 0;
 
 	for (unsigned int s = 0; s < BKT_SLOTS; s++)
 		m |= (uint32_t)(b->sig[s] == sig && b->idx[s] != 0) << s;
 	return m;
+#endif
 }
 
 /* The record index of key among the candidates m of bucket b, or -1. */
