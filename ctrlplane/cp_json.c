@@ -173,10 +173,23 @@ cp_json_str(struct cp_json *j, const void *s, size_t n)
 	const uint8_t *p = s;
 	char e[6];
 
+	size_t i = 0, run;
+
 	sep(j);
 	put_c(j, '"');
-	for (size_t i = 0; i < n && !j->overflow; i++)
+	while (i < n && !j->overflow) {
+		/* a run of bytes that need no escape goes in one copy */
+		for (run = i; run < n && p[run] >= 0x20 && p[run] <= 0x7e && p[run] != '"' &&
+		     p[run] != '\\'; run++)
+			;
+		if (run > i) {
+			cp_json_raw(j, (const char *)p + i, run - i);
+			i = run;
+			continue;
+		}
 		cp_json_raw(j, e, esc_byte(p[i], e));
+		i++;
+	}
 	put_c(j, '"');
 }
 
@@ -193,10 +206,15 @@ void
 cp_json_u64(struct cp_json *j, uint64_t v)
 {
 	char t[24];
-	int n = snprintf(t, sizeof(t), "%" PRIu64, v);
+	size_t n = sizeof(t);
 
+	/* decimal digits from the end: the hot path of every record, no printf */
+	do {
+		t[--n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
 	sep(j);
-	cp_json_raw(j, t, (size_t)n);
+	cp_json_raw(j, t + n, sizeof(t) - n);
 }
 
 void

@@ -54,17 +54,30 @@ cp_unhex(const char *in, size_t n, uint8_t *out)
 void
 cp_fmt_ts(uint64_t ns, char out[CP_TS_LEN])
 {
+	/* the date and time of the last second seen, per thread: records come in bursts */
+	static __thread time_t last_sec = -1;
+	static __thread char last[CP_TS_LEN];
+	static __thread size_t last_n;
 	time_t sec = (time_t)(ns / 1000000000u);
 	unsigned usec = (unsigned)((ns % 1000000000u) / 1000u);
 	struct tm tm;
-	size_t n;
 
-	if (gmtime_r(&sec, &tm) == NULL) {
-		snprintf(out, CP_TS_LEN, "1970-01-01T00:00:00.000000Z");
-		return;
+	if (sec != last_sec) {
+		if (gmtime_r(&sec, &tm) == NULL) {
+			snprintf(out, CP_TS_LEN, "1970-01-01T00:00:00.000000Z");
+			return;
+		}
+		last_n = strftime(last, sizeof(last), "%Y-%m-%dT%H:%M:%S", &tm);
+		last_sec = sec;
 	}
-	n = strftime(out, CP_TS_LEN, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + n, CP_TS_LEN - n, ".%06uZ", usec);
+	memcpy(out, last, last_n);
+	out[last_n] = '.';
+	for (int i = 6; i >= 1; i--) {
+		out[last_n + (size_t)i] = (char)('0' + usec % 10);
+		usec /= 10;
+	}
+	out[last_n + 7] = 'Z';
+	out[last_n + 8] = '\0';
 }
 
 uint64_t
