@@ -157,6 +157,7 @@ struct dpb_dp {
 	uint64_t events;         /* drained from the worker's ring */
 	uint64_t decisions, ends, gaps;
 	uint64_t ev_allow, ev_deny;
+	size_t worker_bytes;     /* DPDK heap the worker took (flow table, slots, ...) */
 };
 
 /*

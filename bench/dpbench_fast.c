@@ -131,8 +131,8 @@ dpb_fastpath(const struct dpb_opts *o)
 	struct snap a, b;
 	struct dpb_dp d;
 	uint32_t *rl = NULL, table = o->table ? o->table : o->flows + o->flows / 8 + 1024;
-	uint16_t room = o->size == DPB_SIZE_64 ? RTE_PKTMBUF_HEADROOM + 128 :
-						 RTE_MBUF_DEFAULT_BUF_SIZE;
+	/* headroom + the largest frame (bench.py gives testpmd the same) */
+	uint16_t room = RTE_PKTMBUF_HEADROOM + (o->size == DPB_SIZE_64 ? 128 : 1536);
 	uint64_t hz = rte_get_tsc_hz(), allow;
 	double hs_rate = 0, secs, pps, own, total;
 	int ret;
@@ -178,10 +178,12 @@ dpb_fastpath(const struct dpb_opts *o)
 	       "\"rx\":%" PRIu64 ",\"tx\":%" PRIu64 ",\"mpps\":%.3f,\"cycles_per_pkt\":%.1f,"
 	       "\"own_cycles_per_pkt\":%.1f,\"tsc_hz\":%" PRIu64 ",\"dropped\":%" PRIu64
 	       ",\"flows_created\":%" PRIu64 ",\"midstream\":%" PRIu64 ",\"active\":%u,"
-	       "\"handshakes_per_s\":%.0f,\"sizeof_flow\":%zu,\"prof\":%s}\n",
+	       "\"handshakes_per_s\":%.0f,\"sizeof_flow\":%zu,\"worker_bytes_per_entry\":%.0f,"
+	       "\"prof\":%s}\n",
 	       dpb_size_name(o->size), o->flows, secs, b.rx - a.rx, b.tx - a.tx, pps / 1e6, total,
 	       own, hz, b.dropped - a.dropped, b.created - a.created, b.midstream - a.midstream,
-	       d.w->ft.active, hs_rate, sizeof(struct dp_flow), o->prof ? "true" : "false");
+	       d.w->ft.active, hs_rate, sizeof(struct dp_flow), (double)d.worker_bytes / table,
+	       o->prof ? "true" : "false");
 	fprintf(stderr, "dpbench: fastpath %s: %.2f Mpps (%.1f cycles/packet, %.1f own), "
 		"%u flows\n", dpb_size_name(o->size), pps / 1e6, total, own, o->flows);
 	/* the capture is all established, allowed flows: nothing new, nothing dropped */

@@ -34,6 +34,7 @@
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
+#include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_ring_elem.h>
@@ -97,12 +98,23 @@ load_policy(struct dp_proc *a, const char *path)
 	return ret;
 }
 
+static size_t
+heap_used(void)
+{
+	struct rte_malloc_socket_stats st;
+
+	if (rte_malloc_get_socket_stats((int)rte_socket_id(), &st) != 0)
+		return 0;
+	return st.heap_allocsz_bytes;
+}
+
 int
 dpb_dp_start(struct dpb_dp *d, const struct dpb_opts *o, uint32_t table, uint32_t pool_n,
 	     uint16_t data_room)
 {
 	int socket = (int)rte_socket_id(), ret;
 	unsigned int i;
+	size_t before;
 
 	memset(d, 0, sizeof(*d));
 	memset(&app, 0, sizeof(app));
@@ -136,6 +148,7 @@ dpb_dp_start(struct dpb_dp *d, const struct dpb_opts *o, uint32_t table, uint32_
 	ret = dp_policy_init(&app);
 	if (ret != 0)
 		return ret;
+	before = heap_used();
 	ret = dp_worker_create(&app, 0, socket, &app.workers[0]);
 	if (ret != 0) {
 		fprintf(stderr, "dpbench: worker (%u flows): %s; raise -m\n", table, strerror(-ret));
@@ -143,6 +156,7 @@ dpb_dp_start(struct dpb_dp *d, const struct dpb_opts *o, uint32_t table, uint32_
 	}
 	d->w = app.workers[0];
 	d->w->prof = o->prof;
+	d->worker_bytes = heap_used() - before;
 	ret = dp_ports_start(&app);
 	if (ret != 0)
 		return ret;

@@ -13,6 +13,8 @@ PKGS=(
 	python3 python3-scapy python3-pytest python3-websockets
 	nginx-light curl openssl gnutls-bin iproute2 ethtool procps coreutils
 	tcpdump tshark
+	# benchmark baselines (bench/run.sh, the CI smoke in suite 'bench')
+	libndpi-bin squid-openssl
 )
 
 missing=()
