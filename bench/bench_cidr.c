@@ -140,9 +140,10 @@ struct result {
 	size_t wrong;
 };
 
+/* work: lookups of the warm loop (the fallback walk is slow: fewer) */
 static int
 measure(const struct bench_opts *o, const char *conf, const struct flow *fl, size_t nq,
-	struct result *r)
+	size_t work, struct result *r)
 {
 	struct cp_policy *cp = NULL;
 	struct cpm_policy *p = NULL;
@@ -184,9 +185,9 @@ measure(const struct bench_opts *o, const char *conf, const struct flow *fl, siz
 		    (c == CPM_DECIDED && (a.rule != b.rule || a.action != b.action)))
 			r->wrong++;
 	}
-	time_flows(p, s, fl, w, 1000, false, &sink);
+	time_flows(p, s, fl, w, work / w / 10 + 1, false, &sink);
 	for (unsigned int k = 0; k < reps; k++)
-		passes[k] = time_flows(p, s, fl, w, (o->smoke ? 20000 : 2000000) / w, false, &sink);
+		passes[k] = time_flows(p, s, fl, w, work / w + 1, false, &sink);
 	r->warm_ns = bench_median(passes, reps);
 	time_flows(p, s, fl, nq, 1, false, &sink);
 	for (unsigned int k = 0; k < reps; k++)
@@ -264,7 +265,7 @@ entries_case(const struct bench_opts *o, size_t n, size_t nq, struct result *r)
 			anywhere(f->family, f->dst);
 		}
 	}
-	rc = measure(o, path, fl, nq, r);
+	rc = measure(o, path, fl, nq, o->smoke ? 20000 : 2000000, r);
 	free(path);
 	free(dst.p);
 	free(src.p);
@@ -325,13 +326,13 @@ rules_case(const struct bench_opts *o, size_t n, size_t nq, struct result *r, st
 			f->l4 = bench_below(2) || f->dport == 443 ? 6 : 17;
 		}
 	}
-	rc = measure(o, path, fl, nq, r);
+	rc = measure(o, path, fl, nq, o->smoke ? 20000 : 2000000, r);
 	if (rc == 0 && walk != NULL) {
 		/* the same policy with no room for classes: the matcher's fallback,
 		 * a walk confirming rule after rule (what the walk costs without them) */
 		size_t old = cp_l34_set_class_budget(1);
 
-		rc = measure(o, path, fl, o->smoke ? nq : nq / 16, walk);
+		rc = measure(o, path, fl, o->smoke ? nq : nq / 64, o->smoke ? 2000 : 20000, walk);
 		cp_l34_set_class_budget(old);
 	}
 	free(path);
