@@ -568,8 +568,8 @@ decide(struct dp_worker *w, struct dp_flow *f, const struct dp_insp_out *io, enu
 	} else if (cpm_match(g->pol, g->scratch[w->id], &q, &v) != 0) {
 		w->c[DP_C_MATCH_ERRORS]++;      /* v holds the default verdict */
 	}
-	if (anomaly_denies(set, an)) {
-		/* denied whatever the rules say: the record names the anomaly as the reason */
+	if (v.action == CPM_ALLOW && anomaly_denies(set, an)) {
+		/* allowed by the rules, denied by the anomaly (a deny keeps its own reason) */
 		v.action = CPM_DENY;
 		v.reason = DP_REASON_ANOMALY;
 		v.rule = -1;

@@ -14,6 +14,7 @@
 #include "dp_watch.h"
 
 #define AN(x) (1u << (x))
+#define DP_WATCH_TURNS_MAX 4096
 
 static inline int
 seq_after(uint32_t a, uint32_t b)
@@ -96,11 +97,19 @@ dp_watch_inspect(struct dp_worker *w, struct dp_flow *f, struct dp_slot *s,
 	uint16_t dport = dp_flow_dport(f);
 	uint32_t lim = s->ra.cap, seq0 = f->ws.seq, contig, off, start;
 	struct dp_insp_out io;
-	int decided = 0;
+	int decided = 0, turns;
 
 	if (set->hold_max_bytes < lim)
 		lim = set->hold_max_bytes;
-	for (;;) {
+	/*
+	 * Every turn moves the judged edge or leaves the loop; the bound (two turns
+	 * per unit of a full window of the smallest request heads) only guards that.
+	 */
+	for (turns = 0;; turns++) {
+		if (unlikely(turns == DP_WATCH_TURNS_MAX)) {
+			dp_stream_stop(&f->ws);
+			break;
+		}
 		contig = dp_reasm_contig(&s->ra);
 		off = f->ws.seq - s->ra.base_seq;
 		if (off >= contig)
@@ -147,6 +156,8 @@ dp_watch_inspect(struct dp_worker *w, struct dp_flow *f, struct dp_slot *s,
 			return 1;               /* denied: everything held is dropped */
 		decided = 1;
 		after_unit(f, start, &io);
+		if (f->ws.mode == DP_W_NONE)
+			break;                  /* nothing after this unit is followed */
 	}
 	if (!(f->flags & DP_FF_DECIDED))
 		return 0;                       /* the first unit is incomplete: keep holding */

@@ -7,9 +7,15 @@ one flow.end."""
 
 import os
 
+import conftest
 import harness
 from harness import SERVER4, expect_decision
 from evasion_util import decisions, ends_for, flow_end, run, server, totals
+
+# default allow: a flow denied here is denied by its rule or by its anomaly alone, and the
+# record's reason says which (with default deny a name-less flow's reason would be default)
+def POLICY():
+    return conftest.default_policy(default="allow")
 
 PROXY_PORT = 3128
 HRR_PORT = 4433

@@ -7,7 +7,8 @@
  *     bounded aging sweep (cursor order, budget, wrap, only expired flows);
  *   - dp_inspect: captured first flights (curl TLS 1.3 ClientHello, curl GET)
  *     decided complete (name, ALPN, JA4), every shorter prefix "need more", the declared-length
- *     shortcut for oversize hellos, non-TLS/HTTP bytes as unknown_protocol.
+ *     shortcut for oversize hellos, non-TLS/HTTP bytes as unknown_protocol; a unit's
+ *     length and framing (what follows it), HTTP on 443 / TLS on 80, CL + TE.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -286,6 +287,62 @@ test_inspect_unknown(void **state)
 	assert_false(dp_inspect_looks_client(ssh, sizeof(ssh) - 1));
 }
 
+/* What follows a unit: its length and the request's framing (dp_stream.h). */
+static void
+test_inspect_units(void **state)
+{
+	static uint8_t buf[16384];
+	static const char post[] = "POST /u HTTP/1.1\r\nHost: a.example\r\n"
+				   "Content-Length: 11\r\n\r\nhello world";
+	static const char both[] = "POST /u HTTP/1.1\r\nHost: a.example\r\n"
+				   "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n";
+	static const char conn[] = "CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n";
+	static const char ws[] = "GET /ws HTTP/1.1\r\nHost: a.example\r\nUpgrade: websocket\r\n"
+				 "Connection: Upgrade\r\n\r\n";
+	struct dp_insp_out out;
+	size_t n = read_fixture("tests/data/clienthello/curl-tls13.bin", buf, sizeof(buf));
+
+	(void)state;
+	/* a ClientHello's records: the next record starts after them */
+	assert_int_equal(dp_inspect(buf, n, 16384, 443, &out), DP_INSP_DONE);
+	assert_int_equal(out.unit_len, 5 + ((buf[3] << 8) | buf[4]));
+	/* need: the declared length, known from the record header on */
+	assert_int_equal(dp_inspect(buf, 5, 16384, 443, &out), DP_INSP_MORE);
+	assert_int_equal(out.need, 5 + ((buf[3] << 8) | buf[4]));
+	assert_int_equal(dp_inspect(buf, 4, 16384, 443, &out), DP_INSP_MORE);
+	assert_int_equal(out.need, 0);
+	/* TLS to port 80: named by its SNI, the port's protocol recorded */
+	assert_int_equal(dp_inspect(buf, n, 16384, 80, &out), DP_INSP_DONE);
+	assert_int_equal(out.name_kind, DP_NAME_SNI);
+	assert_int_equal(out.anomalies, AN(DP_AN_NON_HTTP_ON_HTTP_PORT));
+	/* Content-Length: head length and body length */
+	assert_int_equal(dp_inspect((const uint8_t *)post, sizeof(post) - 1, 16384, 80, &out),
+			 DP_INSP_DONE);
+	assert_int_equal(out.unit_len, sizeof(post) - 1 - 11);
+	assert_int_equal(out.httpf, DP_HTTPF_CLEN);
+	assert_int_equal(out.content_length, 11);
+	assert_int_equal(out.anomalies, 0);
+	/* HTTP to port 443: named by its Host, the port's protocol recorded */
+	assert_int_equal(dp_inspect((const uint8_t *)post, sizeof(post) - 1, 16384, 443, &out),
+			 DP_INSP_DONE);
+	assert_int_equal(out.name_kind, DP_NAME_HOST);
+	assert_int_equal(out.anomalies, AN(DP_AN_NON_TLS_ON_TLS_PORT));
+	/* both framings: http_smuggling */
+	assert_int_equal(dp_inspect((const uint8_t *)both, sizeof(both) - 1, 16384, 8080, &out),
+			 DP_INSP_DONE);
+	assert_int_equal(out.httpf, DP_HTTPF_CLEN | DP_HTTPF_CHUNKED);
+	assert_int_equal(out.anomalies, AN(DP_AN_HTTP_SMUGGLING));
+	assert_int_equal(out.unit_len, sizeof(both) - 1);
+	/* CONNECT and Upgrade: what follows is decided by the server's status line */
+	assert_int_equal(dp_inspect((const uint8_t *)conn, sizeof(conn) - 1, 16384, 3128, &out),
+			 DP_INSP_DONE);
+	assert_int_equal(out.httpf, DP_HTTPF_CONNECT);
+	assert_string_equal(out.name, "a.example");
+	assert_int_equal(dp_inspect((const uint8_t *)ws, sizeof(ws) - 1, 16384, 80, &out),
+			 DP_INSP_DONE);
+	assert_int_equal(out.httpf, DP_HTTPF_UPGRADE);
+}
+
 static void
 test_ip_literal(void **state)
 {
@@ -309,6 +366,7 @@ main(void)
 		cmocka_unit_test(test_inspect_tls),
 		cmocka_unit_test(test_inspect_http),
 		cmocka_unit_test(test_inspect_unknown),
+		cmocka_unit_test(test_inspect_units),
 		cmocka_unit_test(test_ip_literal),
 	};
 

@@ -456,6 +456,57 @@ test_random_vs_model(void **state)
 	}
 }
 
+/*
+ * Rebase: the window moves forward (a unit before new_base was judged); what
+ * was stored at or after new_base keeps its sequence number, contig and high
+ * follow, and bytes beyond the old end can now be stored.
+ */
+static void
+test_rebase(void **state)
+{
+	struct fixture *f = *state;
+	uint32_t base = 0xfffff000u;           /* the move crosses the 2^32 wrap */
+
+	for (uint32_t d = 1; d < 40; d += 3) {
+		dp_reasm_init(&f->r, f->mem, CAP, base);
+		assert_int_equal(add(f, 0, 100), DP_RA_NEW);
+		assert_int_equal(add(f, 120, 30), DP_RA_NEW);    /* a gap at [100, 120) */
+		dp_reasm_rebase(&f->r, base + d);
+		assert_int_equal(f->r.base_seq, base + d);
+		assert_int_equal(dp_reasm_contig(&f->r), 100 - d);
+		assert_int_equal(f->r.high, 150 - d);
+		assert_memory_equal(dp_reasm_data(&f->r), f->stream + d, 100 - d);
+		for (uint32_t i = 0; i < CAP; i++) {
+			uint32_t o = i + d;
+			int want = o < 100 || (o >= 120 && o < 150);
+
+			if (dp_reasm_has(&f->r, i) != want)
+				fail_msg("d %u: byte %u present %d", d, i, dp_reasm_has(&f->r, i));
+		}
+		/* the gap filled: contiguous through the old second piece */
+		assert_int_equal(dp_reasm_add(&f->r, base + 100, f->stream + 100, 20), DP_RA_NEW);
+		assert_int_equal(dp_reasm_contig(&f->r), 150 - d);
+		/* a conflicting byte after the move is still seen */
+		assert_int_equal(dp_reasm_add(&f->r, base + 10 + d, (const uint8_t *)"\x00", 1) ==
+				 DP_RA_CONFLICT, f->stream[10 + d] != 0);
+	}
+	/* past the end: room again where the old window ended */
+	dp_reasm_init(&f->r, f->mem, CAP, base);
+	assert_int_equal(add(f, 0, CAP), DP_RA_NEW);
+	assert_int_equal(add(f, CAP, 8), DP_RA_OUT_OF_WINDOW);
+	dp_reasm_rebase(&f->r, base + 16);
+	assert_int_equal(dp_reasm_contig(&f->r), CAP - 16);
+	assert_int_equal(dp_reasm_add(&f->r, base + CAP, f->stream + CAP, 16), DP_RA_NEW);
+	assert_int_equal(dp_reasm_contig(&f->r), CAP);
+	/* a move by the whole window or more empties it; backwards changes nothing */
+	dp_reasm_rebase(&f->r, base + 16 + CAP);
+	assert_int_equal(dp_reasm_contig(&f->r), 0);
+	assert_int_equal(f->r.high, 0);
+	assert_false(dp_reasm_has(&f->r, 0));
+	dp_reasm_rebase(&f->r, base);
+	assert_int_equal(f->r.base_seq, base + 16 + CAP);
+}
+
 int
 main(void)
 {
@@ -470,6 +521,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_wrap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_out_of_window, setup, teardown),
 		cmocka_unit_test(test_small_odd_cap),
+		cmocka_unit_test_setup_teardown(test_rebase, setup, teardown),
 		cmocka_unit_test(test_random_vs_model),
 	};
 
