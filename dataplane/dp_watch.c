@@ -141,6 +141,9 @@ dp_watch_inspect(struct dp_worker *w, struct dp_flow *f, struct dp_slot *s,
 			}
 		}
 		start = f->ws.seq;
+		/* a tunnel's bytes are not the proxy port's protocol: no port anomalies */
+		if (f->ws.mode == DP_W_AWAIT && (f->ws.flags & DP_WSF_CONNECT))
+			dport = 0;
 		if (dp_inspect(buf + off, contig - off, lim, dport, &io) != DP_INSP_DONE) {
 			if (contig >= lim || s->ra.overflow) {
 				bound(w, f, pc, buf + off, contig - off, 0);
