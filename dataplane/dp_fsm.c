@@ -526,9 +526,9 @@ other_packet(struct dp_worker *w, struct dp_pktctx *pc, struct dp_flow *f)
 	int dir = DP_DIR_C2S;
 	int udp = pc->p.l4proto == IPPROTO_UDP;
 
-	/* a new QUIC connection on a decided 5-tuple never inherits its verdict */
+	/* a new QUIC connection (or hello) on a decided 5-tuple never inherits its verdict */
 	if (f != NULL && udp && (f->flags & DP_FF_DECIDED) &&
-	    dp_quic_new_connection(w, f, pc, flow_dir(f, pc))) {
+	    dp_quic_decided(w, f, pc, flow_dir(f, pc))) {
 		dp_end_flow(w, f, DP_CLOSE_EVICTED);
 		f = NULL;
 	}

@@ -37,13 +37,14 @@ enum dp_quic_conn_state {
 	QC_KEYS,                 /* keys of the connection the verdict was made for */
 };
 
-/* What quic_new_connection needs of a decided flow. */
+/* What quic_new_connection needs of a decided flow (80 bytes). */
 struct dp_quic_conn {
+	int64_t largest_pn;
+	uint32_t version;
 	uint8_t state;           /* enum dp_quic_conn_state */
+	uint8_t server_done;     /* the server showed it holds a complete hello */
 	uint8_t dcid_len;
 	uint8_t dcid[QUIC_CID_MAX];
-	uint32_t version;
-	int64_t largest_pn;
 	uint8_t key[16], iv[12], hp[16];
 };
 
@@ -98,7 +99,13 @@ is_initial(const uint8_t *d, size_t len)
 void
 dp_quic_flow_new(struct dp_worker *w, struct dp_flow *f, const struct dp_pktctx *pc)
 {
-	conn_of(w, f)->state = QC_NONE;
+	struct dp_quic_conn *c = conn_of(w, f);
+
+	c->state = QC_NONE;
+	c->server_done = 0;
+	/* what ended the connection this datagram replaces (dp_quic_decided) */
+	f->anomalies |= w->quic.carry_an;
+	w->quic.carry_an = 0;
 	if (is_initial(payload(pc), pc->p.payload_len))
 		f->app = DP_APP_QUIC;
 }
@@ -123,36 +130,74 @@ conn_update(struct dp_quic_conn *c, const struct quic_flow *qf)
 	c->largest_pn = qf->largest_pn;
 }
 
+/* quic_new_connection() over the connection record. */
+static int
+new_connection(struct dp_worker *w, const struct dp_quic_conn *c, const uint8_t *d, size_t len)
+{
+	struct quic_flow tmp;
+
+	memset(&tmp, 0, sizeof(tmp));
+	tmp.have_keys = 1;
+	tmp.version = c->version;
+	tmp.dcid_len = c->dcid_len;
+	memcpy(tmp.dcid, c->dcid, c->dcid_len);
+	memcpy(tmp.key, c->key, sizeof(tmp.key));
+	memcpy(tmp.iv, c->iv, sizeof(tmp.iv));
+	memcpy(tmp.hp, c->hp, sizeof(tmp.hp));
+	tmp.largest_pn = c->largest_pn;
+	return quic_new_connection(w->quic.ctx, &tmp, d, len);
+}
+
 int
-dp_quic_new_connection(struct dp_worker *w, struct dp_flow *f, const struct dp_pktctx *pc,
-		       int dir)
+dp_quic_decided(struct dp_worker *w, struct dp_flow *f, const struct dp_pktctx *pc, int dir)
 {
 	const uint8_t *d = payload(pc);
 	size_t len = pc->p.payload_len;
-	const struct dp_quic_conn *c;
-	struct quic_flow tmp;
+	struct dp_quic_conn *c;
+	enum quic_result r;
 
-	if (dir != DP_DIR_C2S || f->app != DP_APP_QUIC || len == 0 || !(d[0] & 0x80))
-		return 0;               /* short headers belong to the connection */
+	if (f->app != DP_APP_QUIC || len == 0)
+		return 0;
 	c = conn_of(w, f);
+	if (dir == DP_DIR_S2C) {
+		/* a Handshake or 1-RTT packet: the server has the hello that was verified */
+		if (!c->server_done && c->state != QC_NONE && quic_server_past_hello(d, len)) {
+			c->server_done = 1;
+			if (f->flags & DP_FF_VERIFY)
+				dp_verify_done(w, f);
+		}
+		return 0;
+	}
+	if (!(d[0] & 0x80))
+		return 0;               /* short headers belong to the connection */
 	switch (c->state) {
 	case QC_INSPECT:
 		/* decided without keys: an Initial we can read was never checked */
 		return is_initial(d, len);
 	case QC_KEYS:
-		memset(&tmp, 0, sizeof(tmp));
-		tmp.have_keys = 1;
-		tmp.version = c->version;
-		tmp.dcid_len = c->dcid_len;
-		memcpy(tmp.dcid, c->dcid, c->dcid_len);
-		memcpy(tmp.key, c->key, sizeof(tmp.key));
-		memcpy(tmp.iv, c->iv, sizeof(tmp.iv));
-		memcpy(tmp.hp, c->hp, sizeof(tmp.hp));
-		tmp.largest_pn = c->largest_pn;
-		return quic_new_connection(w->quic.ctx, &tmp, d, len);
+		break;
 	default:
 		return 0;               /* decided without inspection (L3/L4 rule, quic deny) */
 	}
+	if (new_connection(w, c, d, len))
+		return 1;
+	if (f->flags & DP_FF_VERIFY) {
+		/* allowed, the server not past the hello yet: the same keys must carry the same hello */
+		r = quic_verify_client(w->quic.ctx, &w->quic.qf[f->slot], d, len);
+		c->largest_pn = w->quic.qf[f->slot].largest_pn;
+		if (r == QUIC_CONFLICT) {
+			w->quic.carry_an = AN(DP_AN_OVERLAP_CONFLICT);
+			return 1;
+		}
+		return 0;
+	}
+	/*
+	 * Allowed and enforced, the verification over (hold timeout, slot taken)
+	 * before the server showed it holds the hello: an Initial may carry
+	 * another one, so it is decided anew.
+	 */
+	return f->state == DP_FS_ALLOWED && (f->flags & DP_FF_ENFORCED) && !w->replay &&
+	       !c->server_done && is_initial(d, len);
 }
 
 void
@@ -328,6 +373,12 @@ client_datagram(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc)
 	case QUIC_OK:
 		hold_last(w, f, s, pc);
 		io_from_hello(&h, &io);
+		/*
+		 * The window holds the decided CRYPTO bytes: allowed and enforced, the
+		 * slot is kept (DP_FF_VERIFY) so that later Initials on these keys are
+		 * compared with them until the server shows it holds the hello.
+		 */
+		s->ra.high = qf->high;
 		dp_decide_pending(w, f, pc, &io, DP_WHY_NAME);
 		return;
 	case QUIC_NEED_MORE:

@@ -13,7 +13,11 @@
  * A decided flow keeps the Initial keys of its connection (per flow-table
  * entry, 80 bytes) so that a client long header starting another
  * connection on the same 5-tuple (quic_new_connection) ends the flow and is
- * decided anew: a verdict is never inherited.
+ * decided anew: a verdict is never inherited. An allowed, enforced flow also
+ * keeps its slot (DP_FF_VERIFY) until the server sends a Handshake or 1-RTT
+ * packet: until then an Initial on the same keys carrying other CRYPTO bytes
+ * (a second hello, the first having been lost after the appliance) is
+ * overlap_conflict and decided anew (PITFALLS 5b).
  */
 #ifndef CHOKEPOINT_DP_QUIC_H
 #define CHOKEPOINT_DP_QUIC_H
@@ -40,6 +44,7 @@ struct dp_quic {
 	struct dp_quic_conn *conn;   /* [n_flows] */
 	uint32_t n_slots;
 	uint32_t n_flows;
+	uint32_t carry_an;           /* anomalies for the flow replacing an evicted one */
 };
 
 /* 0, -ENOMEM, or -EIO (OpenSSL could not fetch AES-128-GCM/ECB, HMAC). */
@@ -63,12 +68,14 @@ void dp_quic_start(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc)
 void dp_quic_packet(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc, int dir);
 
 /*
- * A datagram of a decided UDP flow: 1 if it is the client's and starts a
- * QUIC connection the flow's verdict was not made for (the caller ends the
- * flow, cause evicted, and starts a new one with this datagram).
+ * A datagram of a decided UDP flow, direction dir. Server: notes when the
+ * server is past the hello (ends the verification). Client: 1 if it starts
+ * a QUIC connection the flow's verdict was not made for (a new connection,
+ * another hello on the verified keys, an Initial after the verification
+ * ended early): the caller ends the flow, cause evicted, and starts a new
+ * one with this datagram.
  */
-int dp_quic_new_connection(struct dp_worker *w, struct dp_flow *f, const struct dp_pktctx *pc,
-			   int dir);
+int dp_quic_decided(struct dp_worker *w, struct dp_flow *f, const struct dp_pktctx *pc, int dir);
 
 /* What a pending QUIC flow says without a complete ClientHello (timeout, end). */
 void dp_quic_partial(struct dp_worker *w, const struct dp_flow *f, struct dp_insp_out *io);

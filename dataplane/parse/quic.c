@@ -628,6 +628,23 @@ crypto_write(struct quic_flow *f, uint64_t off, const uint8_t *data, uint64_t n)
 	return QUIC_NEED_MORE;
 }
 
+/*
+ * CRYPTO bytes of a decided flow: every byte must be one the hello was
+ * decided on (present, equal); anything else is a conflict.
+ */
+static enum quic_result
+crypto_compare(const struct quic_flow *f, uint64_t off, const uint8_t *data, uint64_t n)
+{
+	if (off + n > QUIC_VARINT_MAX)
+		return QUIC_MALFORMED;
+	if (off + n > f->cap)
+		return QUIC_CONFLICT;
+	for (uint32_t pos = (uint32_t)off, end = (uint32_t)(off + n); pos < end; pos++, data++)
+		if (!bit_get(f->bitmap, pos) || f->buf[pos] != *data)
+			return QUIC_CONFLICT;
+	return QUIC_NEED_MORE;
+}
+
 /* RFC 9000 19.3: skip an ACK frame (type already read), checking its ranges. */
 static int
 skip_ack(const uint8_t *p, size_t len, size_t *off, int ecn)
@@ -657,9 +674,9 @@ skip_ack(const uint8_t *p, size_t len, size_t *off, int ecn)
 	return 0;
 }
 
-/* Frames of one authenticated Initial. */
+/* Frames of one authenticated Initial; verify: compare CRYPTO data, store nothing. */
 static enum quic_result
-parse_frames(struct quic_flow *f, const uint8_t *p, size_t len)
+parse_frames(struct quic_flow *f, const uint8_t *p, size_t len, int verify)
 {
 	size_t off = 0;
 	uint64_t a, b, c;
@@ -686,7 +703,7 @@ parse_frames(struct quic_flow *f, const uint8_t *p, size_t len)
 			if (rd_varint(p, len, &off, &a) != 0 || rd_varint(p, len, &off, &b) != 0 ||
 			    len - off < b)
 				return QUIC_MALFORMED;
-			r = crypto_write(f, a, p + off, b);
+			r = verify ? crypto_compare(f, a, p + off, b) : crypto_write(f, a, p + off, b);
 			if (r != QUIC_NEED_MORE)
 				return r;
 			off += (size_t)b;
@@ -831,7 +848,7 @@ quic_feed_client(struct quic_ctx *ctx, struct quic_flow *f, const uint8_t *dgram
 			f->largest_pn = (int64_t)o.pn;
 		if (o.first_byte & 0x0c)
 			return finish(f, QUIC_MALFORMED);  /* reserved bits: RFC 9000 17.2 */
-		r = parse_frames(f, o.payload, o.payload_len);
+		r = parse_frames(f, o.payload, o.payload_len, 0);
 		if (r != QUIC_NEED_MORE)
 			return finish(f, r);
 	}
@@ -856,6 +873,66 @@ quic_feed_client(struct quic_ctx *ctx, struct quic_flow *f, const uint8_t *dgram
 		}
 	}
 	return QUIC_NEED_MORE;
+}
+
+enum quic_result
+quic_verify_client(struct quic_ctx *ctx, struct quic_flow *f, const uint8_t *dgram, size_t len)
+{
+	struct quic_keys k;
+	size_t off = 0;
+
+	if (ctx == NULL || f == NULL || dgram == NULL || !f->have_keys ||
+	    f->result != QUIC_OK || len > QUIC_MAX_DATAGRAM)
+		return QUIC_NEED_MORE;
+	memcpy(k.key, f->key, sizeof(k.key));
+	memcpy(k.iv, f->iv, sizeof(k.iv));
+	memcpy(k.hp, f->hp, sizeof(k.hp));
+	while (off < len) {
+		const uint8_t *pkt = dgram + off;
+		struct quic_packet o;
+		struct quic_lh h;
+		enum quic_pkt_type t;
+		enum quic_result r;
+
+		t = read_long_header(pkt, len - off, &h);
+		if (t == QUIC_PT_SHORT || t == QUIC_PT_INVALID || h.vp == NULL ||
+		    t == QUIC_PT_RETRY)
+			break;
+		off += h.pkt_len;
+		if (t != QUIC_PT_INITIAL || h.version != f->version)
+			continue;
+		/* the connection's Initials open with its keys, whatever DCID they carry */
+		if (open_initial(ctx, &k, pkt, &h, f->largest_pn, &o) != 0)
+			continue;
+		if ((int64_t)o.pn > f->largest_pn)
+			f->largest_pn = (int64_t)o.pn;
+		r = parse_frames(f, o.payload, o.payload_len, 1);
+		if (r != QUIC_NEED_MORE)
+			return r;
+	}
+	return QUIC_NEED_MORE;
+}
+
+int
+quic_server_past_hello(const uint8_t *dgram, size_t len)
+{
+	size_t off = 0;
+
+	if (dgram == NULL || len == 0)
+		return 0;
+	if (!(dgram[0] & 0x80))
+		return 1;               /* 1-RTT: the server has its application keys */
+	while (off < len) {
+		struct quic_lh h;
+		enum quic_pkt_type t = read_long_header(dgram + off, len - off, &h);
+
+		if (t == QUIC_PT_HANDSHAKE)
+			return 1;
+		if (t != QUIC_PT_INITIAL && t != QUIC_PT_0RTT)
+			return 0;
+		off += h.pkt_len;
+	}
+	return 0;
 }
 
 /* ---- server side: Version Negotiation and Retry -------------------------- */

@@ -167,6 +167,28 @@ int quic_new_connection(struct quic_ctx *ctx, const struct quic_flow *f,
 			const uint8_t *dgram, size_t len);
 
 /*
+ * For a flow whose ClientHello is complete (result QUIC_OK): check a later
+ * client datagram against it. Every Initial that opens with the flow's keys
+ * (the connection's, whatever DCID it carries now) has its frames read and
+ * each CRYPTO byte compared with the bytes the hello was decided on:
+ *   QUIC_CONFLICT   a byte differs, or lies outside them (another hello on
+ *                   the same keys: the first may never have reached the server)
+ *   QUIC_MALFORMED  the frames break the grammar
+ *   QUIC_NEED_MORE  nothing else (retransmissions, ACK/PING/PADDING-only
+ *                   Initials, other packet types, bytes that do not open)
+ * Nothing is stored; only largest_pn advances.
+ */
+enum quic_result quic_verify_client(struct quic_ctx *ctx, struct quic_flow *f,
+				    const uint8_t *dgram, size_t len);
+
+/*
+ * 1 if a server datagram shows that the server holds a complete ClientHello:
+ * it is a 1-RTT (short header) packet, or carries a Handshake packet (any
+ * coalesced position). Keys are not needed. 0 otherwise.
+ */
+int quic_server_past_hello(const uint8_t *dgram, size_t len);
+
+/*
  * Read the first packet's long header without keys: type, version, CIDs.
  * Returns its type; info may be NULL.
  */

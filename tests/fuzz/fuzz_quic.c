@@ -13,7 +13,9 @@
  *                appended raw in the same datagram (coalesced packets)
  * Every sealed packet uses one fixed client DCID, so the keys agree. As the
  * dataplane must, a client datagram that quic_new_connection() flags on a
- * decided flow resets it and is decided anew.
+ * decided flow resets it and is decided anew; one it does not flag on a flow
+ * whose hello is complete goes through quic_verify_client(), which must
+ * store nothing. Server datagrams also go through quic_server_past_hello().
  * Invariants checked after every datagram: reassembly counters within the
  * bound, a final result stays final, an OK result carries a sane hello.
  */
@@ -56,6 +58,15 @@ redecide(struct quic_flow *f, const uint8_t *d, size_t len, enum quic_result pre
 		if (f->have_keys || f->contig != 0 || f->result != QUIC_NEED_MORE)
 			abort();
 		return QUIC_NEED_MORE;
+	}
+	if (prev == QUIC_OK) {
+		/* the dataplane's verification of a decided hello: reads, stores nothing */
+		uint32_t contig = f->contig, high = f->high;
+		enum quic_result v = quic_verify_client(ctx, f, d, len);
+
+		if ((v != QUIC_NEED_MORE && v != QUIC_CONFLICT && v != QUIC_MALFORMED) ||
+		    f->contig != contig || f->high != high || f->result != QUIC_OK)
+			abort();
 	}
 	return prev;
 }
@@ -123,6 +134,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				if (copy == NULL)
 					abort();
 				memcpy(copy, d, len);
+				if ((unsigned)quic_server_past_hello(copy, len) > 1)
+					abort();
 				quic_feed_server(ctx, &f, copy, len);
 				free(copy);
 			}

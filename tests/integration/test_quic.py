@@ -7,7 +7,9 @@ recognised by content on another port; an unknown version is an anomaly; the rec
 app quic, sni, alpn h3, q-JA4."""
 
 import hashlib
+import os
 import re
+import time
 
 import pytest
 
@@ -26,6 +28,7 @@ def POLICY():
         {"id": "llm", "action": "allow", "sni": ["api.openai.com"]},
         {"id": "h3-hooks", "action": "allow", "proto": "udp", "sni": ["hooks.slack.com"]},
         {"id": "no-evil", "action": "deny", "sni": ["evil.example.net"]},
+        {"id": "rfc", "action": "allow", "sni": ["example.com"]},   # RFC 9001 A.2's hello
     ]
     # UDP flows end after 8 s of silence, so their flow.end records come quickly
     return harness.render_config(mode="enforce", default="deny", rules=rules,
@@ -186,9 +189,69 @@ def test_unknown_version_denied_by_its_anomaly(env, h3):
         app.wait_ready(generation=3)
 
 
+def lose_first_at_server(env):
+    """nftables on the server veth's ingress: the first datagram of every UDP/443 flow is
+    lost after the appliance forwarded it (tcpdump there still sees it)."""
+    t = env.topo
+    for cmd in (["add", "table", "netdev", "qsrv"],
+                ["add", "set", "netdev", "qsrv", "seen",
+                 "{ type ipv4_addr . inet_service; flags dynamic; }"],
+                ["add", "chain", "netdev", "qsrv", "in",
+                 "{ type filter hook ingress device %s priority 0; }" % t.if_server],
+                ["add", "rule", "netdev", "qsrv", "in", "udp", "dport", "443", "ip", "saddr", ".",
+                 "udp", "sport", "@seen", "accept"],
+                ["add", "rule", "netdev", "qsrv", "in", "udp", "dport", "443", "add", "@seen",
+                 "{ ip saddr . udp sport }", "counter", "drop"]):
+        t.run(t.ns_server, ["nft"] + cmd, check=True)
+
+
+def test_second_hello_on_same_keys(env, h3):
+    """PITFALLS 5b for QUIC: a first Initial naming an allowed name is allowed and lost after
+    the appliance (nftables at the server); a second Initial on the same DCID (same keys)
+    naming another name is not "the same connection": overlap_conflict, decided anew,
+    denied, never on the server's wire. A true retransmission of the first hello passes.
+    The Initials are built here (quicpeers.client_initial, checked against RFC 9001 A.2)."""
+    app, t = env.appliance, env.topo
+    assert quicpeers.initial_selftest(), "the test's Initial builder breaks RFC 9001 A.2"
+    ch = quicpeers.rfc9001_clienthello()
+    other = ch.replace(b"example.com", b"exampl3.com")
+    assert other != ch and len(other) == len(ch)
+    dcid, scid = os.urandom(8), os.urandom(4)
+    first = quicpeers.client_initial(dcid, scid, 0, quicpeers.crypto_frame(0, ch))
+    second = quicpeers.client_initial(dcid, scid, 1, quicpeers.crypto_frame(0, other))
+    again = quicpeers.client_initial(dcid, scid, 1, quicpeers.crypto_frame(0, ch))
+    lose_first_at_server(env)
+    try:
+        with t.capture(t.ns_server, t.if_server, name="quic-rehello") as cap:
+            mark = app.mark()
+            quicpeers.send_datagrams(env, 41001, [first, second])
+            quicpeers.send_datagrams(env, 41002, [first, again])
+            time.sleep(0.5)
+        drops = t.run(t.ns_server, ["nft", "list", "chain", "netdev", "qsrv", "in"]).stdout
+    finally:
+        t.run(t.ns_server, ["nft", "delete", "table", "netdev", "qsrv"])
+    assert "counter packets 2 " in drops, "nftables did not drop both first Initials:\n" + drops
+    recs = app.decisions_since(mark, lambda r: r.get("sport") == 41001)
+    assert len(recs) == 2, "want the allow and the new decision: %s" % recs
+    expect_decision(recs[0], verdict="allow", rule="rfc", sni="example.com", app="quic")
+    expect_decision(recs[1], verdict="deny", sni="exampl3.com", app="quic", enforced=True)
+    assert "overlap_conflict" in recs[1]["anomalies"], recs[1]
+    end = app.wait_record(lambda r: r.get("type") == "flow.end" and r.get("sport") == 41001
+                          and r.get("close") == "evicted", what="flow.end of the first hello")
+    assert end["sni"] == "example.com", end
+    seen = [d for d in quicpeers.udp_datagrams(cap["data"]) if d[1] == 41001]
+    assert [d[4] for d in seen] == [first], \
+        "the server's wire saw %d datagrams of the conflicting flow" % len(seen)
+    # the retransmission of the allowed hello on the same keys is the same connection
+    recs = app.decisions_since(mark, lambda r: r.get("sport") == 41002)
+    assert len(recs) == 1 and recs[0]["verdict"] == "allow", recs
+    seen = [d[4] for d in quicpeers.udp_datagrams(cap["data"]) if d[1] == 41002]
+    assert seen == [first, again], "the retransmission did not reach the server"
+
+
 def test_audit_and_status(env, h3):
     recs, cnt = harness.check_trail(env)
     harness.expect_counter(cnt, "dataplane.totals.allow", 5)
-    harness.expect_counter(cnt, "dataplane.totals.deny", 3)
+    harness.expect_counter(cnt, "dataplane.totals.deny", 4)
     assert cnt.get("dataplane.totals.flows_pending", 0) == 0, "a QUIC flow stayed pending"
     assert cnt.get("dataplane.totals.held_segs", 0) == 0, "held datagrams leaked"

@@ -1059,6 +1059,132 @@ test_new_connection(void **state)
 }
 
 /*
+ * A decided flow checks later client Initials against the hello it was
+ * decided on (the dataplane keeps doing so until the server shows it holds
+ * a complete hello): retransmissions and ACK-only Initials pass, other
+ * bytes on the same keys are a conflict, and nothing is stored.
+ */
+static void
+test_verify_client(void **state)
+{
+	uint8_t dg[1500], fr[512], other_ch[256];
+	static const uint8_t other[8] = { 7, 7, 7, 7, 7, 7, 7, 7 };
+	static const uint8_t server_cid[5] = { 0x51, 0x52, 0x53, 0x54, 0x55 };
+	struct tflow *t = tflow_new();
+	uint32_t contig, high;
+	uint16_t frames;
+	size_t n, k;
+
+	/* not decided yet: nothing is read */
+	n = mk_piece(0, 0, 100, dg, sizeof(dg));
+	assert_int_equal(quic_verify_client(ctx, &t->f, dg, n), QUIC_NEED_MORE);
+	assert_int_equal(feed(t, dg, n), QUIC_NEED_MORE);
+	assert_int_equal(quic_verify_client(ctx, &t->f, dg, n), QUIC_NEED_MORE);
+	n = mk_piece(1, 100, rfc_ch_len - 100, dg, sizeof(dg));
+	assert_int_equal(feed(t, dg, n), QUIC_OK);
+	contig = t->f.contig, high = t->f.high, frames = t->f.crypto_frames;
+
+	/* retransmissions (new packet numbers, frames cut differently) */
+	n = mk_piece(2, 0, 100, dg, sizeof(dg));
+	assert_int_equal(quic_verify_client(ctx, &t->f, dg, n), QUIC_NEED_MORE);
+	n = mk_piece(3, 50, rfc_ch_len - 50, dg, sizeof(dg));
+	assert_int_equal(quic_verify_client(ctx, &t->f, dg, n), QUIC_NEED_MORE);
+	assert_int_equal(t->f.largest_pn, 3);
+	/* an ACK-only Initial to the server's CID under the same keys */
+	{
+		struct quic_keys kk;
+		uint8_t pay[1162] = { 0x02, 0, 0, 0, 0 };
+		long len;
+
+		assert_int_equal(quic_initial_keys(ctx, QUIC_V1, rfc_dcid, 8, 0, &kk), 0);
+		len = quic_build_initial(ctx, QUIC_V1, &kk, server_cid, 5, NULL, 0, NULL, 0, 4, 4,
+					 pay, sizeof(pay), dg, sizeof(dg));
+		assert_true(len > 0);
+		assert_int_equal(quic_verify_client(ctx, &t->f, dg, (size_t)len), QUIC_NEED_MORE);
+	}
+	/* the tail of another hello (one byte changed, the name) on the same keys */
+	memcpy(other_ch, rfc_ch, rfc_ch_len);
+	other_ch[rfc_ch_len - 60] ^= 0x20;
+	k = put_crypto(fr, 100, other_ch + 100, rfc_ch_len - 100);
+	n = mk_initial(QUIC_V1, rfc_dcid, 8, 5, fr, k, 1162, dg, sizeof(dg));
+	assert_int_equal(quic_verify_client(ctx, &t->f, dg, n), QUIC_CONFLICT);
+	/* truncated anywhere: never a crash, never an invented result */
+	for (size_t cut = 0; cut <= n; cut++) {
+		enum quic_result r = quic_verify_client(ctx, &t->f, dg, cut);
+
+		assert_true(r == QUIC_NEED_MORE || (cut == n && r == QUIC_CONFLICT));
+	}
+	/* CRYPTO bytes past the hello: a second hello */
+	k = put_crypto(fr, rfc_ch_len, rfc_ch, 16);
+	n = mk_initial(QUIC_V1, rfc_dcid, 8, 6, fr, k, 1162, dg, sizeof(dg));
+	assert_int_equal(quic_verify_client(ctx, &t->f, dg, n), QUIC_CONFLICT);
+	/* another connection's keys: not this connection's bytes (quic_new_connection's) */
+	k = put_crypto(fr, 0, other_ch, rfc_ch_len);
+	n = mk_initial(QUIC_V1, other, 8, 0, fr, k, 1162, dg, sizeof(dg));
+	assert_int_equal(quic_verify_client(ctx, &t->f, dg, n), QUIC_NEED_MORE);
+	/* frames that break the grammar: a STREAM frame has no place in an Initial */
+	n = mk_initial(QUIC_V1, rfc_dcid, 8, 7, (const uint8_t *)"\x08\x00", 2, 1162, dg,
+		       sizeof(dg));
+	assert_int_equal(quic_verify_client(ctx, &t->f, dg, n), QUIC_MALFORMED);
+	/* nothing was stored */
+	assert_int_equal(t->f.result, QUIC_OK);
+	assert_int_equal(t->f.contig, contig);
+	assert_int_equal(t->f.high, high);
+	assert_int_equal(t->f.crypto_frames, frames);
+	free(t);
+}
+
+/* A long header of version v, type bits tb, Length covering body bytes (zeros). */
+static size_t
+mk_long(uint32_t v, unsigned tb, size_t body, uint8_t *out)
+{
+	size_t k = 0;
+
+	out[k++] = (uint8_t)(0xc0 | tb << 4);
+	out[k++] = (uint8_t)(v >> 24), out[k++] = (uint8_t)(v >> 16);
+	out[k++] = (uint8_t)(v >> 8), out[k++] = (uint8_t)v;
+	out[k++] = 4, memcpy(out + k, "\xa1\xa2\xa3\xa4", 4), k += 4;
+	out[k++] = 4, memcpy(out + k, "\xb1\xb2\xb3\xb4", 4), k += 4;
+	if (tb == (v == QUIC_V2 ? 1u : 0u))
+		out[k++] = 0;           /* Initial: empty token */
+	k += put_varint(out + k, body);
+	memset(out + k, 0, body);
+	return k + body;
+}
+
+static void
+test_server_past_hello(void **state)
+{
+	uint8_t dg[1500];
+	size_t n;
+
+	assert_int_equal(quic_server_past_hello(NULL, 0), 0);
+	assert_int_equal(quic_server_past_hello(dg, 0), 0);
+	dg[0] = 0x43;
+	assert_int_equal(quic_server_past_hello(dg, 30), 1);          /* 1-RTT */
+	/* v1: Initial alone (an ACK, or the ServerHello): not yet */
+	n = mk_long(QUIC_V1, 0, 60, dg);
+	assert_int_equal(quic_server_past_hello(dg, n), 0);
+	/* Initial + Handshake coalesced, and Handshake alone (v1 type bits 10) */
+	n += mk_long(QUIC_V1, 2, 200, dg + n);
+	assert_int_equal(quic_server_past_hello(dg, n), 1);
+	assert_int_equal(quic_server_past_hello(dg, n - 1), 0);      /* Handshake cut short */
+	n = mk_long(QUIC_V1, 2, 40, dg);
+	assert_int_equal(quic_server_past_hello(dg, n), 1);
+	/* v2 rotates the type bits: 11 is Handshake, 10 is 0-RTT */
+	n = mk_long(QUIC_V2, 1, 60, dg);
+	n += mk_long(QUIC_V2, 3, 100, dg + n);
+	assert_int_equal(quic_server_past_hello(dg, n), 1);
+	n = mk_long(QUIC_V2, 2, 60, dg);
+	assert_int_equal(quic_server_past_hello(dg, n), 0);
+	/* a Retry (v1 type 11) and a Version Negotiation are not past the hello */
+	n = mk_long(QUIC_V1, 3, 40, dg);
+	assert_int_equal(quic_server_past_hello(dg, n), 0);
+	n = mk_long(0, 0, 0, dg);
+	assert_int_equal(quic_server_past_hello(dg, n), 0);
+}
+
+/*
  * After quic_ctx_new, opening and parsing packets makes no OpenSSL
  * allocation. Deriving a flow's Initial keys (once, on its first Initial)
  * does: OpenSSL 3.0 re-creates its digest contexts on every HMAC init.
@@ -1576,6 +1702,8 @@ main(void)
 		cmocka_unit_test(test_not_quic_and_versions),
 		cmocka_unit_test(test_version_negotiation),
 		cmocka_unit_test(test_new_connection),
+		cmocka_unit_test(test_verify_client),
+		cmocka_unit_test(test_server_past_hello),
 		cmocka_unit_test(test_no_allocation),
 #ifdef HAVE_PCAP
 		cmocka_unit_test(test_corpus),
