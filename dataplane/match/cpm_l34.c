@@ -381,7 +381,8 @@ check_dims(struct cpm_policy *p, char *err, size_t errlen)
 	const struct cpm_blob_dims *d = &p->hdr->dims;
 	uint64_t words = ((uint64_t)p->n_rules + 63) / 64;
 
-	if (d->n_classes == 0 || d->class_words != words ||
+	/* without rules a class has no words: then there is exactly one (empty) class */
+	if (d->n_classes == 0 || d->class_words != words || (words == 0 && d->n_classes != 1) ||
 	    p->hdr->sect[CPM_SECT_CLASSES].len != (uint64_t)d->n_classes * words * 8)
 		return cpm_fail(err, errlen, "policy blob: rule classes do not match the rule count");
 	for (int f = 0; f < 2; f++)

@@ -945,6 +945,15 @@ test_blob_bent_offsets(void **state)
 	/* the Hyperscan bytes must match their SHA-256 */
 	bend32(&f, h->sect[CPM_SECT_HSDB].off + 64, 0x12345678, "hyperscan bytecode");
 	fx_close(&f);
+	/* no rules: classes have no words, so their count is not bound by the section
+	 * (libFuzzer found the loader allocating for 4 billion of them) */
+	fx_open(&f, "default = \"allow\";\n");
+	h = (const void *)f.cp->blob;
+	assert_int_equal(h->n_rules, 0);
+	assert_int_equal(h->dims.n_classes, 1);
+	bend32(&f, offsetof(struct cpm_blob_hdr, dims.n_classes), 0xff000001, "n_classes without rules");
+	bend32(&f, offsetof(struct cpm_blob_hdr, dims.n_classes), 2, "n_classes without rules");
+	fx_close(&f);
 }
 
 static void
