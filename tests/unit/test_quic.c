@@ -1618,8 +1618,10 @@ test_corpus(void **state)
  * tests/data/quic/ngtcp2-v1.pcap: Debian's ngtcp2 gtlsclient against
  * gtlsserver (QUIC v1), SNI and ALPN as recorded in README.md.
  */
+/* A capture made here: its first UDP flow is decoded as the dataplane would. */
 static void
-test_own_capture(void **state)
+own_capture(const char *file, const char *sni, const char *alpn_want, unsigned new_conns,
+	    int pqc)
 {
 	char path[4096];
 	struct cflow c;
@@ -1629,7 +1631,7 @@ test_own_capture(void **state)
 	pcap_t *pc;
 	char alpn[300];
 
-	snprintf(path, sizeof(path), "%s/tests/data/quic/ngtcp2-v1.pcap", src_root());
+	snprintf(path, sizeof(path), "%s/tests/data/quic/%s", src_root(), file);
 	pc = pcap_open_offline(path, err);
 	if (pc == NULL)
 		fail_msg("%s: %s", path, err);
@@ -1652,12 +1654,23 @@ test_own_capture(void **state)
 	c.last = QUIC_NEED_MORE;
 	run_capture(path, &c, 1);
 	assert_int_equal(c.last, QUIC_OK);
-	assert_int_equal(c.new_conns, 0);
+	assert_int_equal(c.new_conns, new_conns);
 	assert_int_equal(c.t->f.version, QUIC_V1);
-	assert_string_equal(c.t->hello.sni, "quic.chokepoint.test");
+	assert_string_equal(c.t->hello.sni, sni);
+	assert_int_equal(c.t->hello.has_pqc, pqc);
 	alpn_text(&c.t->hello, alpn, sizeof(alpn));
-	assert_string_equal(alpn, "h3");
+	assert_string_equal(alpn, alpn_want);
 	free(c.t);
+}
+
+static void
+test_own_capture(void **state)
+{
+	own_capture("ngtcp2-v1.pcap", "quic.chokepoint.test", "h3", 0, 0);
+	/* Chromium 156 through the appliance: a PQ hello over two Initials */
+	own_capture("chromium-h3-pq.pcap", "api.openai.com", "h3", 0, 1);
+	/* its first Initial lost, the resend completes it; a Retry: the restart is a new hello */
+	own_capture("chromium-h3-lost-first.pcap", "api.anthropic.com", "h3", 1, 1);
 }
 #endif /* HAVE_PCAP */
 
