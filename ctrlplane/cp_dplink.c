@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -345,10 +346,13 @@ member_boot(const struct cp_json_member *m, int n, uint8_t boot[8])
 	return false;
 }
 
-int
-cp_dplink_seed_from_trail(struct cp_dplink *l, const char *path)
+enum { SEED_TAIL = 256 * 1024 };
+
+/* Read the tail of one file into the seed state (continuing it). Records read or -errno. */
+static int
+seed_file(struct cp_dplink *l, const char *path, off_t *size_out)
 {
-	enum { TAIL = 256 * 1024, MEMBERS = 40 };
+	enum { TAIL = SEED_TAIL, MEMBERS = 40 };
 	struct cp_json_member m[MEMBERS];
 	char *buf, *p, *end;
 	off_t size;
@@ -359,6 +363,8 @@ cp_dplink_seed_from_trail(struct cp_dplink *l, const char *path)
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
 	size = lseek(fd, 0, SEEK_END);
+	if (size_out != NULL)
+		*size_out = size;
 	buf = malloc(TAIL + 1);
 	if (size < 0 || buf == NULL) {
 		close(fd);
@@ -379,8 +385,6 @@ cp_dplink_seed_from_trail(struct cp_dplink *l, const char *path)
 		p = memchr(buf, '\n', (size_t)r);
 		p = p != NULL ? p + 1 : end;
 	}
-	memset(l->seed_known, 0, sizeof(l->seed_known));
-	l->seed_valid = false;
 	while (p < end) {
 		char *nl = memchr(p, '\n', (size_t)(end - p));
 		uint8_t boot[8];
@@ -414,6 +418,35 @@ cp_dplink_seed_from_trail(struct cp_dplink *l, const char *path)
 	}
 	free(buf);
 	return records;
+}
+
+int
+cp_dplink_seed_from_trail(struct cp_dplink *l, const char *path)
+{
+	off_t size = 0;
+	char **v = NULL;
+	size_t n = 0;
+	int rc, total = 0;
+
+	memset(l->seed_known, 0, sizeof(l->seed_known));
+	l->seed_valid = false;
+	/* a trail rotated a moment ago: the last records are in the newest rotated file */
+	if (cp_audit_rotated_files(path, &v, &n) == 0 && n > 0) {
+		struct stat st;
+
+		if (stat(path, &st) != 0 || st.st_size < SEED_TAIL) {
+			rc = seed_file(l, v[n - 1], NULL);
+			if (rc > 0)
+				total += rc;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+	rc = seed_file(l, path, &size);
+	if (rc < 0)
+		return rc;
+	return total + rc;
 }
 
 /* -------------------------------------------------------------- messages */

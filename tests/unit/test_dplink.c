@@ -762,6 +762,68 @@ test_seed_after_restart(void **state)
 	assert_int_equal(cp_audit_verify_file(trail, &vst, msg, sizeof(msg)), 0);
 }
 
+/* A restart right after a rotation: the records to de-duplicate against are in the
+ * rotated file (the live one is absent), and the chain continues from it. */
+static void
+test_seed_across_rotation(void **state)
+{
+	static char lines[32][2048];
+	struct dp_msg_hello h;
+	struct dp_event ev[3];
+	struct sess s;
+	char err[512], msg[1024], rot[600];
+	struct cp_audit_verify vst;
+	int fd;
+
+	unlink(trail);
+	snprintf(rot, sizeof(rot), "%s.20260101T000000.000000Z", trail);
+	unlink(rot);
+	for (int round = 0; round < 2; round++) {
+		struct dp_msg_policy p;
+		static uint8_t buf[CP_DPMSG_MAX];
+		struct dp_msg_events *m = (struct dp_msg_events *)buf;
+		size_t len = sizeof(*m) + 3 * sizeof(struct dp_event);
+
+		assert_int_equal(cp_audit_open(trail, 0, &s.audit, NULL, err, sizeof(err)), 0);
+		assert_int_equal(cp_dplink_new(s.audit, &s.link), 0);
+		assert_int_equal(cp_dplink_set_policy(s.link, compile(conf), "start", err,
+						      sizeof(err)), 0);
+		assert_true(cp_dplink_seed_from_trail(s.link, trail) >= 0);
+		connect_dp(&s);
+		hello(&h, 0, NULL);
+		dp_send(&s, &h, sizeof(h));
+		cp_dplink_service(s.link);
+		assert_int_equal(dp_recv(&s, &p, sizeof(p), &fd), DP_MSG_POLICY);
+		close(fd);
+		send_ack(&s, 1);
+		cp_dplink_service(s.link);
+		/* worker 0: 1..3, then 2..4 resent after the restart */
+		for (int i = 0; i < 3; i++)
+			ev[i] = mkev(0, (uint64_t)(round + 1 + i), 1, 0, "api.openai.com");
+		memset(buf, 0, len);
+		cp_dpmsg_hdr(&m->hdr, DP_MSG_EVENTS, (uint32_t)len);
+		m->count = 3;
+		memcpy(m->boot_id, h.boot_id, 16);
+		memcpy(buf + sizeof(*m), ev, sizeof(ev));
+		dp_send(&s, buf, len);
+		assert_int_equal(cp_dplink_service(s.link), CP_DPL_EVENTS);
+		expect_events_ack(&s, round == 0 ? 3 : 4, 0);
+		close(s.dp);
+		cp_dplink_free(s.link);
+		cp_audit_close(s.audit);
+		if (round == 0)
+			assert_int_equal(rename(trail, rot), 0);   /* rotated, live file not yet made */
+	}
+	/* the live file: policy.loaded + wseq 4 only; the chain runs through both files */
+	assert_int_equal(trail_lines(lines, 32), 2);
+	assert_has(lines[1], "\"worker\":0,\"wseq\":4,");
+	memset(&vst, 0, sizeof(vst));
+	assert_int_equal(cp_audit_verify_file(rot, &vst, msg, sizeof(msg)), 0);
+	assert_int_equal(cp_audit_verify_file(trail, &vst, msg, sizeof(msg)), 0);
+	assert_int_equal(vst.total, 6);
+	unlink(rot);
+}
+
 static void
 test_bad_policy_refused(void **state)
 {
@@ -793,6 +855,7 @@ main(void)
 		cmocka_unit_test(test_session),
 		cmocka_unit_test(test_garbage_drops_connection),
 		cmocka_unit_test(test_seed_after_restart),
+		cmocka_unit_test(test_seed_across_rotation),
 		cmocka_unit_test(test_bad_policy_refused),
 	};
 
