@@ -346,7 +346,7 @@ member_boot(const struct cp_json_member *m, int n, uint8_t boot[8])
 	return false;
 }
 
-enum { SEED_TAIL = 256 * 1024 };
+enum { SEED_TAIL = 4 * 1024 * 1024 };   /* > one service turn of records (64 x 32 x ~700 B) */
 
 /* Read the tail of one file into the seed state (continuing it). Records read or -errno. */
 static int

@@ -73,7 +73,7 @@ const struct cp_gens *cp_dplink_gens(const struct cp_dplink *l);
 
 /*
  * Seed the de-duplication state from the trail's last records (the tail of
- * path, up to 256 KiB, after that of the newest rotated file when path holds
+ * path, up to 4 MiB, after that of the newest rotated file when path holds
  * less): after a control-plane restart the dataplane resends
  * what was written but not yet acknowledged, and those events must not be
  * written twice. Records carry the first 8 bytes of the boot id; the seed
