@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -144,8 +145,28 @@ def median(v):
 # a. fast path
 
 
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+TSC_HZ = 2.6e9      # replaced by chokepoint-dpbench's tsc_hz once known
+
+
+def lcore_cpu_s(pid):
+    """CPU seconds of the DPDK forwarding lcore thread (rte-worker-N) of pid."""
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                if not f.read().startswith("rte-worker"):
+                    continue
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                st = f.read().rsplit(")", 1)[1].split()
+            return (int(st[11]) + int(st[12])) / CLK_TCK
+        except OSError:
+            continue
+    raise BenchError("testpmd: no rte-worker thread in pid %d" % pid)
+
+
 def testpmd(r, pcap, mode, mbufs, mbuf_size, mem, warm, secs):
-    """dpdk-testpmd on the same vdevs and core; returns (Mpps, cycles/packet)."""
+    """dpdk-testpmd on the same vdevs and core; returns (Mpps per CPU-second of its
+    forwarding lcore, cycles/packet from it, wall-clock Mpps)."""
     prefix = r.prefix()
     argv = ["stdbuf", "-oL", "dpdk-testpmd"] + r.eal(prefix, mem, [
         "net_pcap0,rx_pcap=%s,infinite_rx=1" % pcap, "net_null0,no-rx=1"], lcores="0,1") + [
@@ -172,15 +193,22 @@ def testpmd(r, pcap, mode, mbufs, mbuf_size, mem, warm, secs):
         p.stdin.write(c.encode() + b"\n")
         p.stdin.flush()
 
+    def rx_and_cpu():
+        # port 0's RX counter just shown, and the forwarding lcore's CPU time
+        rx = [int(x) for x in re.findall(rb"RX-packets:\s+(\d+)", bytes(buf))]
+        return rx[-1], lcore_cpu_s(p.pid)
+
     try:
         wait_for(b"testpmd> ", 1, 600)      # the capture is loaded
         cmd("start")
         time.sleep(warm)
         cmd("show port stats 0")
         wait_for(b"Throughput (since last show)", 1, 30)
+        rx0, cpu0 = rx_and_cpu()
         time.sleep(secs)
         cmd("show port stats 0")
         wait_for(b"Throughput (since last show)", 2, 30)
+        rx1, cpu1 = rx_and_cpu()
         cmd("stop")
         wait_for(b"CPU cycles/packet", 1, 30)
         cmd("quit")
@@ -194,13 +222,15 @@ def testpmd(r, pcap, mode, mbufs, mbuf_size, mem, warm, secs):
         shutil.rmtree("/var/run/dpdk/" + prefix, ignore_errors=True)
     out = buf.decode("utf-8", "replace")
     pps = [int(x) for x in re.findall(r"Rx-pps:\s+(\d+)", out)]
-    cyc = re.search(r"CPU cycles/packet=([\d.]+)", out)
-    if len(pps) < 2 or pps[-1] == 0:
+    if len(pps) < 2 or pps[-1] == 0 or cpu1 <= cpu0:
         raise BenchError("testpmd %s: no rate in its output:\n%s" % (mode, out[-3000:]))
-    return pps[-1] / 1e6, float(cyc.group(1)) if cyc else float("nan")
+    # per CPU-second of the forwarding lcore, as chokepoint-dpbench counts
+    mpps = (rx1 - rx0) / (cpu1 - cpu0) / 1e6
+    return mpps, TSC_HZ / (mpps * 1e6), pps[-1] / 1e6
 
 
 def bench_fastpath(r):
+    global TSC_HZ
     a = r.args
     conf, names = r.policy()
     for size in a.sizes.split(","):
@@ -212,37 +242,51 @@ def bench_fastpath(r):
         mbufs = a.flows + 16384
         # mbufs (+ mempool headers) + flow table, slots, names, QUIC state per entry
         mem = int((mbufs * (mbuf_size + 256) + a.flows * 1000) / 1e6) + 384
-        res = {"io": [], "5tswap": [], "cp": [], "own": [], "cp_cyc": [], "io_cyc": [],
-               "sw_cyc": []}
+        res = {k: [] for k in ("io", "5tswap", "cp", "own", "cp_cyc", "io_cyc", "sw_cyc",
+                               "cp_wall", "io_wall", "sw_wall", "share")}
         for rep in range(a.reps):
-            mpps, cyc = testpmd(r, pcap, "io", mbufs, mbuf_size, mem, a.warmup, a.seconds)
+            mpps, cyc, wall = testpmd(r, pcap, "io", mbufs, mbuf_size, mem, a.warmup, a.seconds)
             res["io"].append(mpps)
             res["io_cyc"].append(cyc)
+            res["io_wall"].append(wall)
             eal = r.eal(r.prefix(), mem, ["net_pcap0,rx_pcap=%s,infinite_rx=1" % pcap,
                                           "net_null0,no-rx=1"])
             j = r.dpb("fastpath", eal, ["--flows", str(a.flows), "--size", size,
                                         "--policy", conf, "--names-file", names,
                                         "--seconds", str(a.seconds), "--warmup", str(a.warmup)])
+            TSC_HZ = float(j["tsc_hz"])
             res["cp"].append(j["mpps"])
             res["own"].append(j["own_cycles_per_pkt"])
             res["cp_cyc"].append(j["cycles_per_pkt"])
-            mpps, cyc = testpmd(r, pcap, "5tswap", mbufs, mbuf_size, mem, a.warmup, a.seconds)
+            res["cp_wall"].append(j["mpps_wall"])
+            res["share"].append(j["cpu_share"])
+            mpps, cyc, wall = testpmd(r, pcap, "5tswap", mbufs, mbuf_size, mem, a.warmup,
+                                      a.seconds)
             res["5tswap"].append(mpps)
             res["sw_cyc"].append(cyc)
-            log("fastpath %s rep %d: chokepoint %.2f Mpps (%.0f own cycles), io %.2f, 5tswap %.2f"
-                % (size, rep + 1, j["mpps"], j["own_cycles_per_pkt"], res["io"][-1],
-                   res["5tswap"][-1]))
+            res["sw_wall"].append(wall)
+            log("fastpath %s rep %d: chokepoint %.2f Mpps/CPU-s (%.0f own cycles, %.0f%% of "
+                "the CPU), io %.2f, 5tswap %.2f" % (size, rep + 1, j["mpps"],
+                                                    j["own_cycles_per_pkt"], 100 * j["cpu_share"],
+                                                    res["io"][-1], res["5tswap"][-1]))
         cp, io, sw = median(res["cp"]), median(res["io"]), median(res["5tswap"])
         label = "64 B" if size == "64" else size.upper()
         sec = "a. fast path, %s, %s established flows" % (label, "{:,}".format(a.flows))
-        r.row(sec, "chokepoint Mpps", cp, "Mpps", "testpmd io", io, goal=GOALS["io_ratio"])
-        r.row(sec, "chokepoint Mpps", cp, "Mpps", "testpmd 5tswap", sw)
+        r.row(sec, "Mpps per CPU-second", cp, "Mpps", "testpmd io", io, goal=GOALS["io_ratio"])
+        r.row(sec, "Mpps per CPU-second", cp, "Mpps", "testpmd 5tswap", sw)
         r.row(sec, "cycles/packet, total", median(res["cp_cyc"]), "cycles", "testpmd io",
               median(res["io_cyc"]), higher=False, fmt="%.0f")
         r.row(sec, "cycles/packet, own processing", median(res["own"]), "cycles",
               goal=GOALS["own_cycles"], higher=False, fmt="%.0f")
-        r.notes.append("fast path %s: %d reps, chokepoint %s Mpps, io %s, 5tswap %s" % (
-            label, a.reps, fmt_list(res["cp"]), fmt_list(res["io"]), fmt_list(res["5tswap"])))
+        r.row(sec, "Mpps, wall clock", median(res["cp_wall"]), "Mpps", "testpmd io",
+              median(res["io_wall"]))
+        r.notes.append("fast path %s: %d reps, Mpps per CPU-second: chokepoint %s, io %s, "
+                       "5tswap %s; wall clock: chokepoint %s, io %s, 5tswap %s; the worker "
+                       "thread had %s%% of its CPU" % (
+                           label, a.reps, fmt_list(res["cp"]), fmt_list(res["io"]),
+                           fmt_list(res["5tswap"]), fmt_list(res["cp_wall"]),
+                           fmt_list(res["io_wall"]), fmt_list(res["sw_wall"]),
+                           "/".join("%.0f" % (100 * x) for x in res["share"])))
         r.sane("fastpath %s Mpps" % size, cp, 0.001, 1000)
         r.sane("fastpath %s own cycles" % size, median(res["own"]), 1, 1e7)
         r.sane("testpmd io %s Mpps" % size, io, 0.001, 1000)
@@ -258,7 +302,11 @@ def fmt_list(v):
 
 
 def ndpi(r, pcap, flows):
+    """ndpiReader over the capture on CPU 1: flows per CPU-second of the process
+    (reading the capture included), and per second of its own processing clock."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     p = r.run(["taskset", "-c", "1", "ndpiReader", "-i", pcap], 1800, "ndpiReader")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = p.stdout + p.stderr
     m = re.search(r"Packet Processing Time:\s+([\d.]+)\s+(msec|sec|usec)", out)
     u = re.search(r"Unique flows:\s+(\d+)", out)
@@ -267,7 +315,8 @@ def ndpi(r, pcap, flows):
     t = float(m.group(1)) * {"msec": 1e-3, "sec": 1.0, "usec": 1e-6}[m.group(2)]
     if int(u.group(1)) != flows:
         raise BenchError("ndpiReader saw %s flows, the capture has %d" % (u.group(1), flows))
-    return flows / t
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return flows / cpu, flows / t
 
 
 def bench_newflow(r):
@@ -276,7 +325,7 @@ def bench_newflow(r):
     pcap = os.path.join(r.work, "newflow.pcap")
     r.dpb("gen-newflow", None, ["--flows", str(a.newflows), "--names-file", names,
                                 "--out", pcap])
-    cp, nd, cyc = [], [], []
+    cp, nd, ndw, cyc, cpw = [], [], [], [], []
     have_ndpi = shutil.which("ndpiReader") is not None
     for rep in range(a.reps):
         eal = r.eal(r.prefix(), 1024 + a.newflows // 1000, ["net_null0,no-rx=1",
@@ -284,17 +333,24 @@ def bench_newflow(r):
         j = r.dpb("newflow", eal, ["--flows", str(a.newflows), "--policy", conf,
                                    "--names-file", names])
         cp.append(j["flows_per_s"])
+        cpw.append(j["flows_per_s_tsc"])
         cyc.append(j["cycles_per_flow"])
         if have_ndpi:
-            nd.append(ndpi(r, pcap, a.newflows))
+            cpu_rate, wall_rate = ndpi(r, pcap, a.newflows)
+            nd.append(cpu_rate)
+            ndw.append(wall_rate)
         log("newflow rep %d: chokepoint %.0f flows/s, nDPI %s" % (
             rep + 1, cp[-1], "%.0f" % nd[-1] if nd else "-"))
     sec = "b. new flows, %s flows, %d names, audit events on" % ("{:,}".format(a.newflows),
                                                                  a.names)
-    r.row(sec, "new flows/s per core", median(cp), "flows/s", "ndpiReader" if nd else None,
+    r.row(sec, "new flows per CPU-second", median(cp), "flows/s", "ndpiReader" if nd else None,
           median(nd) if nd else None, goal=GOALS["new_flows"], fmt="%.0f")
+    r.row(sec, "new flows/s, wall clock", median(cpw), "flows/s",
+          "ndpiReader (its processing time)" if nd else None, median(ndw) if nd else None,
+          fmt="%.0f")
     r.row(sec, "cycles per new flow", median(cyc), "cycles", higher=False, fmt="%.0f")
-    r.notes.append("new flows: %d reps, chokepoint %s flows/s, ndpiReader %s; %s packets, "
+    r.notes.append("new flows: %d reps, per CPU-second chokepoint %s flows/s, ndpiReader %s "
+                   "(its whole process, reading the capture included); %s packets, "
                    "%s HTTP, %s unlisted names, %s allowed/%s denied decisions" % (
                        a.reps, "/".join("%.0f" % x for x in cp),
                        "/".join("%.0f" % x for x in nd) or "not installed",

@@ -158,6 +158,7 @@ struct dpb_dp {
 	uint64_t decisions, ends, gaps;
 	uint64_t ev_allow, ev_deny;
 	size_t worker_bytes;     /* DPDK heap the worker took (flow table, slots, ...) */
+	uint64_t cpu_ns;         /* newflow: this thread's CPU time inside the worker */
 };
 
 /*
@@ -207,6 +208,11 @@ int dpb_flowtable(const struct dpb_opts *o);
 /* ---- helpers ------------------------------------------------------------------ */
 
 double dpb_now(void);
+/*
+ * This thread's CPU time, ns. On a shared machine the TSC also counts the
+ * time other processes had the CPU; figures per CPU-second do not.
+ */
+uint64_t dpb_thread_cpu_ns(void);
 uint64_t dpb_mix64(uint64_t x);
 /* Smoke check: finite and inside [lo, hi]; prints what failed. */
 bool dpb_sane(const char *what, double v, double lo, double hi);

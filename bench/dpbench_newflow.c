@@ -202,7 +202,7 @@ dpb_inject_flows(struct dpb_dp *d, struct rte_mempool *gp, struct dpb_pkt (*pk)[
 {
 	struct rte_mbuf *runs[6][BATCH * 4];
 	unsigned int nr[6] = { 0 }, f, k, r, maxr = 0;
-	uint64_t t0, cyc;
+	uint64_t t0, c0, cyc;
 
 	for (f = 0; f < nf; f++) {
 		r = 0;
@@ -224,12 +224,14 @@ dpb_inject_flows(struct dpb_dp *d, struct rte_mempool *gp, struct dpb_pkt (*pk)[
 				maxr = r + 1;
 		}
 	}
+	c0 = dpb_thread_cpu_ns();
 	t0 = rte_rdtsc();
 	for (r = 0; r < maxr; r++)
 		if (nr[r] > 0)
 			dp_worker_inject(d->w, (uint16_t)(r & 1), runs[r], nr[r]);
 	dpb_dp_drain(d);
 	cyc = rte_rdtsc() - t0;
+	d->cpu_ns += dpb_thread_cpu_ns() - c0;
 	return cyc;
 }
 
@@ -289,16 +291,19 @@ dpb_newflow(const struct dpb_opts *o)
 	}
 	wall = dpb_now() - t0;
 	c0_pkts = (double)pkts;
-	cpf = (double)cyc / o->flows;
-	fps = (double)hz / cpf;
+	/* per CPU-second of this thread: what one core does when it has the core */
+	cpf = (double)d.cpu_ns * 1e-9 * (double)hz / o->flows;
+	fps = (double)o->flows / ((double)d.cpu_ns * 1e-9);
 	printf("{\"bench\":\"newflow\",\"flows\":%u,\"packets\":%.0f,\"http\":%" PRIu64
 	       ",\"unlisted\":%" PRIu64 ",\"avg_request_bytes\":%.0f,\"cycles_per_flow\":%.0f,"
-	       "\"flows_per_s\":%.0f,\"wall_s\":%.3f,\"tsc_hz\":%" PRIu64 ",\"decisions\":%" PRIu64
+	       "\"flows_per_s\":%.0f,\"flows_per_s_tsc\":%.0f,\"cpu_share\":%.3f,"
+	       "\"wall_s\":%.3f,\"tsc_hz\":%" PRIu64 ",\"decisions\":%" PRIu64
 	       ",\"allow\":%" PRIu64 ",\"deny\":%" PRIu64 ",\"events_lost\":%" PRIu64
 	       ",\"table_full\":%" PRIu64 ",\"rst_sent\":%" PRIu64 ",\"flows_created\":%" PRIu64
 	       ",\"sizeof_flow\":%zu}\n",
-	       o->flows, c0_pkts, n_http, n_denied, (double)req_bytes / o->flows, cpf, fps, wall,
-	       hz, d.decisions, d.ev_allow, d.ev_deny, dpb_counter(&d, DP_C_EVENTS_LOST),
+	       o->flows, c0_pkts, n_http, n_denied, (double)req_bytes / o->flows, cpf, fps,
+	       (double)o->flows * (double)hz / (double)cyc,
+	       (double)d.cpu_ns * 1e-9 * (double)hz / (double)cyc, wall, hz, d.decisions, d.ev_allow, d.ev_deny, dpb_counter(&d, DP_C_EVENTS_LOST),
 	       dpb_counter(&d, DP_C_TABLE_FULL), dpb_counter(&d, DP_C_RST_SENT),
 	       dpb_counter(&d, DP_C_FLOWS_CREATED), sizeof(struct dp_flow));
 	fprintf(stderr, "dpbench: newflow: %.0f new flows/s per core (%.0f cycles/flow, %.1f "
