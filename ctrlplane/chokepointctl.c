@@ -7,7 +7,7 @@
  *   chokepointctl replay --config CONF [--audit-out FILE] [--dp PATH] PCAP...
  *   chokepointctl policy test --config FILE (--sni NAME | --host NAME)
  *                 [--src IP] [--dst IP] [--dport N] [--proto tcp|udp]
- *   chokepointctl audit verify [--pubkey PEM] [--strict] [--partial] FILE...
+ *   chokepointctl audit verify [--pubkey PEM]... [--strict] [--partial] FILE...
  *   chokepointctl audit keygen --out PREFIX
  *
  * Exit codes: 0 success, 1 failure (reason on stderr), 2 usage error.
@@ -42,7 +42,7 @@ static const char usage_text[] =
 	"       chokepointctl replay --config CONF [--audit-out FILE] [--dp PATH] PCAP...\n"
 	"       chokepointctl policy test --config FILE (--sni NAME | --host NAME)\n"
 	"                     [--src IP] [--dst IP] [--dport N] [--proto tcp|udp]\n"
-	"       chokepointctl audit verify [--pubkey PEM] [--strict] [--partial] FILE...\n"
+	"       chokepointctl audit verify [--pubkey PEM]... [--strict] [--partial] FILE...\n"
 	"                     (FILE...: the rotated files oldest first, then the live one)\n"
 	"       chokepointctl audit keygen --out PREFIX   (writes PREFIX.key 0600, PREFIX.pub)\n"
 	"  --socket PATH   chokepointd's control socket (default " CP_DEFAULT_CTL_SOCK ")\n";
@@ -332,8 +332,9 @@ cmd_audit_verify(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cp_audit_verify st;
-	struct cp_key *key = NULL;
-	const char *pub = NULL;
+	struct cp_key *keys[8] = { NULL }, *key = NULL;
+	const char *pub[8];
+	unsigned n_pub = 0;
 	char msg[1024], *sum;
 	int c, strict = 0, partial = 0, rc = 0;
 
@@ -341,7 +342,9 @@ cmd_audit_verify(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k':
-			pub = optarg;
+			if (n_pub == 8)
+				return usage_err("audit verify: at most 8 --pubkey");
+			pub[n_pub++] = optarg;
 			break;
 		case 's':
 			strict = 1;
@@ -355,18 +358,26 @@ cmd_audit_verify(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return usage_err("audit verify: no file given");
-	if (pub != NULL && cp_key_load_public(pub, &key, msg, sizeof(msg)) < 0) {
-		fprintf(stderr, "chokepointctl: --pubkey %s\n", msg);
-		return 1;
-	}
 	memset(&st, 0, sizeof(st));
+	for (unsigned i = 0; i < n_pub; i++) {
+		if (cp_key_load_public(pub[i], &keys[i], msg, sizeof(msg)) < 0) {
+			fprintf(stderr, "chokepointctl: --pubkey %s\n", msg);
+			for (unsigned k = 0; k < i; k++)
+				cp_key_free(keys[k]);
+			return 1;
+		}
+		if (i > 0)
+			st.more_keys[st.n_more_keys++] = keys[i];
+	}
+	key = keys[0];
 	st.pubkey = key;
 	st.partial = partial;
 	for (int i = optind; i < argc; i++) {
 		if (cp_audit_verify_file(argv[i], &st, msg, sizeof(msg)) != 0) {
 			fprintf(stderr, "%s\n", msg);
 			printf("chain BROKEN: %s\n", msg);
-			cp_key_free(key);
+			for (unsigned k = 0; k < n_pub; k++)
+				cp_key_free(keys[k]);
 			return 1;
 		}
 		printf("%s\n", msg);
@@ -389,7 +400,8 @@ cmd_audit_verify(int argc, char **argv)
 	} else {
 		printf("chain and signatures verified\n");
 	}
-	cp_key_free(key);
+	for (unsigned k = 0; k < n_pub; k++)
+		cp_key_free(keys[k]);
 	return rc;
 }
 

@@ -144,6 +144,8 @@ int cp_audit_check_line(const char *line, size_t len, struct cp_audit_line *li,
 struct cp_audit_verify {
 	/* options */
 	const struct cp_key *pubkey;  /* pinned key: checkpoints verified; NULL: chain only */
+	const struct cp_key *more_keys[7]; /* further pinned keys (a key changed over time) */
+	unsigned n_more_keys;
 	int partial;              /* accept a first record that is not the genesis */
 	/* chain */
 	int started;

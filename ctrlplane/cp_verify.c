@@ -252,18 +252,24 @@ static int
 check_signature(const struct cp_audit_verify *st, const struct cp_audit_line *li,
 		const char *path, unsigned long lineno, char *msg, size_t msglen)
 {
+	const struct cp_key *k = st->pubkey;
 	uint8_t m[CP_SIGN_MSG_LEN];
 	char a[17], b[17];
 
-	if (memcmp(li->key_id, cp_key_id(st->pubkey), CP_KEY_ID_LEN) != 0) {
+	/* only a pinned key: the key id picks among them, it never brings one in */
+	for (unsigned i = 0; i < st->n_more_keys &&
+	     memcmp(li->key_id, cp_key_id(k), CP_KEY_ID_LEN) != 0; i++)
+		k = st->more_keys[i];
+	if (memcmp(li->key_id, cp_key_id(k), CP_KEY_ID_LEN) != 0) {
 		snprintf(msg, msglen,
-			 "%s:%lu: checkpoint signed by key %s, the pinned key is %s: not trusted",
+			 "%s:%lu: checkpoint signed by key %s, the pinned key is %s%s: not trusted",
 			 path, lineno, cp_hex(li->key_id, CP_KEY_ID_LEN, a),
-			 cp_hex(cp_key_id(st->pubkey), CP_KEY_ID_LEN, b));
+			 cp_hex(cp_key_id(st->pubkey), CP_KEY_ID_LEN, b),
+			 st->n_more_keys > 0 ? " (and others given)" : "");
 		return 1;
 	}
 	cp_sign_message(m, li->seq, li->prev, li->ts, li->key_id);
-	if (cp_sign_verify(st->pubkey, m, sizeof(m), li->sig) != 0) {
+	if (cp_sign_verify(k, m, sizeof(m), li->sig) != 0) {
 		snprintf(msg, msglen,
 			 "%s:%lu: checkpoint signature does not verify with the pinned key (checkpoint forged or altered)",
 			 path, lineno);
@@ -432,8 +438,9 @@ cp_audit_verify_summary(const struct cp_audit_verify *st, char *out, size_t outl
 		ADD("audit.recovered: %llu torn line(s) cut after a crash\n",
 		    (unsigned long long)st->recovered);
 	if (st->pubkey != NULL)
-		ADD("checkpoints: %llu, every signature verified with the pinned key %s%s\n",
+		ADD("checkpoints: %llu, every signature verified with the pinned key %s%s%s\n",
 		    (unsigned long long)st->checkpoints, cp_key_id_hex(st->pubkey),
+		    st->n_more_keys > 0 ? " (or another --pubkey given)" : "",
 		    st->checkpoints > 0 ? "" : " (none found: nothing is signed)");
 	else
 		ADD("checkpoints: %llu, signatures NOT checked (no --pubkey): hash chain only\n",

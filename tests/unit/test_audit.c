@@ -996,6 +996,48 @@ test_key_errors(void **state)
 	assert_non_null(strstr(err, "not overwritten"));
 }
 
+/* The signing key changed at a restart: each checkpoint is checked with the pinned key of
+ * its key id; a key that is not pinned is named at its first checkpoint. */
+static void
+test_key_change(void **state)
+{
+	struct cp_audit_verify st;
+	struct cp_audit *a;
+	struct cp_key *pk1, *pk2;
+	char path[128], pub1[160], pub2[160], msg[1024], err[512];
+	struct cp_key *k1 = keypair("kc1", pub1, sizeof(pub1));
+	struct cp_key *k2 = keypair("kc2", pub2, sizeof(pub2));
+
+	tpath(path, sizeof(path), "keychange.jsonl");
+	assert_int_equal(cp_audit_open(path, 0, &a, NULL, err, sizeof(err)), 0);
+	cp_audit_set_signer(a, k1, 3, 0);
+	put_records(a, 3);                  /* 3 + ckpt(4) by k1 */
+	cp_audit_close(a);
+	assert_int_equal(cp_audit_open(path, 0, &a, NULL, err, sizeof(err)), 0);
+	cp_audit_set_signer(a, k2, 3, 0);
+	put_records(a, 3);                  /* 3 + ckpt(8) by k2 */
+	cp_audit_close(a);
+	assert_int_equal(cp_key_load_public(pub1, &pk1, err, sizeof(err)), 0);
+	assert_int_equal(cp_key_load_public(pub2, &pk2, err, sizeof(err)), 0);
+	memset(&st, 0, sizeof(st));
+	st.pubkey = pk1;
+	assert_int_equal(cp_audit_verify_file(path, &st, msg, sizeof(msg)), 1);
+	snprintf(err, sizeof(err), "%s:8: checkpoint signed by key %s, the pinned key is %s",
+		 path, cp_key_id_hex(k2), cp_key_id_hex(k1));
+	if (strncmp(msg, err, strlen(err)) != 0)
+		fail_msg("got \"%s\"", msg);
+	memset(&st, 0, sizeof(st));
+	st.pubkey = pk1;
+	st.more_keys[st.n_more_keys++] = pk2;
+	assert_int_equal(cp_audit_verify_file(path, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(st.checkpoints, 2);
+	assert_int_equal(st.unsigned_tail, 0);
+	cp_key_free(pk1);
+	cp_key_free(pk2);
+	cp_key_free(k1);
+	cp_key_free(k2);
+}
+
 /* ---------------------------------------------------------------- rotation */
 
 static void
@@ -1196,6 +1238,7 @@ main(void)
 		cmocka_unit_test(test_checkpoint_sign_verify),
 		cmocka_unit_test(test_checkpoint_tampering),
 		cmocka_unit_test(test_key_errors),
+		cmocka_unit_test(test_key_change),
 		cmocka_unit_test(test_rotation),
 		cmocka_unit_test(test_export_syslog_ocsf),
 	};
