@@ -9,6 +9,7 @@
 #include <rte_mbuf.h>
 
 #include "cpm.h"
+#include "dp_dns.h"
 #include "dp_fsm.h"
 #include "dp_inspect.h"
 #include "dp_policy.h"
@@ -554,10 +555,16 @@ other_packet(struct dp_worker *w, struct dp_pktctx *pc, struct dp_flow *f)
 			return;
 		}
 	}
-	if (f->state == DP_FS_DENIED)
+	if (f->state == DP_FS_DENIED) {
 		dp_drop(w, pc);
-	else
-		dp_forward(w, pc);
+		return;
+	}
+	/* a DNS answer to a query the policy let out: read for the binding table (dp_dns.h) */
+	if (udp && dir == DP_DIR_S2C && pc->p.sport == 53 && f->state == DP_FS_ALLOWED)
+		dp_dns_observe(dp_dns_table_of(w->id), pc->p.family, pc->p.dst,
+			       pc->data + pc->p.payload_off, pc->p.payload_len,
+			       (uint32_t)(w->now_ns / DP_NS_PER_S));
+	dp_forward(w, pc);
 }
 
 void

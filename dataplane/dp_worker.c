@@ -27,6 +27,7 @@
 #include <rte_ring.h>
 
 #include "cpm.h"
+#include "dp_dns.h"
 #include "dp_fsm.h"
 #include "dp_log.h"
 #include "dp_policy.h"
@@ -80,6 +81,12 @@ dp_worker_create(struct dp_proc *app, unsigned int id, int socket, struct dp_wor
 	ret = dp_evq_init(&w->evq, (uint8_t)id, app->cfg.event_ring, socket);
 	if (ret != 0)
 		goto err_names;
+	/* the DNS binding table this worker writes (dp_dns.h) */
+	if (dp_dns_table_create(id, DP_DNS_ENTRIES_DEFAULT, DP_DNS_GRACE_DEFAULT) == NULL) {
+		ret = -ENOMEM;
+		dp_evq_fini(&w->evq);
+		goto err_names;
+	}
 	w->age_ns_per_entry = RTE_MAX(DP_AGING_PERIOD_NS / app->cfg.flows,
 				      DP_NS_PER_S / DP_AGING_RATE_MAX);
 	env = getenv("CHOKEPOINT_DP_CYCLES");
@@ -110,6 +117,7 @@ dp_worker_destroy(struct dp_worker *w)
 	for (p = 0; p < DP_MAX_PORTS; p++)
 		if (w->tx[p].n)
 			rte_pktmbuf_free_bulk(w->tx[p].m, w->tx[p].n);
+	dp_dns_table_free(dp_dns_table_of(w->id));
 	dp_evq_fini(&w->evq);
 	dp_names_free(&w->names);
 	dp_quic_fini(&w->quic);
