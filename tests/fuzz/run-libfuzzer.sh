@@ -8,7 +8,7 @@
 # minimised by libFuzzer's -merge=1).
 #
 # usage: tests/fuzz/run-libfuzzer.sh HARNESS [SECONDS] [--merge]
-#   HARNESS: tls | http (the file tests/fuzz/fuzz_HARNESS.c; its sources are
+#   HARNESS: tls | http | stream (the file tests/fuzz/fuzz_HARNESS.c; its sources are
 #            listed below)
 set -eu
 h=${1:?usage: $0 HARNESS [SECONDS] [--merge]}
@@ -18,6 +18,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 case $h in
 tls)  srcs="$root/dataplane/parse/tls.c $root/dataplane/parse/ja4.c -lcrypto" ;;
 http) srcs="$root/dataplane/parse/http.c" ;;
+stream) srcs="$root/dataplane/dp_stream.c" ;;
 *)    echo "unknown harness $h" >&2; exit 2 ;;
 esac
 command -v clang >/dev/null || { echo "clang missing: apt-get install -y clang" >&2; exit 2; }

@@ -236,13 +236,15 @@ def cmd_requests(a):
     s = connect(a.ip, a.port, a.sport)
     out = []
     buf = b""
-    t0 = time.monotonic()
+    t0 = t_sent = time.monotonic()
+    res = {}
     try:
         if a.pipeline:
             s.sendall(b"".join(reqs))
         for i, r in enumerate(reqs):
             if not a.pipeline:
                 s.sendall(r)
+                t_sent = time.monotonic()
             status, body, buf = read_response(s, buf)
             out.append({"status": status, "body": body.decode("latin-1")})
             if a.pause_ms:
@@ -250,10 +252,13 @@ def cmd_requests(a):
         result = "ok"
     except ConnectionResetError:
         result = "reset"
+        # from the last request's send to the reset
+        res["reset_ms"] = (time.monotonic() - t_sent) * 1000.0
     except (ConnectionError, socket.timeout) as e:
         result = "error: %s" % e
     s.close()
-    return {"result": result, "responses": out, "ms": (time.monotonic() - t0) * 1000.0}
+    res.update({"result": result, "responses": out, "ms": (time.monotonic() - t0) * 1000.0})
+    return res
 
 
 def cmd_raw(a):

@@ -35,6 +35,9 @@ def test_keepalive_switch_to_denied_host(env):
     assert res["result"] == "reset", res
     assert [r["status"] for r in res["responses"]] == [200], res
     assert res["responses"][0]["body"] == "ok docs.example.com\n", res
+    harness.log("keep-alive: the refused request was reset %.1f ms after it was sent"
+                % res["reset_ms"])
+    assert res["reset_ms"] < 100, res
     first, second = decisions(env, sport, 2)
     expect_decision(first, verdict="allow", host="docs.example.com", rule="docs", app="http")
     expect_decision(second, verdict="deny", host="blocked.example.com", rule="no-blocked",
@@ -250,9 +253,29 @@ def test_tls_flow_has_one_decision(env):
     assert len(decisions(env, r["sport"], 1, settle=0.5)) == 1
 
 
+def test_monitor_records_later_units(env):
+    """Monitor mode (reloaded): the refused Host of a keep-alive connection is recorded as
+    a deny that is not enforced, and the request is answered."""
+    app = env.appliance
+    app.reload(conftest.default_policy(default="allow", mode="monitor"))
+    app.wait_ready(generation=2)
+    sport = env.clients.port()
+    res = run(env, "requests", "--ip", SERVER4, "--sport", sport,
+              "--hosts", "docs.example.com,blocked.example.com,docs.example.com")
+    assert res["result"] == "ok", res
+    assert [r["body"] for r in res["responses"]] == [
+        "ok docs.example.com\n", "ok blocked.example.com\n", "ok docs.example.com\n"], res
+    recs = decisions(env, sport, 3)
+    assert [(r["host"], r["verdict"], r["enforced"]) for r in recs] == [
+        ("docs.example.com", "allow", False), ("blocked.example.com", "deny", False),
+        ("docs.example.com", "allow", False)], recs
+
+
 def test_audit_and_status(env):
     recs, cnt = harness.check_trail(env)
     tot = totals(env)
+    # every held unit was decided and released or dropped
+    assert tot.get("flows_pending") == 0 and tot.get("held_segs") == 0, tot
     assert tot.get("stream_decisions", 0) >= 12, tot.get("stream_decisions")
     assert tot.get("an_http_smuggling", 0) >= 3, tot.get("an_http_smuggling")
     assert tot.get("an_sni_changed", 0) >= 1, tot.get("an_sni_changed")
