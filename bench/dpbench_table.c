@@ -69,7 +69,7 @@ dpb_flowtable(const struct dpb_opts *o)
 		.tcp_closed = 10 * DP_NS_PER_S, .udp = 60 * DP_NS_PER_S, .other = 30 * DP_NS_PER_S,
 	};
 	uint32_t n = o->flows, cap = o->table ? o->table : o->flows, i, nk;
-	uint64_t hz = rte_get_tsc_hz(), t0, misses = 0, done, sweeps = 0, aged = 0;
+	uint64_t t0, misses = 0, done, sweeps = 0, aged = 0;
 	uint64_t now0 = 1000 * DP_NS_PER_S;
 	size_t before, after;
 	double bpf, ins_s, lk_s, age_s;
@@ -92,8 +92,8 @@ dpb_flowtable(const struct dpb_opts *o)
 	fprintf(stderr, "dpbench: flowtable: %u entries take %.1f MB (%.1f B/flow, struct "
 		"dp_flow %zu B)\n", cap, (double)(after - before) / 1e6, bpf, sizeof(struct dp_flow));
 
-	/* insert */
-	t0 = rte_rdtsc();
+	/* insert (rates per CPU-second of this thread: see dpb_thread_cpu_ns) */
+	t0 = dpb_thread_cpu_ns();
 	for (i = 0; i < n; i++) {
 		struct dp_flow_key k;
 		struct dp_flow *f;
@@ -107,7 +107,7 @@ dpb_flowtable(const struct dpb_opts *o)
 		f->state = DP_FS_ALLOWED;
 		f->last_ns = now0;
 	}
-	ins_s = (double)n * (double)hz / (double)(rte_rdtsc() - t0);
+	ins_s = (double)n * 1e9 / (double)(dpb_thread_cpu_ns() - t0);
 
 	/* random lookups of present keys, bursts of 32 */
 	nk = n < LOOKUP_KEYS ? n : LOOKUP_KEYS;
@@ -118,7 +118,7 @@ dpb_flowtable(const struct dpb_opts *o)
 	}
 	for (i = 0; i < nk; i++)
 		key_of((uint32_t)(dpb_mix64(i ^ 0xabcdef) % n), &keys[i]);
-	t0 = rte_rdtsc();
+	t0 = dpb_thread_cpu_ns();
 	for (done = 0; done < o->lookups; done += 32) {
 		uint32_t base = (uint32_t)(done % nk);
 
@@ -128,11 +128,11 @@ dpb_flowtable(const struct dpb_opts *o)
 		for (i = 0; i < 32; i++)
 			misses += out[i] == NULL || memcmp(&out[i]->key, kp[i], sizeof(*kp[i])) != 0;
 	}
-	lk_s = (double)done * (double)hz / (double)(rte_rdtsc() - t0);
+	lk_s = (double)done * 1e9 / (double)(dpb_thread_cpu_ns() - t0);
 	free(keys);
 
 	/* age everything: the worker's bounded sweep (128 entries per call) */
-	t0 = rte_rdtsc();
+	t0 = dpb_thread_cpu_ns();
 	while (t.active > 0 && sweeps < 100ull * cap) {
 		struct dp_flow *exp[32];
 		unsigned int m = dp_flow_sweep(&t, now0 + 400 * DP_NS_PER_S, &to, 128, exp, 32);
@@ -142,7 +142,7 @@ dpb_flowtable(const struct dpb_opts *o)
 		aged += m;
 		sweeps++;
 	}
-	age_s = (double)aged * (double)hz / (double)(rte_rdtsc() - t0);
+	age_s = (double)aged * 1e9 / (double)(dpb_thread_cpu_ns() - t0);
 
 	printf("{\"bench\":\"flowtable\",\"flows\":%u,\"capacity\":%u,\"bytes_per_flow\":%.1f,"
 	       "\"table_bytes\":%zu,\"sizeof_flow\":%zu,\"inserts_per_s\":%.0f,"
