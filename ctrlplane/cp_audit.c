@@ -671,6 +671,12 @@ cp_audit_stats(const struct cp_audit *a, struct cp_audit_stats *out)
 }
 
 int
+cp_audit_fsync_mode(const struct cp_audit *a)
+{
+	return a->do_fsync;
+}
+
+int
 cp_audit_sync(struct cp_audit *a)
 {
 	if (a->do_fsync == 0 || !a->dirty)

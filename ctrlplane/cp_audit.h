@@ -109,6 +109,8 @@ const char *cp_audit_path(const struct cp_audit *a);   /* "-" for an fd */
  * long), or -errno of the write (nothing of the line stays in the file).
  */
 int cp_audit_append(struct cp_audit *a, struct cp_json *j, uint64_t seq);
+/* The do_fsync given at open (CP_FSYNC_*). */
+int cp_audit_fsync_mode(const struct cp_audit *a);
 /* fsync if do_fsync >= 1 and something was written since the last sync. */
 int cp_audit_sync(struct cp_audit *a);
 
