@@ -165,9 +165,10 @@ def test_attachments_never_share_a_flow(env):
     time.sleep(0.5)
     after = env.appliance.counters()
     assert after["flows_created"] - before["flows_created"] == 2, (before, after)
-    assert after["flows_ended"] == before["flows_ended"], "a flow was evicted: %s" % after
-    assert not [r for r in env.appliance.records() if r.get("seq", 0) > mark and
-                r.get("close") == "evicted"], "evicted flow.end after the second SYN"
+    # only these two flows are looked at: flows of earlier tests may end meanwhile
+    ended = [r for r in env.appliance.records() if r.get("seq", 0) > mark and
+             r.get("type") == "flow.end" and r.get("sport") == 5555]
+    assert not ended, "a flow of the shared 5-tuple ended after the second SYN: %s" % ended
 
 
 def test_exception_path_and_echo(env):
