@@ -1139,6 +1139,57 @@ test_rotation(void **state)
 	cp_key_free(k);
 }
 
+/* checkpoint_seconds and rotate_seconds: cp_audit_tick() does them when due, and only
+ * when records came since (no checkpoint over an idle trail) */
+static void
+test_time_triggers(void **state)
+{
+	struct cp_audit_stats as;
+	struct cp_audit *a;
+	char dir[128], path[160], pub[160], err[512];
+	struct cp_key *k = keypair("tt", pub, sizeof(pub));
+	char **v = NULL;
+	size_t n = 0;
+
+	tpath(dir, sizeof(dir), "tick");
+	snprintf(path, sizeof(path), "%s/audit.jsonl", dir);
+	assert_int_equal(cp_audit_open(path, 1, &a, NULL, err, sizeof(err)), 0);
+	cp_audit_set_signer(a, k, 0, 1);
+	assert_int_equal(cp_audit_tick_due_ms(a), -1);          /* nothing written yet */
+	put_records(a, 2);
+	assert_true(cp_audit_tick_due_ms(a) > 0 && cp_audit_tick_due_ms(a) <= 1000);
+	assert_int_equal(cp_audit_tick(a), 0);
+	cp_audit_stats(a, &as);
+	assert_int_equal(as.checkpoints, 0);                      /* not due yet */
+	usleep(1100 * 1000);
+	assert_int_equal(cp_audit_tick_due_ms(a), 0);
+	assert_int_equal(cp_audit_tick(a), 0);
+	cp_audit_stats(a, &as);
+	assert_int_equal(as.checkpoints, 1);
+	assert_int_equal(as.last_checkpoint_seq, 3);
+	assert_int_equal(sh("tail -n1 %s | grep -q '\"cause\":\"seconds\",\"records\":2,'", path), 0);
+	usleep(1100 * 1000);
+	assert_int_equal(cp_audit_tick(a), 0);                    /* idle: no new checkpoint */
+	cp_audit_stats(a, &as);
+	assert_int_equal(as.checkpoints, 1);
+	/* rotation by time */
+	cp_audit_set_rotation(a, 0, 1);
+	usleep(1100 * 1000);
+	put_records(a, 1);
+	assert_int_equal(cp_audit_tick(a), 0);
+	cp_audit_stats(a, &as);
+	assert_int_equal(as.rotations, 1);
+	assert_int_equal(as.checkpoints, 2);                      /* the rotated file ends signed */
+	cp_audit_close(a);
+	assert_int_equal(cp_audit_rotated_files(path, &v, &n), 0);
+	assert_int_equal(n, 1);
+	/* (the seconds checkpoint came due in the same tick, just before the rotation) */
+	assert_int_equal(sh("tail -n1 %s | grep -q '\"type\":\"audit.checkpoint\"'", v[0]), 0);
+	free(v[0]);
+	free(v);
+	cp_key_free(k);
+}
+
 /* ------------------------------------------------------------------ exports */
 
 static void
@@ -1240,6 +1291,7 @@ main(void)
 		cmocka_unit_test(test_key_errors),
 		cmocka_unit_test(test_key_change),
 		cmocka_unit_test(test_rotation),
+		cmocka_unit_test(test_time_triggers),
 		cmocka_unit_test(test_export_syslog_ocsf),
 	};
 
