@@ -7,7 +7,7 @@
  *   chokepointctl replay --config CONF [--audit-out FILE] [--dp PATH] PCAP...
  *   chokepointctl policy test --config FILE (--sni NAME | --host NAME)
  *                 [--src IP] [--dst IP] [--dport N] [--proto tcp|udp]
- *   chokepointctl audit verify [--pubkey PEM]... [--strict] [--partial] FILE...
+ *   chokepointctl audit verify [--pubkey PEM]... [--strict] [--partial] [--with-rotated] FILE...
  *   chokepointctl audit keygen --out PREFIX
  *
  * Exit codes: 0 success, 1 failure (reason on stderr), 2 usage error.
@@ -42,8 +42,9 @@ static const char usage_text[] =
 	"       chokepointctl replay --config CONF [--audit-out FILE] [--dp PATH] PCAP...\n"
 	"       chokepointctl policy test --config FILE (--sni NAME | --host NAME)\n"
 	"                     [--src IP] [--dst IP] [--dport N] [--proto tcp|udp]\n"
-	"       chokepointctl audit verify [--pubkey PEM]... [--strict] [--partial] FILE...\n"
-	"                     (FILE...: the rotated files oldest first, then the live one)\n"
+	"       chokepointctl audit verify [--pubkey PEM]... [--strict] [--partial] [--with-rotated] FILE...\n"
+	"                     (FILE...: the rotated files oldest first, then the live one;\n"
+	"                      --with-rotated: FILE's rotated files, FILE.<timestamp>, go first)\n"
 	"       chokepointctl audit keygen --out PREFIX   (writes PREFIX.key 0600, PREFIX.pub)\n"
 	"  --socket PATH   chokepointd's control socket (default " CP_DEFAULT_CTL_SOCK ")\n";
 
@@ -329,6 +330,7 @@ cmd_audit_verify(int argc, char **argv)
 		{ "pubkey", required_argument, NULL, 'k' },
 		{ "strict", no_argument, NULL, 's' },
 		{ "partial", no_argument, NULL, 'p' },
+		{ "with-rotated", no_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cp_audit_verify st;
@@ -336,7 +338,7 @@ cmd_audit_verify(int argc, char **argv)
 	const char *pub[8];
 	unsigned n_pub = 0;
 	char msg[1024], *sum;
-	int c, strict = 0, partial = 0, rc = 0;
+	int c, strict = 0, partial = 0, rotated = 0, rc = 0;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
@@ -351,6 +353,9 @@ cmd_audit_verify(int argc, char **argv)
 			break;
 		case 'p':
 			partial = 1;
+			break;
+		case 'r':
+			rotated = 1;
 			break;
 		default:
 			return usage_err("audit verify: bad option");
@@ -372,15 +377,33 @@ cmd_audit_verify(int argc, char **argv)
 	key = keys[0];
 	st.pubkey = key;
 	st.partial = partial;
-	for (int i = optind; i < argc; i++) {
-		if (cp_audit_verify_file(argv[i], &st, msg, sizeof(msg)) != 0) {
-			fprintf(stderr, "%s\n", msg);
-			printf("chain BROKEN: %s\n", msg);
-			for (unsigned k = 0; k < n_pub; k++)
-				cp_key_free(keys[k]);
-			return 1;
+	for (int i = optind; i < argc && rc == 0; i++) {
+		char **v = NULL;
+		size_t n = 0;
+
+		if (rotated && cp_audit_rotated_files(argv[i], &v, &n) < 0) {
+			fprintf(stderr, "chokepointctl: %s: cannot list its rotated files\n", argv[i]);
+			rc = 1;
 		}
-		printf("%s\n", msg);
+		for (size_t f = 0; f <= n && rc == 0; f++) {
+			const char *path = f < n ? v[f] : argv[i];
+
+			if (cp_audit_verify_file(path, &st, msg, sizeof(msg)) != 0) {
+				fprintf(stderr, "%s\n", msg);
+				printf("chain BROKEN: %s\n", msg);
+				rc = 1;
+				break;
+			}
+			printf("%s\n", msg);
+		}
+		for (size_t f = 0; f < n; f++)
+			free(v[f]);
+		free(v);
+	}
+	if (rc != 0) {
+		for (unsigned k = 0; k < n_pub; k++)
+			cp_key_free(keys[k]);
+		return 1;
 	}
 	sum = malloc(8192);
 	if (sum != NULL) {

@@ -390,6 +390,28 @@ def main():
     p = subprocess.run([CTL, "audit", "verify", tmp + "/t.jsonl"], capture_output=True, text=True)
     check(p.returncode == 1 and p.stderr.startswith(tmp + "/t.jsonl:3: hash does not match"),
           "tampered line 3 found: " + p.stderr.strip())
+    # a rotated trail: --with-rotated puts FILE's rotated files (FILE.<timestamp>) first
+    lines = open(audit).read().split("\n")[:-1]
+    rdir = tmp + "/rot"
+    os.makedirs(rdir)
+    parts = [(rdir + "/audit.jsonl.20261125T000000.000001Z", lines[:2]),
+             (rdir + "/audit.jsonl.20261125T000001.000001Z", lines[2:4]),
+             (rdir + "/audit.jsonl", lines[4:])]
+    for path, part in parts:
+        open(path, "w").write("".join(l + "\n" for l in part))
+    p = subprocess.run([CTL, "audit", "verify", "--with-rotated", rdir + "/audit.jsonl"],
+                       capture_output=True, text=True)
+    check(p.returncode == 0 and "records: %d in 3 file(s)" % len(lines) in p.stdout,
+          "--with-rotated: the chain across 3 files: " + p.stdout.strip().split("\n")[-1])
+    p = subprocess.run([CTL, "audit", "verify", rdir + "/audit.jsonl"],
+                       capture_output=True, text=True)
+    check(p.returncode == 1 and "does not start at genesis" in p.stderr,
+          "the live file alone: earlier records missing")
+    os.unlink(parts[1][0])
+    p = subprocess.run([CTL, "audit", "verify", "--with-rotated", rdir + "/audit.jsonl"],
+                       capture_output=True, text=True)
+    check(p.returncode == 1 and p.stderr.startswith(rdir + "/audit.jsonl:1: seq 5 where 3 belongs") and
+          "a rotated file missing" in p.stderr, "a rotated file missing: " + p.stderr.strip())
 
     if FAILS:
         print("chokepointd log:\n" + open(log).read())
