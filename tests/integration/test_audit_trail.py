@@ -274,7 +274,9 @@ def test_overflow_gap_states_exact_count(tmp_path):
         assert len(down) == 1, gaps
         g = down[0]
         assert (g["boot"], g["worker"]) == (boot, 0), g
-        assert g["count"] == g["last"] - g["first"] + 1 == n + len(pre["ok"]) - last - 127, g
+        # every event after the n decisions' first 127 was lost (flow.end events of the
+        # outage's connections, 10 s after their close, may add to it on a slow machine)
+        assert g["count"] == g["last"] - g["first"] + 1 >= n + len(pre["ok"]) - last - 127, g
         # the gaps' counts are exactly what the dataplane counted lost; with 64-event
         # buffers the burst of flow.end events after the restart may overflow again
         # (cause spool_full: connected, acknowledgements slower than the burst)
