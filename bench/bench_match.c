@@ -263,6 +263,17 @@ run_size(const struct bench_opts *o, size_t n, size_t nq, struct row *r)
 		memcpy(hp, cp->blob, cp->blob_len);
 		free(cp->blob);
 		cp->blob = hp;
+		/* did the kernel give huge pages? (THP is best effort) */
+		{
+			FILE *f = fopen("/proc/self/smaps_rollup", "r");
+			char line[256];
+
+			while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+				if (strncmp(line, "AnonHugePages:", 14) == 0)
+					printf("# %zu names: blob on huge pages, process %s", n, line);
+			if (f != NULL)
+				fclose(f);
+		}
 	}
 	t0 = bench_cpu();
 	if (cpm_policy_load(cp->blob, cp->blob_len, &p, err, sizeof(err)) != 0) {

@@ -47,7 +47,8 @@ struct cp_policy {
 	 * path as given), then every list file in order of first use (its path
 	 * as written in the config). sha256 == SHA-256 of these bytes, so
 	 * `sha256sum CONFIG LISTS... | sha256sum` run from the config's
-	 * directory reproduces it. See docs/configuration.md.
+	 * directory reproduces it (for an absolute CONFIG path). See
+	 * docs/configuration.md, "The policy hash".
 	 */
 	char *manifest;
 	uint32_t n_files;           /* list files (the manifest has n_files + 1 lines) */

@@ -30,7 +30,9 @@
 #include "dp_proto.h"
 
 /* Tables with at least this many keys get a filter (smaller ones stay in cache). */
+#ifndef CPM_FILTER_MIN_KEYS
 #define CPM_FILTER_MIN_KEYS 16384
+#endif
 /* Filter bits per key: ~1.2 MB per million keys (fits L2), ~3% false positives. */
 #define CPM_FILTER_BITS_PER_KEY 8
 

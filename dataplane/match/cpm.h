@@ -132,7 +132,8 @@ const uint8_t *cpm_policy_sha256(const struct cpm_policy *p);
 uint32_t cpm_rule_count(const struct cpm_policy *p);
 const char *cpm_rule_id(const struct cpm_policy *p, int32_t rule); /* NULL if out of range */
 /* Memory the loaded policy holds: the blob's bytes plus what the loader
- * allocated (class summaries); a scratch adds its Hyperscan scratch. */
+ * allocated (class summaries, name filter); a scratch adds its Hyperscan
+ * scratch. */
 size_t cpm_policy_size(const struct cpm_policy *p);
 
 /* Step 1: returns CPM_DECIDED (v filled) or CPM_NEED_NAME. q->name ignored. */
