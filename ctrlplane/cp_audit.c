@@ -52,6 +52,13 @@ struct cp_audit {
 	void *sink_arg;
 	struct cp_audit_stats st;
 	char line[CP_LINE_MAX];
+	/* batch: lines gathered for one write(2), and the state to go back to */
+	bool batching;
+	char *bbuf;
+	size_t blen, bcap;
+	uint64_t b_seq, b_since, b_records;
+	uint8_t b_prev[32];
+	off_t b_size;
 };
 
 static int
@@ -412,6 +419,7 @@ cp_audit_close(struct cp_audit *a)
 	cp_audit_sync(a);
 	if (a->own_fd)
 		close(a->fd);
+	free(a->bbuf);
 	free(a->path);
 	free(a);
 }
@@ -456,6 +464,27 @@ append_line(struct cp_audit *a, struct cp_json *j, uint64_t seq)
 	cp_json_raw(j, "\n", 1);
 	if (cp_json_error(j) < 0)
 		return -ENOSPC;
+	if (a->batching) {
+		if (a->blen + j->len > a->bcap) {
+			size_t cap = a->bcap ? a->bcap * 2 : 256 * 1024;
+			char *nb;
+
+			while (cap < a->blen + j->len)
+				cap *= 2;
+			nb = realloc(a->bbuf, cap);
+			if (nb == NULL)
+				return -ENOMEM;
+			a->bbuf = nb;
+			a->bcap = cap;
+		}
+		memcpy(a->bbuf + a->blen, j->buf, j->len);
+		a->blen += j->len;
+		a->size += (off_t)j->len;
+		a->seq = seq;
+		memcpy(a->prev, h, 32);
+		a->st.records++;
+		return 0;
+	}
 	rc = cp_write_all(a->fd, j->buf, j->len);
 	if (rc < 0) {
 		/* never leave half a line: the next record would follow garbage */
@@ -600,6 +629,8 @@ cp_audit_append(struct cp_audit *a, struct cp_json *j, uint64_t seq)
 	if (rc < 0)
 		return rc;
 	a->since_ckpt++;
+	if (a->batching)
+		return 0;         /* checkpoint and rotation when the batch is written */
 	/* the record is written: what follows is logged and counted, never its error */
 	if (a->key != NULL && a->ckpt_records > 0 && a->since_ckpt >= a->ckpt_records)
 		cp_audit_checkpoint(a, "records");
@@ -670,6 +701,72 @@ cp_audit_stats(const struct cp_audit *a, struct cp_audit_stats *out)
 	out->key_id = a->key != NULL ? cp_key_id_hex(a->key) : NULL;
 }
 
+void
+cp_audit_batch_begin(struct cp_audit *a)
+{
+	/* "always" syncs every line: nothing to gather */
+	if (a->batching || a->do_fsync >= 2)
+		return;
+	a->batching = true;
+	a->blen = 0;
+	a->b_seq = a->seq;
+	memcpy(a->b_prev, a->prev, 32);
+	a->b_size = a->size;
+	a->b_since = a->since_ckpt;
+	a->b_records = a->st.records;
+}
+
+void
+cp_audit_batch_abort(struct cp_audit *a)
+{
+	if (!a->batching)
+		return;
+	a->batching = false;
+	a->blen = 0;
+	a->seq = a->b_seq;
+	memcpy(a->prev, a->b_prev, 32);
+	a->size = a->b_size;
+	a->since_ckpt = a->b_since;
+	a->st.records = a->b_records;
+}
+
+int
+cp_audit_batch_commit(struct cp_audit *a)
+{
+	const char *p, *end;
+	int rc;
+
+	if (!a->batching)
+		return 0;
+	if (a->blen == 0) {
+		a->batching = false;
+		return 0;
+	}
+	rc = cp_write_all(a->fd, a->bbuf, a->blen);
+	if (rc < 0) {
+		/* nothing of the batch stays: cut what went out, go back to before it */
+		if (a->seekable && ftruncate(a->fd, a->b_size) < 0)
+			a->st.errors++;
+		cp_audit_batch_abort(a);
+		return rc;
+	}
+	a->batching = false;
+	a->dirty = 1;
+	for (p = a->bbuf, end = a->bbuf + a->blen; a->sink != NULL && p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl != NULL ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+
+		a->sink(a->sink_arg, p, n);
+		p += n;
+	}
+	a->blen = 0;
+	if (a->key != NULL && a->ckpt_records > 0 && a->since_ckpt >= a->ckpt_records)
+		cp_audit_checkpoint(a, "records");
+	if (a->rotate_bytes > 0 && (uint64_t)a->size >= a->rotate_bytes)
+		rotate(a);
+	return 0;
+}
+
 int
 cp_audit_fsync_mode(const struct cp_audit *a)
 {
@@ -679,6 +776,10 @@ cp_audit_fsync_mode(const struct cp_audit *a)
 int
 cp_audit_sync(struct cp_audit *a)
 {
+	int rc = cp_audit_batch_commit(a);
+
+	if (rc < 0)
+		return rc;
 	if (a->do_fsync == 0 || !a->dirty)
 		return 0;
 	a->dirty = 0;

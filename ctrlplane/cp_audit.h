@@ -109,6 +109,18 @@ const char *cp_audit_path(const struct cp_audit *a);   /* "-" for an fd */
  * long), or -errno of the write (nothing of the line stays in the file).
  */
 int cp_audit_append(struct cp_audit *a, struct cp_json *j, uint64_t seq);
+/*
+ * Batch: records appended between begin and commit are gathered and go out
+ * with one write(2) at commit (checkpoint and rotation triggers are looked
+ * at then); if that write fails nothing of the batch stays in the file and
+ * the chain is back where it was at begin (seq, head), as after abort. With
+ * fsync "always" there is no batching (every line is written and synced).
+ * cp_audit_sync() commits first. commit: 0 or -errno.
+ */
+void cp_audit_batch_begin(struct cp_audit *a);
+int cp_audit_batch_commit(struct cp_audit *a);
+void cp_audit_batch_abort(struct cp_audit *a);
+
 /* The do_fsync given at open (CP_FSYNC_*). */
 int cp_audit_fsync_mode(const struct cp_audit *a);
 /* fsync if do_fsync >= 1 and something was written since the last sync. */

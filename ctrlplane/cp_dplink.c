@@ -664,8 +664,10 @@ one_event(struct cp_dplink *l, const struct dp_event *ev)
 static unsigned
 on_events(struct cp_dplink *l, const struct dp_msg_events *m)
 {
+	bool known[DP_MAX_WORKERS];
+	uint64_t last[DP_MAX_WORKERS], events;
 	struct dp_event ev;
-	int rc;
+	int rc = 0;
 
 	if (!l->ev_boot_known || memcmp(l->ev_boot, m->boot_id, 16) != 0) {
 		memcpy(l->ev_boot, m->boot_id, 16);
@@ -678,14 +680,35 @@ on_events(struct cp_dplink *l, const struct dp_msg_events *m)
 		}
 		l->seed_valid = false;
 	}
+	/* the message's records go out with one write; if it fails, none of them count */
+	memcpy(known, l->w_known, sizeof(known));
+	memcpy(last, l->w_last, sizeof(last));
+	events = l->c.events;
+	cp_audit_batch_begin(l->audit);
 	for (uint32_t i = 0; i < m->count; i++) {
 		/* copy out: the receive buffer gives no alignment promise for the array */
 		memcpy(&ev, (const uint8_t *)m->ev + (size_t)i * sizeof(ev), sizeof(ev));
 		rc = one_event(l, &ev);
+		if (rc < 0)
+			break;
+	}
+	if (rc < 0) {
+		cp_audit_batch_abort(l->audit);     /* one_event counted and logged it */
+	} else {
+		rc = cp_audit_batch_commit(l->audit);
 		if (rc < 0) {
-			cp_dplink_detach(l, "audit write failed; events stay with the dataplane");
-			return CP_DPL_EVENTS | CP_DPL_AUDIT_ERR | CP_DPL_CLOSED;
+			l->c.audit_errors++;
+			CP_ERR("audit %s: cannot write %u records: %s", cp_audit_path(l->audit),
+			       m->count, strerror(-rc));
 		}
+	}
+	if (rc < 0) {
+		/* de-duplication as before the message: the dataplane resends all of it */
+		memcpy(l->w_known, known, sizeof(known));
+		memcpy(l->w_last, last, sizeof(last));
+		l->c.events = events;
+		cp_dplink_detach(l, "audit write failed; events stay with the dataplane");
+		return CP_DPL_EVENTS | CP_DPL_AUDIT_ERR | CP_DPL_CLOSED;
 	}
 	/* written; synced and acknowledged once per service turn (flush_ack) */
 	l->ack_due = true;

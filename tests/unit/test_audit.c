@@ -741,6 +741,57 @@ test_failed_write_leaves_no_record(void **state)
 	close(fd);
 	/* a line too long for the buffer is refused before anything is written */
 	assert_int_equal(cp_record_event(&j, buf, 100, 1, &e, boot, &gens), -ENOSPC);
+
+	/* a batch whose write fails leaves the chain where it was before the batch */
+	fd = open("/dev/full", O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(cp_audit_open_fd(fd, 1, &a), 0);
+	cp_audit_batch_begin(a);
+	for (uint64_t seq = 1; seq <= 3; seq++) {
+		assert_int_equal(cp_record_event(&j, buf, sizeof(buf), seq, &e, boot, &gens), 0);
+		assert_int_equal(cp_audit_append(a, &j, seq), 0);    /* gathered, not written */
+	}
+	assert_int_equal(cp_audit_next_seq(a), 4);
+	assert_int_equal(cp_audit_batch_commit(a), -ENOSPC);
+	assert_int_equal(cp_audit_next_seq(a), 1);
+	{
+		char head[65];
+
+		cp_audit_head(a, head);
+		assert_string_equal(head, ZERO64);
+	}
+	cp_audit_close(a);
+	close(fd);
+}
+
+static void put_records(struct cp_audit *a, int n);
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+test_batch_equals_single_writes(void **state)
+{
+	char p1[128], p2[128], err[512];
+	struct cp_audit *a, *b;
+
+	/* the same records, one write per line and one write per batch: same bytes */
+	tpath(p1, sizeof(p1), "single.jsonl");
+	tpath(p2, sizeof(p2), "batch.jsonl");
+	assert_int_equal(cp_audit_open(p1, 1, &a, NULL, err, sizeof(err)), 0);
+	assert_int_equal(cp_audit_open(p2, 1, &b, NULL, err, sizeof(err)), 0);
+	put_records(a, 7);
+	cp_audit_batch_begin(b);
+	put_records(b, 5);
+	assert_int_equal(cp_audit_batch_commit(b), 0);
+	cp_audit_batch_begin(b);
+	put_records(b, 2);
+	cp_audit_batch_abort(b);                  /* nothing of it stays */
+	cp_audit_batch_begin(b);
+	put_records(b, 2);
+	assert_int_equal(cp_audit_sync(b), 0);    /* a sync commits */
+	cp_audit_close(a);
+	cp_audit_close(b);
+	assert_int_equal(sh("cmp -s %s %s", p1, p2), 0);
+	assert_int_equal(python_chain(p2), 0);
 }
 
 /* ------------------------------------------------------- signed checkpoints */
@@ -1286,6 +1337,7 @@ main(void)
 		cmocka_unit_test(test_resume_torn_last_line),
 		cmocka_unit_test(test_resume_refuses_broken_tail),
 		cmocka_unit_test(test_failed_write_leaves_no_record),
+		cmocka_unit_test(test_batch_equals_single_writes),
 		cmocka_unit_test(test_checkpoint_sign_verify),
 		cmocka_unit_test(test_checkpoint_tampering),
 		cmocka_unit_test(test_key_errors),
