@@ -67,6 +67,31 @@ after_jump(uint8_t st)
 	}
 }
 
+static int
+is_jump(uint8_t st)
+{
+	return st == DP_WS_BODY || st == DP_WS_CH_DATA || st == DP_WS_REC_SKIP;
+}
+
+/*
+ * Move the edge over (at most DP_WATCH_JUMP_MAX of) the `left` bytes of a jump
+ * state at once, without their bytes: body and chunk data never need to be
+ * seen, so segments carrying them may arrive in any order. Returns the step.
+ */
+static uint32_t
+jump(struct dp_wstate *ws)
+{
+	uint32_t step = ws->left < DP_WATCH_JUMP_MAX ? (uint32_t)ws->left : DP_WATCH_JUMP_MAX;
+
+	ws->seq += step;
+	ws->left -= step;
+	if (ws->left == 0) {
+		ws->st = after_jump(ws->st);
+		ws->n = 0;
+	}
+	return step;
+}
+
 enum dp_walk_res
 dp_stream_walk(struct dp_wstate *ws, const uint8_t *p, uint32_t n)
 {
@@ -87,17 +112,12 @@ dp_stream_walk(struct dp_wstate *ws, const uint8_t *p, uint32_t n)
 		case DP_WS_BODY:
 		case DP_WS_CH_DATA:
 		case DP_WS_REC_SKIP: {
-			uint64_t step = ws->left < DP_WATCH_JUMP_MAX ? ws->left : DP_WATCH_JUMP_MAX;
+			/* a jump longer than DP_WATCH_JUMP_MAX goes on from here */
+			uint32_t step = jump(ws);
 
-			ws->seq += (uint32_t)step;
-			ws->left -= step;
-			if (ws->left == 0) {
-				ws->st = after_jump(ws->st);
-				ws->n = 0;
-			}
 			if (step >= n - i)
 				return DP_WALK_MORE;
-			i += (uint32_t)step;
+			i += step;
 			continue;               /* seq already moved */
 		}
 		case DP_WS_CH_SIZE:
@@ -204,6 +224,14 @@ dp_stream_walk(struct dp_wstate *ws, const uint8_t *p, uint32_t n)
 		}
 		ws->seq++;
 		i++;
+		if (is_jump(ws->st)) {
+			/* entering data: jump over it at once (the bytes may be here or not) */
+			uint32_t step = jump(ws);
+
+			if (step >= n - i)
+				return DP_WALK_MORE;
+			i += step;
+		}
 	}
 	return DP_WALK_MORE;
 }
@@ -249,6 +277,7 @@ dp_stream_after_http(struct dp_wstate *ws, uint32_t start, uint32_t head_len, ui
 	} else if ((httpf & DP_HTTPF_CLEN) && content_length > 0) {
 		ws->st = DP_WS_BODY;
 		ws->left = content_length;
+		jump(ws);       /* the body's segments are forwarded in whatever order they come */
 	}
 }
 

@@ -149,7 +149,9 @@ dp_watch_inspect(struct dp_worker *w, struct dp_flow *f, struct dp_slot *s,
 				bound(w, f, pc, buf + off, contig - off, 0);
 				return 1;
 			}
-			if (set->mode == CPM_MODE_ENFORCE && stalled(set, s, contig - off, &io)) {
+			/* IW10 binds the first unit only: later the server acknowledges */
+			if (set->mode == CPM_MODE_ENFORCE && !(f->flags & DP_FF_DECIDED) &&
+			    stalled(set, s, contig - off, &io)) {
 				bound(w, f, pc, buf + off, contig - off, 1);
 				return 1;
 			}
