@@ -343,6 +343,65 @@ test_inspect_units(void **state)
 	assert_int_equal(out.httpf, DP_HTTPF_UPGRADE);
 }
 
+/* The anomalies dp_inspect raises, on the curl hello altered in place. */
+static void
+test_inspect_anomalies(void **state)
+{
+	static uint8_t buf[16384], alt[16384];
+	static const char name[] = "curl13.example.test";
+	static const char two_hosts[] = "GET / HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n\r\n";
+	static const char mismatch[] = "GET http://a.example/ HTTP/1.1\r\nHost: b.example\r\n\r\n";
+	struct dp_insp_out out;
+	size_t n = read_fixture("tests/data/clienthello/curl-tls13.bin", buf, sizeof(buf));
+	size_t rec = ((size_t)buf[3] << 8 | buf[4]), half = rec / 2, at;
+	uint8_t *p;
+
+	(void)state;
+	assert_int_equal(n, 5 + rec);
+	p = memmem(buf, n, name, sizeof(name) - 1);
+	assert_non_null(p);
+	at = (size_t)(p - buf);
+	/* the hello in two TLS records: record_fragmented, still named */
+	memcpy(alt, buf, 5 + half);
+	alt[3] = (uint8_t)(half >> 8);
+	alt[4] = (uint8_t)half;
+	memcpy(alt + 5 + half, buf, 5);
+	alt[5 + half + 3] = (uint8_t)((rec - half) >> 8);
+	alt[5 + half + 4] = (uint8_t)(rec - half);
+	memcpy(alt + 10 + half, buf + 5 + half, rec - half);
+	assert_int_equal(dp_inspect(alt, n + 5, 16384, 443, &out), DP_INSP_DONE);
+	assert_string_equal(out.name, name);
+	assert_int_equal(out.anomalies, AN(DP_AN_RECORD_FRAGMENTED));
+	assert_int_equal(out.unit_len, n + 5);
+	/* an IPv6 literal of the same length as server_name: ip_literal_sni */
+	memcpy(alt, buf, n);
+	memcpy(alt + at, "2001:db8::1234:5678", sizeof(name) - 1);
+	assert_int_equal(dp_inspect(alt, n, 16384, 443, &out), DP_INSP_DONE);
+	assert_int_equal(out.anomalies, AN(DP_AN_IP_LITERAL_SNI));
+	/* the server_name extension renamed to an unassigned type: no_sni, no name */
+	memcpy(alt, buf, n);
+	assert_int_equal(alt[at - 9], 0x00);
+	assert_int_equal(alt[at - 8], 0x00);    /* extension type server_name */
+	alt[at - 8] = 0xfa;
+	assert_int_equal(dp_inspect(alt, n, 16384, 443, &out), DP_INSP_DONE);
+	assert_int_equal(out.name_kind, DP_NAME_NONE);
+	assert_int_equal(out.anomalies, AN(DP_AN_NO_SNI));
+	/* a handshake message that is not a ClientHello: malformed_clienthello */
+	memcpy(alt, buf, n);
+	alt[5] = 2;
+	assert_int_equal(dp_inspect(alt, n, 16384, 443, &out), DP_INSP_DONE);
+	assert_int_equal(out.anomalies, AN(DP_AN_MALFORMED_CLIENTHELLO));
+	/* HTTP: two Host headers; a Host unlike the absolute URI's host */
+	assert_int_equal(dp_inspect((const uint8_t *)two_hosts, sizeof(two_hosts) - 1, 16384, 80,
+				    &out), DP_INSP_DONE);
+	assert_int_equal(out.anomalies, AN(DP_AN_MULTIPLE_HOST));
+	assert_string_equal(out.name, "a.example");
+	assert_int_equal(dp_inspect((const uint8_t *)mismatch, sizeof(mismatch) - 1, 16384, 80,
+				    &out), DP_INSP_DONE);
+	assert_int_equal(out.anomalies, AN(DP_AN_HOST_MISMATCH));
+	assert_string_equal(out.name, "a.example");     /* the URI's host decides */
+}
+
 static void
 test_ip_literal(void **state)
 {
@@ -367,6 +426,7 @@ main(void)
 		cmocka_unit_test(test_inspect_http),
 		cmocka_unit_test(test_inspect_unknown),
 		cmocka_unit_test(test_inspect_units),
+		cmocka_unit_test(test_inspect_anomalies),
 		cmocka_unit_test(test_ip_literal),
 	};
 
