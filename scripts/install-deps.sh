@@ -12,9 +12,10 @@ PKGS=(
 	# tests and demo: namespaces, servers, clients
 	python3 python3-scapy python3-pytest python3-websockets
 	nginx-light curl openssl gnutls-bin iproute2 ethtool procps coreutils
-	tcpdump tshark
+	tcpdump tshark chromium ngtcp2-client ngtcp2-server traceroute dnsmasq
+	rsyslog rsyslog-openssl
 	# benchmark baselines (bench/run.sh, the CI smoke in suite 'bench')
-	libndpi-bin squid-openssl
+	libndpi-bin squid-openssl libcmph-dev
 )
 
 missing=()
