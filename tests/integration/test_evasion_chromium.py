@@ -15,6 +15,7 @@ import time
 
 import pytest
 
+import conftest
 import harness
 from harness import CLIENT4, SERVER4, expect_decision
 
@@ -103,6 +104,23 @@ def test_chromium_denied_name(env):
                                   what="chromium's denied decision")
     expect_decision(rec, verdict="deny", rule="no-evil", app="tls", pqc=True)
     assert b"evil.example.net" not in cap["data"], "the denied name reached the server's wire"
+
+
+def test_ech_raised_for_a_configured_public_name(env):
+    """The ech anomaly is the public name's, not the extension's: with hooks.slack.com
+    listed in ech_public_names (and ech = "deny"), chromium's hello to it (ECH extension,
+    outer SNI hooks.slack.com) raises ech and is denied, although the rule allows it."""
+    app = env.appliance
+    app.reload(conftest.default_policy(extra={"ech_public_names": ["hooks.slack.com"],
+                                              "anomalies": {"ech": "deny"}}))
+    app.wait_ready(generation=2)
+    mark = app.mark()
+    rc, dom, _ = chromium(env, "hooks.slack.com")
+    assert "ok hooks.slack.com" not in dom, dom[:300]
+    rec = app.wait_decision_since(mark, lambda r: r.get("sni") == "hooks.slack.com",
+                                  what="chromium's decision for the public name")
+    expect_decision(rec, verdict="deny", reason="ech", ech=True, rule=None)
+    assert rec["anomalies"] == ["ech"], rec
 
 
 def test_audit_and_status(env):
