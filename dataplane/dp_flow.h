@@ -84,6 +84,7 @@ struct dp_flow {
 	uint32_t c_nxt;          /* client's next seq: highest seq + len seen */
 	uint32_t slot;           /* inspection slot (dp_hold.h), DP_NO_SLOT */
 	uint32_t name_id;        /* interned name (dp_names), DP_NO_NAME */
+	uint32_t quic;           /* QUIC connection record + 1 (dp_quic.h), 0 none */
 	uint64_t policy_gen;     /* generation that decided */
 	uint64_t start_ns;
 	uint64_t last_rst_ns;    /* last RST sent for this DENIED flow */

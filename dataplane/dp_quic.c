@@ -37,10 +37,10 @@ enum dp_quic_conn_state {
 	QC_KEYS,                 /* keys of the connection the verdict was made for */
 };
 
-/* What quic_new_connection needs of a decided flow (80 bytes). */
+/* What quic_new_connection needs of a decided flow (80 bytes); a free one is on a list. */
 struct dp_quic_conn {
 	int64_t largest_pn;
-	uint32_t version;
+	uint32_t version;        /* free: index + 1 of the next free record, 0 none */
 	uint8_t state;           /* enum dp_quic_conn_state */
 	uint8_t server_done;     /* the server showed it holds a complete hello */
 	uint8_t dcid_len;
@@ -49,22 +49,27 @@ struct dp_quic_conn {
 };
 
 int
-dp_quic_init(struct dp_quic *q, uint32_t n_slots, uint32_t n_flows, int socket)
+dp_quic_init(struct dp_quic *q, uint32_t n_slots, uint32_t n_conns, int socket)
 {
 	memset(q, 0, sizeof(*q));
+	if (n_conns == 0)
+		return -EINVAL;
 	q->ctx = quic_ctx_new();
 	if (q->ctx == NULL)
 		return -EIO;
 	q->qf = rte_zmalloc_socket("dp_quic_flows", (size_t)n_slots * sizeof(*q->qf),
 				   RTE_CACHE_LINE_SIZE, socket);
-	q->conn = rte_zmalloc_socket("dp_quic_conns", (size_t)n_flows * sizeof(*q->conn),
+	q->conn = rte_zmalloc_socket("dp_quic_conns", (size_t)n_conns * sizeof(*q->conn),
 				     RTE_CACHE_LINE_SIZE, socket);
 	if (q->qf == NULL || q->conn == NULL) {
 		dp_quic_fini(q);
 		return -ENOMEM;
 	}
 	q->n_slots = n_slots;
-	q->n_flows = n_flows;
+	q->n_conns = n_conns;
+	for (uint32_t i = 0; i < n_conns; i++)
+		q->conn[i].version = i + 1 < n_conns ? i + 2 : 0;
+	q->free_conn = 1;
 	return 0;
 }
 
@@ -77,10 +82,45 @@ dp_quic_fini(struct dp_quic *q)
 	memset(q, 0, sizeof(*q));
 }
 
+/* The flow's connection record, NULL if it has none. */
 static inline struct dp_quic_conn *
 conn_of(struct dp_worker *w, const struct dp_flow *f)
 {
-	return &w->quic.conn[dp_flow_index(&w->ft, f)];
+	return f->quic != 0 ? &w->quic.conn[f->quic - 1] : NULL;
+}
+
+/* Take a record for f (state QC_INSPECT): 0, or -ENOSPC. */
+static int
+conn_get(struct dp_quic *q, struct dp_flow *f)
+{
+	struct dp_quic_conn *c;
+	uint32_t id = q->free_conn;
+
+	if (id == 0)
+		return -ENOSPC;
+	c = &q->conn[id - 1];
+	q->free_conn = c->version;
+	memset(c, 0, sizeof(*c));
+	c->state = QC_INSPECT;
+	c->largest_pn = -1;
+	f->quic = id;
+	q->conns_in_use++;
+	return 0;
+}
+
+void
+dp_quic_flow_end(struct dp_worker *w, struct dp_flow *f)
+{
+	struct dp_quic *q = &w->quic;
+	struct dp_quic_conn *c = conn_of(w, f);
+
+	if (c == NULL)
+		return;
+	c->state = QC_NONE;
+	c->version = q->free_conn;
+	q->free_conn = f->quic;
+	f->quic = 0;
+	q->conns_in_use--;
 }
 
 static inline const uint8_t *
@@ -99,10 +139,6 @@ is_initial(const uint8_t *d, size_t len)
 void
 dp_quic_flow_new(struct dp_worker *w, struct dp_flow *f, const struct dp_pktctx *pc)
 {
-	struct dp_quic_conn *c = conn_of(w, f);
-
-	c->state = QC_NONE;
-	c->server_done = 0;
 	/* what ended the connection this datagram replaces (dp_quic_decided) */
 	f->anomalies |= w->quic.carry_an;
 	w->quic.carry_an = 0;
@@ -114,6 +150,8 @@ dp_quic_flow_new(struct dp_worker *w, struct dp_flow *f, const struct dp_pktctx 
 static void
 conn_update(struct dp_quic_conn *c, const struct quic_flow *qf)
 {
+	if (c == NULL)
+		return;
 	if (!qf->have_keys) {
 		c->state = QC_INSPECT;
 		return;
@@ -156,12 +194,12 @@ dp_quic_decided(struct dp_worker *w, struct dp_flow *f, const struct dp_pktctx *
 	struct dp_quic_conn *c;
 	enum quic_result r;
 
-	if (f->app != DP_APP_QUIC || len == 0)
-		return 0;
 	c = conn_of(w, f);
+	if (c == NULL || len == 0)
+		return 0;               /* decided without inspection (L3/L4 rule, quic deny) */
 	if (dir == DP_DIR_S2C) {
 		/* a Handshake or 1-RTT packet: the server has the hello that was verified */
-		if (!c->server_done && c->state != QC_NONE && quic_server_past_hello(d, len)) {
+		if (!c->server_done && quic_server_past_hello(d, len)) {
 			c->server_done = 1;
 			if (f->flags & DP_FF_VERIFY)
 				dp_verify_done(w, f);
@@ -177,7 +215,7 @@ dp_quic_decided(struct dp_worker *w, struct dp_flow *f, const struct dp_pktctx *
 	case QC_KEYS:
 		break;
 	default:
-		return 0;               /* decided without inspection (L3/L4 rule, quic deny) */
+		return 0;
 	}
 	if (new_connection(w, c, d, len))
 		return 1;
@@ -440,9 +478,14 @@ dp_quic_start(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc)
 
 	f->state = DP_FS_PENDING;
 	w->c[DP_C_FLOWS_PENDING]++;
-	conn_of(w, f)->state = QC_INSPECT;
 	/* later datagrams must keep the TTL / hop limit of the first (PITFALLS 5a) */
 	f->syn_ttl = pc->p.ttl;
+	if (conn_get(&w->quic, f) != 0) {
+		/* no record to check the connection after the decision: fail closed */
+		w->c[DP_C_HOLD_OVERFLOW]++;
+		decide_anomaly(w, f, pc, DP_AN_HOLD_MEMORY_FULL, DP_WHY_BOUND);
+		return;
+	}
 	if (pc->p.payload_len > 0 && quic_peek(d, pc->p.payload_len, NULL) == QUIC_PT_SHORT) {
 		/* a short header first: a connection we never saw start (restart, rebinding) */
 		w->c[DP_C_MIDSTREAM]++;

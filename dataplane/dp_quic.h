@@ -10,8 +10,9 @@
  * every later datagram (no reset: UDP). Server datagrams go to the decoder
  * (a Retry or Version Negotiation restarts reassembly) and are forwarded.
  *
- * A decided flow keeps the Initial keys of its connection (per flow-table
- * entry, 80 bytes) so that a client long header starting another
+ * A QUIC flow keeps the Initial keys of its connection (a record of 80 bytes
+ * from a per-worker pool, taken when the flow starts waiting and given back
+ * when it ends) so that a client long header starting another
  * connection on the same 5-tuple (quic_new_connection) ends the flow and is
  * decided anew: a verdict is never inherited. An allowed, enforced flow also
  * keeps its slot (DP_FF_VERIFY) until the server sends a Handshake or 1-RTT
@@ -37,30 +38,47 @@ struct dp_pktctx;
 struct dp_insp_out;
 
 /* Per worker: the decoder context, one decoder state per inspection slot,
- * one connection record per flow-table entry. */
+ * a pool of connection records (struct dp_flow.quic = index + 1). */
 struct dp_quic {
 	struct quic_ctx *ctx;
 	struct quic_flow *qf;        /* [n_slots] */
-	struct dp_quic_conn *conn;   /* [n_flows] */
+	struct dp_quic_conn *conn;   /* [n_conns] */
 	uint32_t n_slots;
-	uint32_t n_flows;
+	uint32_t n_conns;
+	uint32_t free_conn;          /* index + 1 of the first free record, 0 none */
+	uint32_t conns_in_use;
 	uint32_t carry_an;           /* anomalies for the flow replacing an evicted one */
 };
 
-/* 0, -ENOMEM, or -EIO (OpenSSL could not fetch AES-128-GCM/ECB, HMAC). */
-int dp_quic_init(struct dp_quic *q, uint32_t n_slots, uint32_t n_flows, int socket);
+/* Connection records per worker for a flow table of n flows. */
+static inline uint32_t
+dp_quic_conns_for(uint32_t flows)
+{
+	uint32_t n = flows / 8;
+
+	return n < 1024 ? 1024 : n > 262144 ? 262144 : n;
+}
+
+/*
+ * n_conns connection records (dp_quic_conns_for). 0, -EINVAL, -ENOMEM, or
+ * -EIO (OpenSSL could not fetch AES-128-GCM/ECB, HMAC).
+ */
+int dp_quic_init(struct dp_quic *q, uint32_t n_slots, uint32_t n_conns, int socket);
 void dp_quic_fini(struct dp_quic *q);
+
+/* A flow ends (dp_end_flow): its connection record, if any, is given back. */
+void dp_quic_flow_end(struct dp_worker *w, struct dp_flow *f);
 
 /*
  * A new UDP flow's first datagram (before dp_classify_new): app quic when
- * it is a QUIC v1/v2 Initial (content, any port); forgets any connection
- * record left at the flow's table entry.
+ * it is a QUIC v1/v2 Initial (content, any port).
  */
 void dp_quic_flow_new(struct dp_worker *w, struct dp_flow *f, const struct dp_pktctx *pc);
 
 /*
  * A new QUIC flow that needs its name (dp_classify_new returned 0): the flow
- * becomes pending and pc, its first datagram, is inspected.
+ * becomes pending, takes a connection record (none left: decided at once as
+ * hold_memory_full) and pc, its first datagram, is inspected.
  */
 void dp_quic_start(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc);
 

@@ -776,6 +776,7 @@ dp_end_flow(struct dp_worker *w, struct dp_flow *f, uint8_t cause)
 		dp_hold_slot_put(&w->hold, f->slot);
 		f->slot = DP_NO_SLOT;
 	}
+	dp_quic_flow_end(w, f);
 	dp_flow_remove(&w->ft, f);
 	w->tbl_changes++;
 	w->c[DP_C_FLOWS_ENDED]++;

@@ -70,7 +70,7 @@ dp_worker_create(struct dp_proc *app, unsigned int id, int socket, struct dp_wor
 	ret = dp_hold_init(&w->hold, slots, app->hold_pool, socket);
 	if (ret != 0)
 		goto err_flows;
-	ret = dp_quic_init(&w->quic, slots, app->cfg.flows, socket);
+	ret = dp_quic_init(&w->quic, slots, dp_quic_conns_for(app->cfg.flows), socket);
 	if (ret != 0)
 		goto err_hold;
 	names = RTE_MIN(RTE_MAX(app->cfg.flows / 4, 64u), 16384u);
