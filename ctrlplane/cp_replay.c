@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -142,10 +143,14 @@ build_argv(struct argv_buf *a, const char *dp, const struct cp_captures *cs)
 static pid_t
 spawn(char **argv, int child_sock)
 {
+	pid_t parent = getpid();
 	pid_t pid = fork();
 
 	if (pid != 0)
 		return pid;
+	/* a replay dataplane never outlives chokepointctl (killed by a timeout, say) */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		_exit(127);
 	/* child: the socket becomes fd 3, stdout goes to stderr (stdout may carry records) */
 	if (child_sock == 3) {
 		int fl = fcntl(3, F_GETFD);
