@@ -20,6 +20,8 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
+
 #include "dp_flow.h"
 #include "dp_hold.h"
 #include "dp_inspect.h"
@@ -201,33 +203,12 @@ test_sweep(void **state)
 
 /* ---- inspection of captured first flights --------------------------------- */
 
-static size_t
-read_fixture(const char *rel, uint8_t *buf, size_t cap)
-{
-	const char *src = getenv("CHOKEPOINT_SRC");
-	char path[4096];
-	FILE *f;
-	size_t n;
-
-	if (src == NULL)
-		fail_msg("CHOKEPOINT_SRC is not set (tests/meson.build sets it)");
-	snprintf(path, sizeof(path), "%s/%s", src, rel);
-	f = fopen(path, "rb");
-	if (f == NULL)
-		fail_msg("cannot open fixture %s", path);
-	n = fread(buf, 1, cap, f);
-	fclose(f);
-	if (n == 0 || n == cap)
-		fail_msg("fixture %s is empty or too large", path);
-	return n;
-}
-
 static void
 test_inspect_tls(void **state)
 {
 	static uint8_t buf[16384];
 	struct dp_insp_out out;
-	size_t n = read_fixture("tests/data/clienthello/curl-tls13.bin", buf, sizeof(buf));
+	size_t n = fixture_read("tests/data/clienthello/curl-tls13.bin", buf, sizeof(buf));
 
 	(void)state;
 	assert_int_equal(dp_inspect(buf, n, 16384, 443, &out), DP_INSP_DONE);
@@ -257,7 +238,7 @@ test_inspect_http(void **state)
 {
 	static uint8_t buf[16384];
 	struct dp_insp_out out;
-	size_t n = read_fixture("tests/data/http/curl-get.bin", buf, sizeof(buf));
+	size_t n = fixture_read("tests/data/http/curl-get.bin", buf, sizeof(buf));
 
 	(void)state;
 	assert_int_equal(dp_inspect(buf, n, 16384, 80, &out), DP_INSP_DONE);
@@ -300,7 +281,7 @@ test_inspect_units(void **state)
 	static const char ws[] = "GET /ws HTTP/1.1\r\nHost: a.example\r\nUpgrade: websocket\r\n"
 				 "Connection: Upgrade\r\n\r\n";
 	struct dp_insp_out out;
-	size_t n = read_fixture("tests/data/clienthello/curl-tls13.bin", buf, sizeof(buf));
+	size_t n = fixture_read("tests/data/clienthello/curl-tls13.bin", buf, sizeof(buf));
 
 	(void)state;
 	/* a ClientHello's records: the next record starts after them */
@@ -352,7 +333,7 @@ test_inspect_anomalies(void **state)
 	static const char two_hosts[] = "GET / HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n\r\n";
 	static const char mismatch[] = "GET http://a.example/ HTTP/1.1\r\nHost: b.example\r\n\r\n";
 	struct dp_insp_out out;
-	size_t n = read_fixture("tests/data/clienthello/curl-tls13.bin", buf, sizeof(buf));
+	size_t n = fixture_read("tests/data/clienthello/curl-tls13.bin", buf, sizeof(buf));
 	size_t rec = ((size_t)buf[3] << 8 | buf[4]), half = rec / 2, at;
 	uint8_t *p;
 

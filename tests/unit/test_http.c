@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
+
 #include "http.h"
 
 #define MAXLEN 16384
@@ -43,22 +45,10 @@ static const struct fixture fixtures[] = {
 static size_t
 load(const char *name, uint8_t *buf, size_t cap)
 {
-	const char *src = getenv("CHOKEPOINT_SRC");
-	char path[4096];
-	FILE *f;
-	size_t n;
+	char rel[512];
 
-	if (src == NULL)
-		fail_msg("CHOKEPOINT_SRC is not set (tests/meson.build sets it)");
-	snprintf(path, sizeof(path), "%s/tests/data/http/%s.bin", src, name);
-	f = fopen(path, "rb");
-	if (f == NULL)
-		fail_msg("cannot open fixture %s", path);
-	n = fread(buf, 1, cap, f);
-	fclose(f);
-	if (n == 0 || n == cap)
-		fail_msg("fixture %s is empty or too large", path);
-	return n;
+	snprintf(rel, sizeof(rel), "tests/data/http/%s.bin", name);
+	return fixture_read(rel, buf, cap);
 }
 
 /* the port after "Host: name:" in the raw capture (independent of the parser) */

@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
+
 #include "dp_proto.h"
 #include "tls.h"
 #include "tls_groups.h"
@@ -51,33 +53,12 @@ static const struct fixture fixtures[] = {
 #define N_FIXTURES (sizeof(fixtures) / sizeof(fixtures[0]))
 
 static size_t
-read_file(const char *rel, uint8_t *buf, size_t cap)
-{
-	const char *src = getenv("CHOKEPOINT_SRC");
-	char path[4096];
-	FILE *f;
-	size_t n;
-
-	if (src == NULL)
-		fail_msg("CHOKEPOINT_SRC is not set (tests/meson.build sets it)");
-	snprintf(path, sizeof(path), "%s/%s", src, rel);
-	f = fopen(path, "rb");
-	if (f == NULL)
-		fail_msg("cannot open fixture %s", path);
-	n = fread(buf, 1, cap, f);
-	fclose(f);
-	if (n == 0 || n == cap)
-		fail_msg("fixture %s is empty or too large", path);
-	return n;
-}
-
-static size_t
 load_fixture(const struct fixture *fx, uint8_t *buf)
 {
 	char rel[256];
 
 	snprintf(rel, sizeof(rel), "tests/data/clienthello/%s.bin", fx->name);
-	return read_file(rel, buf, BUFSZ);
+	return fixture_read(rel, buf, BUFSZ);
 }
 
 /* ALPN wire format -> "a,b" */
@@ -197,7 +178,7 @@ test_fixtures_vs_tshark(void **state)
 		assert_int_equal(tls_parse_records(buf, len, MAXLEN, &h, &need), TLS_OK);
 		snprintf(rel, sizeof(rel), "tests/data/clienthello/%s.tshark.txt", fx->name);
 		memset(txt, 0, sizeof(txt));
-		read_file(rel, (uint8_t *)txt, sizeof(txt) - 1);
+		fixture_read(rel, (uint8_t *)txt, sizeof(txt) - 1);
 
 		/* 1: handshake length */
 		assert_int_equal(tshark_field(txt, 1, f, sizeof(f)), 0);
