@@ -40,6 +40,8 @@ enum dp_fstate {
 #define DP_FF_SYN        0x100   /* created by the client's SYN: isn is known */
 #define DP_FF_VERIFY     0x200   /* allowed; the decided bytes are kept (slot) until the
 				  * server acknowledges them, to compare retransmissions */
+#define DP_FF_REVOKE_RST 0x400   /* denied by revalidation (dp_reval.h): reset both ends
+				  * at the flow's next packet */
 
 #define DP_NO_SLOT UINT32_MAX
 #define DP_NO_NAME UINT32_MAX

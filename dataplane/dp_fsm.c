@@ -14,6 +14,7 @@
 #include "dp_inspect.h"
 #include "dp_policy.h"
 #include "dp_quic.h"
+#include "dp_reval.h"
 #include "dp_verdict.h"
 #include "dp_watch.h"
 
@@ -339,6 +340,12 @@ pending_packet(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc, int
 static void
 denied_packet(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc, int dir)
 {
+	if (unlikely(f->flags & DP_FF_REVOKE_RST)) {
+		/* denied by revalidation: both ends learn it now (dp_reval.h) */
+		dp_reval_rsts(w, f, pc, dir);
+		dp_drop(w, pc);
+		return;
+	}
 	if (dir == DP_DIR_C2S)
 		dp_rerst(w, f, pc);
 	dp_drop(w, pc);

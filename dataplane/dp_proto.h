@@ -130,6 +130,7 @@ enum dp_reason {
 	DP_REASON_MIDSTREAM,      /* TCP without a flow entry and no SYN */
 	DP_REASON_ANOMALY,        /* see anomalies bitmask; first set bit names it */
 	DP_REASON_AUDIT_OVERFLOW, /* audit_overflow = deny_new_flows and the event could not be kept */
+	DP_REASON_REVALIDATED,    /* an established flow the new policy denies (revalidate = true) */
 	DP_REASON_MAX
 };
 
@@ -336,6 +337,8 @@ enum dp_counter {
 	DP_C_EXC_TO_KERNEL,       /* frames handed to the exception (TAP) port */
 	DP_C_EXC_FROM_KERNEL,     /* frames from the exception port sent out */
 	DP_C_LOCAL_DROPPED,       /* to the appliance, not handled, no exception port */
+	DP_C_REVALIDATED,         /* established flows judged again by a new policy */
+	DP_C_REVOKED,             /* of those, denied by it and reset (dp_reval.h) */
 	DP_C_MAX
 };
 
@@ -367,6 +370,7 @@ struct dp_msg_stats {
 static const char *const dp_reason_names[DP_REASON_MAX] = {
 	"rule", "default", "trusted", "not_internal", "inbound", "quic",
 	"no_policy", "table_full", "midstream", "anomaly", "audit_overflow",
+	"revalidated",
 };
 static const char *const dp_gap_cause_names[DP_GAP_CAUSE_MAX] = {
 	"ring_full", "ctrlplane_down", "spool_full",
@@ -405,7 +409,7 @@ static const char *const dp_counter_names[DP_C_MAX] = {
 	"an_quic_malformed", "an_http_smuggling", "an_sni_changed",
 	"an_geneve_tlv_missing", "geneve_rx", "geneve_bad", "arp_nd", "neigh_miss",
 	"no_route", "ttl_exceeded", "local_icmp", "health", "exc_to_kernel",
-	"exc_from_kernel", "local_dropped",
+	"exc_from_kernel", "local_dropped", "revalidated", "revoked",
 };
 #endif
 

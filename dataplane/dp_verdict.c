@@ -61,6 +61,12 @@ flow_query(const struct dp_flow *f, struct cpm_query *q)
 	q->field = CPM_FIELD_NONE;
 }
 
+void
+dp_flow_query(const struct dp_flow *f, struct cpm_query *q)
+{
+	flow_query(f, q);
+}
+
 static int
 is_pending(const struct dp_flow *f)
 {
@@ -488,6 +494,12 @@ anomaly_denies(const struct cpm_settings *set, uint32_t an)
 		if ((an & AN(i)) && set->anomaly_action[i] == CPM_DENY)
 			return 1;
 	return 0;
+}
+
+int
+dp_anomaly_denies(const struct cpm_settings *set, uint32_t an)
+{
+	return anomaly_denies(set, an);
 }
 
 /*

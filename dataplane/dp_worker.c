@@ -31,6 +31,7 @@
 #include "dp_fsm.h"
 #include "dp_log.h"
 #include "dp_policy.h"
+#include "dp_reval.h"
 #include "dp_verdict.h"
 #include "dp_worker.h"
 
@@ -447,8 +448,10 @@ loop_end(struct dp_worker *w, const int prof)
 	dp_worker_flush(w);
 	if (prof)
 		t0 = rte_rdtsc();
-	if (w->gen != NULL)
+	if (w->gen != NULL) {
 		age(w);
+		dp_reval_step(w);
+	}
 	rte_rcu_qsbr_quiescent(w->app->rcu, w->id);
 	if (prof)
 		w->prof_cycles += rte_rdtsc() - t0;

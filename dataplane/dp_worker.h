@@ -78,6 +78,9 @@ struct dp_worker {
 	uint64_t table_full_audit_ns;
 	uint64_t anomaly_audit_ns[DP_AN_MAX]; /* stateless anomalies: 1 record/s */
 	uint32_t end_pos;        /* shutdown: next flow index to end */
+	uint64_t reval_gen;      /* generation the revalidation walk is for (dp_reval.h) */
+	uint32_t reval_pos;      /* its next flow index */
+	uint8_t reval_active;    /* a walk is under way */
 	volatile int stopped;    /* the lcore function returned */
 	/*
 	 * Cycle accounting (benchmarks, or CHOKEPOINT_DP_CYCLES=1 in the

@@ -1416,6 +1416,11 @@ parse_root(struct pctx *c, const config_setting_t *root)
 				       "must be \"drop_records\" or \"deny_new_flows\"");
 		} else if (strcmp(k, "syslog") == 0) {
 			parse_syslog(c, s, k);
+		} else if (strcmp(k, "revalidate") == 0) {
+			if (config_setting_type(s) == CONFIG_TYPE_BOOL)
+				st->revalidate = config_setting_get_bool(s) ? 1 : 0;
+			else
+				cp_err(c->e, line_of(s), k, "must be true or false");
 		} else {
 			unknown_key(c, s, k);
 		}

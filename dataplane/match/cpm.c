@@ -575,6 +575,11 @@ check_settings(const struct cpm_settings *st, char *err, size_t errlen)
 		return cpm_fail(err, errlen, "policy blob: bad no_name action %u", st->no_name_action);
 	if (st->audit_overflow > CPM_AUDIT_DENY_NEW_FLOWS)
 		return cpm_fail(err, errlen, "policy blob: bad audit_overflow %u", st->audit_overflow);
+	for (size_t i = 0; i < sizeof(st->reserved); i++)
+		if (st->reserved[i] != 0)
+			return cpm_fail(err, errlen, "policy blob: reserved settings bytes not zero");
+	if (st->revalidate > 1)
+		return cpm_fail(err, errlen, "policy blob: bad revalidate %u", st->revalidate);
 	if (st->hold_timeout_ms == 0 || st->hold_max_bytes == 0 || st->hold_max_segments == 0 ||
 	    st->tcp_established_ms == 0 || st->tcp_halfopen_ms == 0 || st->tcp_closed_ms == 0 ||
 	    st->udp_ms == 0 || st->other_ms == 0)

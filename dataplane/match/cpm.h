@@ -97,6 +97,8 @@ struct cpm_settings {
 	uint8_t midstream_action;
 	uint8_t no_name_action;  /* hold bound/timeout hit without a name: 0 = treat as no name */
 	uint8_t audit_overflow;  /* enum cpm_audit_overflow (audit_overflow key) */
+	uint8_t revalidate;      /* 1: established flows are judged again by this policy */
+	uint8_t reserved[7];     /* 0 */
 	uint32_t hold_timeout_ms;       /* default 5000 */
 	uint32_t hold_max_bytes;        /* default 16384 */
 	uint32_t hold_max_segments;     /* default 16 */

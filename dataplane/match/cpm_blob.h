@@ -77,7 +77,7 @@
 #include "siphash.h"
 
 #define CPM_BLOB_MAGIC   0x4d50434bu /* "KCPM" read as little-endian bytes */
-#define CPM_BLOB_VERSION 2
+#define CPM_BLOB_VERSION 3
 #define CPM_BLOB_ALIGN   8
 
 #define CPM_NAME_MAX     253   /* longest normalised DNS name in a config */
@@ -256,9 +256,9 @@ cpm_blob_name_hash(const uint8_t key[CPM_SIPHASH_KEY_LEN], uint8_t kind,
 	return cpm_siphash_final(&s);
 }
 
-_Static_assert(sizeof(struct cpm_settings) == 168, "cpm_settings layout");
+_Static_assert(sizeof(struct cpm_settings) == 176, "cpm_settings layout");
 _Static_assert(sizeof(struct cpm_blob_dims) == 4 * 16 + 4 * 8, "cpm_blob_dims layout");
-_Static_assert(sizeof(struct cpm_blob_hdr) == 144 + 96 + 168 + 16 * CPM_SECT_MAX,
+_Static_assert(sizeof(struct cpm_blob_hdr) == 144 + 96 + 176 + 16 * CPM_SECT_MAX,
 	       "cpm_blob_hdr layout");
 _Static_assert(sizeof(struct cpm_blob_rule) == 40, "cpm_blob_rule layout");
 _Static_assert(sizeof(struct cpm_blob_imap) == 40, "cpm_blob_imap layout");

@@ -236,6 +236,31 @@ test_render_decision_anomaly_reason(void **state)
 		"\"boot\":\"0102030405060708\",\"worker\":1,\"wseq\":7,\"prev\":\"" ZERO64 "\"");
 }
 
+/* revalidate = true: an established flow the new policy denies (dataplane/dp_reval.h) */
+static void
+test_render_decision_revalidated(void **state)
+{
+	struct dp_event e = ev_decision_tls();
+	char line[CP_LINE_MAX];
+
+	e.verdict = DP_VERDICT_DENY;
+	e.reason = DP_REASON_REVALIDATED;
+	e.rule = -1;               /* the new policy's default */
+	e.alpn_len = 0;
+	e.ja4_len = 0;
+	e.tls_versions = 0;
+	e.flags = DP_EVF_ENFORCED;
+	render_one(&e, line, sizeof(line), 0);
+	assert_line(line,
+		"{\"v\":1,\"type\":\"flow.decision\",\"ts\":\"2025-11-25T23:51:24.123456Z\",\"seq\":1,"
+		"\"policy\":\"sha256:" SHA_HEX "\",\"rule\":null,\"verdict\":\"deny\","
+		"\"enforced\":true,\"reason\":\"revalidated\",\"proto\":\"tcp\","
+		"\"src\":\"10.1.2.3\",\"sport\":51234,\"dst\":\"203.0.113.7\",\"dport\":443,"
+		"\"app\":\"tls\",\"sni\":\"api.openai.com\",\"host\":null,\"alpn\":[],"
+		"\"tls_versions\":[],\"ech\":false,\"pqc\":false,\"ja4\":null,\"anomalies\":[],"
+		"\"boot\":\"0102030405060708\",\"worker\":1,\"wseq\":7,\"prev\":\"" ZERO64 "\"");
+}
+
 static void
 test_render_end(void **state)
 {
@@ -1326,6 +1351,7 @@ main(void)
 		cmocka_unit_test(test_render_decision_tls),
 		cmocka_unit_test(test_render_decision_http_v6_vlan),
 		cmocka_unit_test(test_render_decision_anomaly_reason),
+		cmocka_unit_test(test_render_decision_revalidated),
 		cmocka_unit_test(test_render_end),
 		cmocka_unit_test(test_render_gap_and_policy),
 		cmocka_unit_test(test_render_unknowns),

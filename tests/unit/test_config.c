@@ -329,6 +329,7 @@ test_every_setting(void **state)
 	assert_int_equal(st->quic_action, CPM_ALLOW);
 	assert_int_equal(st->table_full_action, CPM_ALLOW);
 	assert_int_equal(st->midstream_action, CPM_ALLOW);
+	assert_int_equal(st->revalidate, 1);
 	assert_int_equal(st->hold_timeout_ms, 3000);
 	assert_int_equal(st->hold_max_bytes, 8192);
 	assert_int_equal(st->hold_max_segments, 8);

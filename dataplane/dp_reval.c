@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * dp_reval.c: revalidation of established flows (see dp_reval.h).
+ */
+#include <netinet/in.h>
+#include <string.h>
+
+#include <rte_mbuf.h>
+
+#include "cpm.h"
+#include "dp_event.h"
+#include "dp_hold.h"
+#include "dp_local.h"
+#include "dp_names.h"
+#include "dp_policy.h"
+#include "dp_reval.h"
+#include "dp_verdict.h"
+
+/* The new generation's verdict for an established flow. */
+static void
+judge(struct dp_worker *w, const struct dp_flow *f, struct cpm_verdict *v)
+{
+	const struct dp_gen *g = w->gen;
+	const struct cpm_settings *set = g->set;
+	const struct dp_name_slot *ns;
+	struct cpm_query q;
+
+	v->rule = -1;
+	if (f->reason == DP_REASON_INBOUND) {
+		v->action = set->inbound_action;
+		v->reason = DP_REASON_INBOUND;
+		return;
+	}
+	if (f->reason == DP_REASON_MIDSTREAM) {
+		v->action = set->midstream_action;
+		v->reason = DP_REASON_MIDSTREAM;
+		return;
+	}
+	dp_flow_query(f, &q);
+	if (cpm_classify_l34(g->pol, &q, v) == CPM_DECIDED)
+		return;
+	ns = dp_names_slot(&w->names, f->name_id);
+	if (ns != NULL && f->name_kind != DP_NAME_NONE) {
+		q.field = f->name_kind == DP_NAME_SNI ? CPM_FIELD_SNI : CPM_FIELD_HOST;
+		q.name = ns->name;
+		q.name_len = ns->len;
+	}
+	if (cpm_match(g->pol, g->scratch[w->id], &q, v) != 0)
+		w->c[DP_C_MATCH_ERRORS]++;      /* v holds the default verdict */
+	if (v->action == CPM_ALLOW && dp_anomaly_denies(set, f->anomalies)) {
+		v->action = CPM_DENY;
+		v->reason = DP_REASON_ANOMALY;
+		v->rule = -1;
+	}
+}
+
+int
+dp_reval_flow(struct dp_worker *w, struct dp_flow *f)
+{
+	const struct dp_gen *g = w->gen;
+	const struct dp_name_slot *ns;
+	struct cpm_verdict v;
+	struct dp_event ev;
+
+	w->c[DP_C_REVALIDATED]++;
+	judge(w, f, &v);
+	if (v.action == CPM_ALLOW)
+		return 0;
+	/* denied: what is held is dropped, nothing passes from now on */
+	if (f->slot != DP_NO_SLOT) {
+		struct dp_slot *s = dp_hold_slot(&w->hold, f->slot);
+
+		w->c[DP_C_HELD_SEGS] -= s->n_segs;
+		w->c[DP_C_DROPPED] += s->n_segs;
+		dp_hold_slot_put(&w->hold, f->slot);
+		f->slot = DP_NO_SLOT;
+	}
+	if (f->state == DP_FS_UNIT)
+		w->c[DP_C_FLOWS_PENDING]--;
+	dp_stream_stop(&f->ws);
+	f->flags &= (uint16_t)~DP_FF_VERIFY;
+	f->flags |= DP_FF_ENFORCED;
+	if (f->key.l4proto == IPPROTO_TCP && !(f->flags & DP_FF_RST))
+		f->flags |= DP_FF_REVOKE_RST;
+	f->state = DP_FS_DENIED;
+	f->close_cause = DP_CLOSE_DENIED;
+	f->verdict = DP_VERDICT_DENY;
+	f->reason = DP_REASON_REVALIDATED;
+	f->rule = v.rule;
+	f->policy_gen = g->gen;
+	w->c[DP_C_DENY]++;
+	w->c[DP_C_REVOKED]++;
+	ns = dp_names_slot(&w->names, f->name_id);
+	dp_event_fill(&ev, DP_EV_DECISION, f, w->now_ns, ns != NULL ? ns->name : NULL,
+		      ns != NULL ? ns->len : 0, NULL, 0, NULL, w->replay);
+	dp_evq_push(&w->evq, &ev, w->c);
+	return 1;
+}
+
+void
+dp_reval_step(struct dp_worker *w)
+{
+	const struct dp_gen *g = w->gen;
+	struct dp_flow_table *t = &w->ft;
+	unsigned int i;
+
+	if (likely(w->reval_gen == g->gen) && !w->reval_active)
+		return;
+	if (w->reval_gen != g->gen) {
+		/* a new generation: a walk of its own (a walk under way for an older one ends) */
+		w->reval_gen = g->gen;
+		w->reval_pos = 0;
+		w->reval_active = g->set->revalidate && g->set->mode == CPM_MODE_ENFORCE &&
+				  !w->replay;
+		if (!w->reval_active)
+			return;
+	}
+	for (i = 0; i < DP_REVAL_BUDGET && w->reval_pos < t->capacity; i++, w->reval_pos++) {
+		struct dp_flow *f = &t->flows[w->reval_pos];
+
+		if ((f->state == DP_FS_ALLOWED || f->state == DP_FS_UNIT) &&
+		    f->policy_gen != g->gen)
+			dp_reval_flow(w, f);
+	}
+	if (w->reval_pos >= t->capacity)
+		w->reval_active = 0;
+}
+
+void
+dp_reval_rsts(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc, int dir)
+{
+	const struct dp_pkt *p = &pc->p;
+	uint32_t seq_end;
+
+	f->flags &= (uint16_t)~DP_FF_REVOKE_RST;
+	f->last_rst_ns = w->now_ns;
+	if (w->replay || pc->data == NULL || (p->tcp_flags & DP_TCP_RST))
+		return;
+	seq_end = p->seq + p->payload_len + ((p->tcp_flags & DP_TCP_SYN) ? 1 : 0) +
+		  ((p->tcp_flags & DP_TCP_FIN) ? 1 : 0);
+	for (int back = 0; back < 2; back++) {
+		struct rte_mbuf *m = rte_pktmbuf_alloc(w->app->rx_pool);
+		uint16_t port;
+		int n;
+
+		if (m == NULL)
+			return;
+		/*
+		 * back: to the sender of this packet, seq = its ACK field (its
+		 * rcv_nxt); else on to its peer, seq = this packet's (the peer's
+		 * rcv_nxt: the packet itself is dropped).
+		 */
+		if (back)
+			port = pc->pidx;
+		else
+			port = dir == DP_DIR_C2S ? dp_server_port(w, f) : f->client_port;
+		n = dp_local_build_rst(w, pc->data, p, back,
+				       back ? ((p->tcp_flags & DP_TCP_ACK) ? p->ack : 0) : p->seq,
+				       back ? seq_end : p->ack, rte_pktmbuf_mtod(m, uint8_t *),
+				       rte_pktmbuf_tailroom(m));
+		if (n < 0) {
+			rte_pktmbuf_free(m);
+			continue;
+		}
+		m->data_len = (uint16_t)n;
+		m->pkt_len = (uint32_t)n;
+		dp_tx(w, port, m);
+		w->c[DP_C_RST_SENT]++;
+	}
+}

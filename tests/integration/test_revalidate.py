@@ -1,0 +1,103 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""revalidate = true: a reload re-judges established flows (dataplane/dp_reval.h).
+
+A numbered probe stream (one line every 10 ms over one TLS connection, each echoed; see
+test_reload.py) to a name the first policy allows runs across a reload to a policy that
+no longer allows that name:
+  - with revalidate = true the connection is reset within a short time, both ends are sent
+    an RST, and a flow.decision with reason "revalidated" (verdict deny, the new policy's
+    hash) says so; a probe to a name both policies allow runs on untouched;
+  - with revalidate = false (the default) the same reload leaves the established stream
+    alone: it completes in order.
+"""
+
+import time
+
+import harness
+from conftest import default_policy
+from harness import expect_decision
+from test_reload import RULES_B, expect_complete, finish_probe, start_probe
+
+RESET_WITHIN_S = 3.0
+
+
+def policy_b(revalidate):
+    # hooks.slack.com is no longer allowed (default deny); api.openai.com still is
+    extra = {"revalidate": True} if revalidate else None
+    return default_policy(rules=RULES_B, extra=extra)
+
+
+def reload_to(app, config):
+    gen = harness.dp_generation(app.status_json())
+    app.reload(config, via="ctl")
+    app.wait_ready(generation=gen + 1, timeout=10)
+    return gen + 1
+
+
+def totals(app):
+    """dataplane.totals.* of chokepointctl status --json, by counter name."""
+    cnt = harness.counters(app.status_json())
+    pre = "dataplane.totals."
+    return {k[len(pre):]: v for k, v in cnt.items() if k.startswith(pre)}
+
+
+def test_revalidate_resets_a_denied_stream(env):
+    app = env.appliance
+    mark = app.mark()
+    before = totals(app)
+    denied, denied_sport = start_probe(env, duration=10.0, name="hooks.slack.com")
+    kept, kept_sport = start_probe(env, duration=6.0, name="api.openai.com")
+    first = app.decision_for(denied_sport)
+    expect_decision(first, sni="hooks.slack.com", rule="hooks", verdict="allow")
+    time.sleep(1.0)
+
+    topo = app.topo
+    resets = [topo.tcp_counters(ns)["EstabResets"] for ns in (topo.ns_client, topo.ns_server)]
+    t0 = time.monotonic()
+    reload_to(app, policy_b(revalidate=True))
+    while denied.alive() and time.monotonic() - t0 < 10:
+        time.sleep(0.02)
+    took = time.monotonic() - t0
+    res = finish_probe(denied, timeout=15)
+    assert res["result"] == "error", "the revoked stream was not cut: %s" % res
+    # both ends took an RST in ESTABLISHED (the probe's socket may report it as EOF)
+    for ns, n0 in zip((topo.ns_client, topo.ns_server), resets):
+        n1 = topo.tcp_counters(ns)["EstabResets"]
+        assert n1 > n0, "no established connection reset in %s (%d -> %d)" % (ns, n0, n1)
+    assert took < RESET_WITHIN_S, "the revoked stream lived %.2fs after the reload" % took
+    assert res["in_order"], res
+
+    rec = app.wait_decision_since(
+        mark, lambda r: r.get("sport") == denied_sport and r.get("reason") == "revalidated",
+        timeout=5, what="revalidated flow.decision")
+    expect_decision(rec, sni="hooks.slack.com", verdict="deny", enforced=True, rule=None,
+                    reason="revalidated")
+    assert rec["policy"] != first["policy"], "the revalidation names the old policy: %s" % rec
+    # the still-allowed stream was judged again and left alone
+    expect_complete(finish_probe(kept, timeout=30), "still allowed across a revalidating reload")
+    assert not app.decisions_since(mark, lambda r: r.get("sport") == kept_sport
+                                   and r.get("reason") == "revalidated")
+    after = totals(app)
+    assert after["revoked"] - before.get("revoked", 0) >= 1, after
+    assert after["revalidated"] - before.get("revalidated", 0) >= 2, after
+    # both ends were sent an RST
+    assert after["rst_sent"] - before["rst_sent"] >= 2, after
+
+
+def test_no_revalidate_keeps_established(env):
+    app = env.appliance
+    reload_to(app, default_policy())           # hooks allowed again
+    mark = app.mark()
+    pr, sport = start_probe(env, duration=5.0, name="hooks.slack.com")
+    time.sleep(1.0)
+    reload_to(app, policy_b(revalidate=False))
+    res = finish_probe(pr, timeout=30)
+    expect_complete(res, "revalidate = false: established stream across the reload")
+    assert not app.decisions_since(mark, lambda r: r.get("reason") == "revalidated")
+    # a new flow to the name is denied by the new policy all the same
+    r = env.clients.curl("hooks.slack.com", harness.SERVER4)
+    harness.expect_reset(r, "hooks after the reload")
+
+
+def test_audit_trail_verifies(env):
+    harness.check_trail(env)
