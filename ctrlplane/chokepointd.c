@@ -29,6 +29,7 @@
 #include "cp_syslog.h"
 #include "cp_status.h"
 #include "cp_util.h"
+#include "cpm.h"
 
 #define DEFAULT_CONFIG "/etc/chokepoint/chokepoint.conf"
 #define MAX_CTL_CONNS 16
@@ -84,7 +85,8 @@ usage(FILE *f)
 		"  --dp-socket PATH     dataplane socket (default " CP_DEFAULT_DP_SOCK ")\n"
 		"  --ctl-socket PATH    control socket (default " CP_DEFAULT_CTL_SOCK ")\n"
 		"  --audit PATH         audit trail (default: audit.path of the config)\n"
-		"  --check FILE         validate and compile FILE, print its sha256, exit 0/1\n"
+		"  --check FILE         validate and compile FILE; print the files its hash covers\n"
+		"                       (sha256sum lines), the policy hash, rules and sizes; exit 0/1\n"
 		"  -v, --verbose        debug logging\n"
 		"Signals: SIGHUP reloads the policy; SIGTERM/SIGINT exit.\n");
 }
@@ -108,6 +110,7 @@ log_errors(const char *what, const char *err)
 static int
 check_only(const char *file)
 {
+	struct cpm_policy *cpm = NULL;
 	struct cp_policy *pol = NULL;
 	char *err = calloc(1, ERR_MAX);
 	char hex[65];
@@ -125,8 +128,15 @@ check_only(const char *file)
 		free(err);
 		return 1;
 	}
-	printf("%s: ok: %u rules, policy sha256:%s\n", file, pol->n_rules,
-	       cp_hex(pol->sha256, 32, hex));
+	/* what the hash covers (sha256sum lines), then the summary line */
+	fputs(cp_policy_manifest(pol), stdout);
+	rc = cpm_policy_load(pol->blob, pol->blob_len, &cpm, err, ERR_MAX);
+	printf("%s: ok: %u rules, policy sha256:%s, compiled %zu bytes", file, pol->n_rules,
+	       cp_hex(pol->sha256, 32, hex), pol->blob_len);
+	if (rc == 0)
+		printf(", loaded %zu bytes", cpm_policy_size(cpm));
+	printf("\n");
+	cpm_policy_free(cpm);
 	cp_policy_free(pol);
 	free(err);
 	return 0;

@@ -191,8 +191,26 @@ def main():
     # --check
     p = subprocess.run([CPD, "--check", cfg], capture_output=True, text=True)
     check(p.returncode == 0 and re.match(
-        re.escape(cfg) + r": ok: 1 rules, policy sha256:[0-9a-f]{64}\n$", p.stdout),
-        "--check good file: " + p.stdout.strip())
+        r"[0-9a-f]{64}  " + re.escape(cfg) + "\n" + re.escape(cfg) +
+        r": ok: 1 rules, policy sha256:[0-9a-f]{64}, compiled \d+ bytes, loaded \d+ bytes\n$",
+        p.stdout), "--check good file: " + p.stdout.strip())
+    # with a list file: the manifest (sha256sum lines, the config first), whose own
+    # SHA-256 is the policy hash, then the summary (nginx -t style)
+    with open(tmp + "/names.txt", "w") as f:
+        f.write("# allowed\napi.openai.com\n.anthropic.com\n")
+    with open(tmp + "/lists.conf", "w") as f:
+        f.write('default = "deny";\nrules = ( { id = "l"; action = "allow"; '
+                'sni_file = "names.txt"; }, { id = "d"; action = "deny"; sni = ["x.example"]; } );\n')
+    p = subprocess.run([CPD, "--check", "lists.conf"], capture_output=True, text=True, cwd=tmp)
+    lines = p.stdout.splitlines(keepends=True)
+    want = ["%s  lists.conf\n" % hashlib.sha256(open(tmp + "/lists.conf", "rb").read()).hexdigest(),
+            "%s  names.txt\n" % hashlib.sha256(open(tmp + "/names.txt", "rb").read()).hexdigest()]
+    m = re.match(r"lists\.conf: ok: 2 rules, policy sha256:([0-9a-f]{64}), compiled (\d+) bytes, "
+                 r"loaded (\d+) bytes\n$", lines[-1] if lines else "")
+    check(p.returncode == 0 and lines[:-1] == want and m is not None and
+          m.group(1) == hashlib.sha256("".join(want).encode()).hexdigest() and
+          0 < int(m.group(2)) <= int(m.group(3)),
+          "--check prints the manifest, the hash of the manifest, rules and sizes: " + p.stdout)
     p = subprocess.run([CPD, "--check", bad], capture_output=True, text=True)
     check(p.returncode == 1 and bad + ":1: default:" in p.stderr and bad + ":2:" in p.stderr,
           "--check bad file names file:line of every error: " + p.stderr.strip())
