@@ -112,6 +112,28 @@ csum_fold(uint64_t sum)
 	return (uint16_t)sum;
 }
 
+/*
+ * The IPv4 header checksum verifies (ihl: a multiple of 4, 20-60). Sums
+ * host-order 32-bit words: a ones-complement sum folded to 16 bits is the
+ * byte swap of the big-endian one, and 0xffff is its own swap.
+ */
+static inline int
+ipv4_hdr_cksum_ok(const uint8_t *ip, uint32_t ihl)
+{
+	uint64_t sum = 0;
+	uint32_t w, i;
+
+	for (i = 0; i < ihl; i += 4) {
+		memcpy(&w, ip + i, 4);
+		sum += w;
+	}
+	sum = (sum & 0xffffffffu) + (sum >> 32);
+	sum = (sum & 0xffffffffu) + (sum >> 32);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return sum == 0xffff;
+}
+
 /* Pseudo-header sum for an L4 segment of l4len bytes. */
 static uint64_t
 pseudo_sum(const struct dp_pkt *p, uint32_t l4len)
@@ -224,8 +246,8 @@ decode_ipv4(const uint8_t *buf, size_t len, struct dp_pkt *p, unsigned flags)
 		return DP_DEC_BAD_IP;
 	if (tot > avail)
 		return DP_DEC_TRUNCATED;
-	if (!(flags & DP_DECODE_NO_IP_CKSUM) &&
-	    csum_fold(csum_add(0, ip, ihl)) != 0xffff)
+	if (!(flags & (DP_DECODE_NO_IP_CKSUM | DP_DECODE_IP_CKSUM_GOOD)) &&
+	    !ipv4_hdr_cksum_ok(ip, ihl))
 		return DP_DEC_BAD_IP;
 	p->l3_len = (uint16_t)ihl;
 	p->ip_len = tot;
@@ -695,32 +717,71 @@ dp_strip_syn_payload(uint8_t *buf, size_t len, struct dp_pkt *p)
 
 /* ----------------------------------------------------------- flow key */
 
+/* 8 bytes as a big-endian integer (so integer order is memcmp order) */
+static inline uint64_t
+ld64be(const uint8_t *b)
+{
+	uint64_t v;
+
+	memcpy(&v, b, 8);
+	return __builtin_bswap64(v);
+}
+
+/*
+ * Built in registers and stored once, word by word (no memset, no memcmp):
+ * the addresses are compared as big-endian integers, the order memcmp gives.
+ */
 void
 dp_flow_key_make(const struct dp_pkt *p, struct dp_flow_key *key, int *a_is_src)
 {
-	size_t alen = p->family == 6 ? 16 : 4;
+	uint64_t s0, s1, d0, d1;
+	uint16_t vlan = p->n_vlans ? p->vlan[0] : 0;
 	int c;
 
-	memset(key, 0, sizeof(*key));
+	if (p->family == 6) {
+		s0 = ld64be(p->src);
+		s1 = ld64be(p->src + 8);
+		d0 = ld64be(p->dst);
+		d1 = ld64be(p->dst + 8);
+	} else {
+		uint32_t s, d;
+
+		memcpy(&s, p->src, 4);
+		memcpy(&d, p->dst, 4);
+		s0 = (uint64_t)__builtin_bswap32(s) << 32;
+		d0 = (uint64_t)__builtin_bswap32(d) << 32;
+		s1 = 0;
+		d1 = 0;
+	}
+	if (s0 != d0)
+		c = s0 < d0 ? -1 : 1;
+	else if (s1 != d1)
+		c = s1 < d1 ? -1 : 1;
+	else
+		c = (p->sport > p->dport) - (p->sport < p->dport);
+	if (c > 0) {
+		uint64_t t0 = s0, t1 = s1;
+
+		s0 = d0;
+		s1 = d1;
+		d0 = t0;
+		d1 = t1;
+	}
+	s0 = __builtin_bswap64(s0);
+	s1 = __builtin_bswap64(s1);
+	d0 = __builtin_bswap64(d0);
+	d1 = __builtin_bswap64(d1);
+	memcpy(key->a, &s0, 8);
+	memcpy(key->a + 8, &s1, 8);
+	memcpy(key->b, &d0, 8);
+	memcpy(key->b + 8, &d1, 8);
+	key->pa = c <= 0 ? p->sport : p->dport;
+	key->pb = c <= 0 ? p->dport : p->sport;
+	key->vlan = vlan;
 	key->family = p->family;
 	key->l4proto = p->l4proto;
-	key->vlan = p->n_vlans ? p->vlan[0] : 0;
 	key->gwlb_ep = p->gwlb_ep;
 	key->gwlb_att = p->gwlb_att;
-	c = memcmp(p->src, p->dst, alen);
-	if (c == 0)
-		c = (p->sport > p->dport) - (p->sport < p->dport);
-	if (c <= 0) {
-		memcpy(key->a, p->src, alen);
-		memcpy(key->b, p->dst, alen);
-		key->pa = p->sport;
-		key->pb = p->dport;
-	} else {
-		memcpy(key->a, p->dst, alen);
-		memcpy(key->b, p->src, alen);
-		key->pa = p->dport;
-		key->pb = p->sport;
-	}
 	if (a_is_src)
 		*a_is_src = c <= 0;
 }

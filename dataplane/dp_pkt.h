@@ -102,6 +102,11 @@ enum dp_decode_result dp_decode(const uint8_t *buf, size_t len, enum dp_link lin
  */
 #define DP_DECODE_TSO_LEN0 0x2u
 #define DP_DECODE_REPLAY (DP_DECODE_NO_IP_CKSUM | DP_DECODE_TSO_LEN0)
+/*
+ * DP_DECODE_IP_CKSUM_GOOD: the NIC verified the IPv4 header checksum
+ * (RTE_MBUF_F_RX_IP_CKSUM_GOOD), so it is not summed again in software.
+ */
+#define DP_DECODE_IP_CKSUM_GOOD 0x4u
 enum dp_decode_result dp_decode_flags(const uint8_t *buf, size_t len, enum dp_link link,
 				      unsigned flags, struct dp_pkt *p);
 

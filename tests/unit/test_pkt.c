@@ -445,6 +445,20 @@ test_ip_cksum_and_replay_flags(void **state)
 	assert_int_equal(dp_decode(b, fr->len, DP_LINK_ETHERNET, &p), DP_DEC_BAD_IP);
 	assert_int_equal(dp_decode_flags(b, fr->len, DP_LINK_ETHERNET, DP_DECODE_NO_IP_CKSUM, &p),
 			 DP_DEC_OK);
+	/* the NIC said the header checksum is good: not summed again */
+	assert_int_equal(dp_decode_flags(b, fr->len, DP_LINK_ETHERNET, DP_DECODE_IP_CKSUM_GOOD,
+					 &p), DP_DEC_OK);
+	/* every single-bit error in the header fails the software check (IHL 5) */
+	for (unsigned int bit = 0; bit < 20 * 8; bit++) {
+		memcpy(b, fr->data, fr->len);
+		if (bit / 8 == 0 || bit / 8 == 2 || bit / 8 == 3)
+			continue;       /* version/IHL and total length fail for other reasons */
+		b[14 + bit / 8] ^= (uint8_t)(1u << (bit % 8));
+		if (dp_decode(b, fr->len, DP_LINK_ETHERNET, &p) != DP_DEC_BAD_IP)
+			fail_msg("header bit %u flipped: not BAD_IP", bit);
+	}
+	memcpy(b, fr->data, fr->len);
+	assert_int_equal(dp_decode(b, fr->len, DP_LINK_ETHERNET, &p), DP_DEC_OK);
 	b[14 + 10] = b[14 + 11] = 0;    /* left to the NIC */
 	assert_int_equal(dp_decode(b, fr->len, DP_LINK_ETHERNET, &p), DP_DEC_BAD_IP);
 	assert_int_equal(dp_decode_flags(b, fr->len, DP_LINK_ETHERNET, DP_DECODE_REPLAY, &p),
@@ -695,6 +709,64 @@ test_flow_key_symmetry(void **state)
 		checked++;
 	}
 	assert_true(checked >= 8);
+}
+
+/* The key as memcmp of the addresses orders it: the reference. */
+static void
+ref_key_make(const struct dp_pkt *p, struct dp_flow_key *key, int *a_is_src)
+{
+	size_t alen = p->family == 6 ? 16 : 4;
+	int c;
+
+	memset(key, 0, sizeof(*key));
+	key->family = p->family;
+	key->l4proto = p->l4proto;
+	key->vlan = p->n_vlans ? p->vlan[0] : 0;
+	key->gwlb_ep = p->gwlb_ep;
+	key->gwlb_att = p->gwlb_att;
+	c = memcmp(p->src, p->dst, alen);
+	if (c == 0)
+		c = (p->sport > p->dport) - (p->sport < p->dport);
+	memcpy(key->a, c <= 0 ? p->src : p->dst, alen);
+	memcpy(key->b, c <= 0 ? p->dst : p->src, alen);
+	key->pa = c <= 0 ? p->sport : p->dport;
+	key->pb = c <= 0 ? p->dport : p->sport;
+	*a_is_src = c <= 0;
+}
+
+static void
+test_flow_key_random(void **state)
+{
+	uint64_t x = 0x243f6a8885a308d3ull;
+
+	(void)state;
+	/* addresses that share long prefixes, differ in one byte, or are equal */
+	for (unsigned int i = 0; i < 200000; i++) {
+		struct dp_pkt p;
+		struct dp_flow_key k, r;
+		int a, ra;
+
+		memset(&p, 0, sizeof(p));
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+		p.family = (x >> 60) & 1 ? 6 : 4;
+		p.l4proto = (x >> 59) & 1 ? 6 : 17;
+		for (unsigned int j = 0; j < (p.family == 6 ? 16u : 4u); j++) {
+			x = x * 6364136223846793005ull + 1442695040888963407ull;
+			p.src[j] = (uint8_t)((x >> 33) & 3) * 0x55;
+			p.dst[j] = (x >> 40) & 1 ? p.src[j] : (uint8_t)((x >> 41) & 3) * 0x55;
+		}
+		p.sport = (uint16_t)((x >> 20) & 3);
+		p.dport = (uint16_t)((x >> 22) & 3);
+		p.n_vlans = (x >> 24) & 1;
+		p.vlan[0] = (uint16_t)(x >> 25) & 0xfff;
+		p.gwlb_ep = (x >> 37) & 1 ? x : 0;
+		p.gwlb_att = (x >> 38) & 1 ? ~x : 0;
+		ref_key_make(&p, &r, &ra);
+		memset(&k, 0xa5, sizeof(k));    /* stale bytes must all be overwritten */
+		dp_flow_key_make(&p, &k, &a);
+		assert_memory_equal(&k, &r, sizeof(k));
+		assert_int_equal(a, ra);
+	}
 }
 
 static void
@@ -1060,6 +1132,7 @@ main(void)
 		cmocka_unit_test(test_strip_syn_payload),
 		cmocka_unit_test(test_flow_key_symmetry),
 		cmocka_unit_test(test_flow_key_fields),
+		cmocka_unit_test(test_flow_key_random),
 		cmocka_unit_test(test_flow_hash_spread),
 		cmocka_unit_test(test_pcap_linktype),
 		cmocka_unit_test(test_corpus_truth),
