@@ -252,6 +252,7 @@ status_reply(struct daemon *d, struct ctl_conn *c, bool json, bool with_stats)
 	cp_audit_head(d->audit, head);
 	in.audit_head = head;
 	in.c = cp_dplink_counters(d->link);
+	in.gens = cp_dplink_gens(d->link);
 	cp_audit_stats(d->audit, &as);
 	in.as = &as;
 	if (d->syslog != NULL) {

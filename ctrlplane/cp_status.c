@@ -88,6 +88,71 @@ summary(struct out *o, const struct dp_msg_stats *s, const char *title,
 	put(o, "\n");
 }
 
+/* The id of rule index r of the stats' generation ("#r" when unknown). */
+static const char *
+rule_name(const struct cp_status_in *in, uint32_t r, char *tmp, size_t len)
+{
+	const char *id = in->gens != NULL ?
+		cp_gens_rule_id(in->gens, in->stats->rule_hits_gen, (int32_t)r) : NULL;
+
+	if (id != NULL)
+		return id;
+	snprintf(tmp, len, "#%u", r);
+	return tmp;
+}
+
+static unsigned
+n_rule_hits(const struct dp_msg_stats *s)
+{
+	return s->rule_hits_n > DP_RULE_HITS_MAX ? DP_RULE_HITS_MAX : s->rule_hits_n;
+}
+
+static void
+rule_hits_text(struct out *o, const struct cp_status_in *in)
+{
+	const struct dp_msg_stats *s = in->stats;
+	char tmp[16];
+
+	if (s->rule_hits_gen == 0)
+		return;
+	put(o, "rule hits (policy generation %" PRIu64 "):\n", s->rule_hits_gen);
+	for (unsigned r = 0; r < n_rule_hits(s); r++)
+		put(o, "  %-32s %14" PRIu64 "\n", rule_name(in, r, tmp, sizeof(tmp)),
+		    s->rule_hits[r]);
+	if (s->rule_hits_other != 0)
+		put(o, "  %-32s %14" PRIu64 "\n", "(rules past the first 256)", s->rule_hits_other);
+	put(o, "  %-32s %14" PRIu64 "\n", "(no rule: default, fixed setting)",
+	    s->rule_hits_none);
+}
+
+static void
+rule_hits_json(struct cp_json *j, const struct cp_status_in *in)
+{
+	const struct dp_msg_stats *s = in->stats;
+	char tmp[16];
+
+	cp_json_key(j, "rule_hits");
+	cp_json_obj_begin(j);
+	cp_json_key(j, "generation");
+	cp_json_u64(j, s->rule_hits_gen);
+	cp_json_key(j, "rules");
+	cp_json_arr_begin(j);
+	for (unsigned r = 0; r < n_rule_hits(s); r++) {
+		cp_json_obj_begin(j);
+		cp_json_key(j, "rule");
+		cp_json_strz(j, rule_name(in, r, tmp, sizeof(tmp)));
+		cp_json_key(j, "hits");
+		cp_json_u64(j, s->rule_hits[r]);
+		cp_json_obj_end(j);
+	}
+	cp_json_arr_end(j);
+	cp_json_key(j, "other_rules");
+	cp_json_u64(j, s->rule_hits_other);
+	cp_json_key(j, "no_rule");
+	cp_json_u64(j, s->rule_hits_none);
+	cp_json_obj_end(j);
+}
+
 int
 cp_status_text(const struct cp_status_in *in, char *buf, size_t cap)
 {
@@ -148,6 +213,7 @@ cp_status_text(const struct cp_status_in *in, char *buf, size_t cap)
 	summary(&o, s, "flows", flow_counters, sizeof(flow_counters) / sizeof(flow_counters[0]));
 	summary(&o, s, "verdicts", verdict_counters,
 		sizeof(verdict_counters) / sizeof(verdict_counters[0]));
+	rule_hits_text(&o, in);
 	put(&o, "ports:\n  %-4s %-20s %12s %12s %14s %14s %8s %8s %8s %8s\n", "port", "name",
 	    "rx_pkts", "tx_pkts", "rx_bytes", "tx_bytes", "missed", "rx_err", "tx_err", "nombuf");
 	for (unsigned p = 0; p < n_ports(s); p++) {
@@ -237,6 +303,7 @@ cp_status_json(const struct cp_status_in *in, char *buf, size_t cap)
 		cp_json_u64(&j, s->n_workers);
 		cp_json_key(&j, "events_pending");
 		cp_json_u64(&j, s->events_pending);
+		rule_hits_json(&j, in);
 		cp_json_key(&j, "ports");
 		cp_json_arr_begin(&j);
 		for (unsigned p = 0; p < n_ports(s); p++) {

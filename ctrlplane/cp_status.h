@@ -36,6 +36,7 @@ struct cp_status_in {
 	const struct cp_audit_stats *as;     /* checkpoints, rotations */
 	const struct cp_syslog_stats *syslog; /* NULL when not exporting */
 	const struct cp_dplink_counters *c;
+	const struct cp_gens *gens;          /* rule ids of the rule hits; NULL: indexes */
 };
 
 /* Render into out (NUL-terminated). Length, or -ENOSPC. */

@@ -326,6 +326,19 @@ send_stats(struct dp_ctl *c)
 		for (unsigned int k = 0; k < DP_C_MAX; k++)
 			s->counters[i][k] = __atomic_load_n(&app->workers[i]->c[k],
 							    __ATOMIC_RELAXED);
+	if (g != NULL) {
+		s->rule_hits_gen = g->gen;
+		s->rule_hits_n = RTE_MIN(g->n_rules, (uint32_t)DP_RULE_HITS_MAX);
+		for (uint32_t r = 0; r < g->n_rules; r++) {
+			uint64_t h = dp_gen_hits(g, app->cfg.n_workers, r);
+
+			if (r < s->rule_hits_n)
+				s->rule_hits[r] = h;
+			else
+				s->rule_hits_other += h;
+		}
+		s->rule_hits_none = dp_gen_hits(g, app->cfg.n_workers, g->n_rules);
+	}
 	if (send_msg(c, s, sizeof(*s)) == -EAGAIN)
 		DP_LOG(ctl, WARNING, "STATS not sent: socket full");
 	free(s);

@@ -51,6 +51,7 @@ gen_free(struct dp_gen *g)
 	for (i = 0; i < DP_MAX_WORKERS; i++)
 		cpm_scratch_free(g->scratch[i]);
 	cpm_policy_free(g->pol);
+	free(g->hits);
 	if (g->map != NULL)
 		munmap((void *)(uintptr_t)g->map, g->map_len);
 	free(g);
@@ -134,6 +135,17 @@ dp_policy_apply(struct dp_proc *app, int fd, const struct dp_msg_policy *msg,
 	}
 	g->set = cpm_settings(g->pol);
 	g->n_rules = cpm_rule_count(g->pol);
+	/* per worker rows of whole cache lines: n_rules + 1 counters (the last: no rule) */
+	g->hits_stride = (uint32_t)RTE_ALIGN_CEIL((size_t)g->n_rules + 1,
+						  RTE_CACHE_LINE_SIZE / sizeof(uint64_t));
+	g->hits = aligned_alloc(RTE_CACHE_LINE_SIZE,
+				(size_t)g->hits_stride * app->cfg.n_workers * sizeof(uint64_t));
+	if (g->hits == NULL) {
+		snprintf(err, errlen, "cannot allocate the rule hit counters");
+		ret = -ENOMEM;
+		goto err_free;
+	}
+	memset(g->hits, 0, (size_t)g->hits_stride * app->cfg.n_workers * sizeof(uint64_t));
 	memcpy(g->sha256, msg->sha256, 32);
 
 	old = app->gen;
@@ -152,6 +164,16 @@ dp_policy_apply(struct dp_proc *app, int fd, const struct dp_msg_policy *msg,
 err_free:
 	gen_free(g);
 	return ret < 0 ? ret : -EINVAL;
+}
+
+uint64_t
+dp_gen_hits(const struct dp_gen *g, unsigned int n_workers, uint32_t r)
+{
+	uint64_t t = 0;
+
+	for (unsigned int w = 0; w < n_workers; w++)
+		t += __atomic_load_n(&g->hits[(size_t)w * g->hits_stride + r], __ATOMIC_RELAXED);
+	return t;
 }
 
 void

@@ -31,6 +31,13 @@ struct dp_gen {
 	size_t map_len;
 	uint8_t sha256[32];
 	uint32_t n_rules;
+	/*
+	 * Decisions per rule, per worker: worker w counts rule r (r < 0: no
+	 * rule, index n_rules) at hits[w * hits_stride + r] (dp_gen_hit); a
+	 * worker's row is whole cache lines. The control thread reads them.
+	 */
+	uint64_t *hits;
+	uint32_t hits_stride;
 	uint64_t token;          /* RCU token once retired */
 	struct dp_gen *next;     /* retired list */
 };
@@ -41,6 +48,18 @@ dp_policy_live(struct dp_proc *app)
 {
 	return __atomic_load_n(&app->gen, __ATOMIC_ACQUIRE);
 }
+
+/* Count a decision of worker wid by rule (-1: no rule) in generation g. */
+static inline void
+dp_gen_hit(const struct dp_gen *g, unsigned int wid, int32_t rule)
+{
+	uint32_t r = rule < 0 || (uint32_t)rule >= g->n_rules ? g->n_rules : (uint32_t)rule;
+
+	g->hits[(size_t)wid * g->hits_stride + r]++;
+}
+
+/* Hits of rule index r (n_rules: no rule) summed over n workers. */
+uint64_t dp_gen_hits(const struct dp_gen *g, unsigned int n_workers, uint32_t r);
 
 /* Create the RCU variable for n workers. */
 int dp_policy_init(struct dp_proc *app);

@@ -40,6 +40,7 @@
 #define DP_JA4_MAX       40
 #define DP_REASON_TEXT_MAX 200 /* NACK reason text, NUL included */
 #define DP_EVENTS_PER_MSG 32
+#define DP_RULE_HITS_MAX 256      /* rules whose hits STATS carries one by one */
 
 enum dp_msg_type {
 	DP_MSG_HELLO = 1,
@@ -364,6 +365,19 @@ struct dp_msg_stats {
 	uint64_t events_pending;  /* in rings + retention, not yet acknowledged */
 	struct dp_port_stats ports[DP_MAX_PORTS];
 	uint64_t counters[DP_MAX_WORKERS][DP_C_MAX];
+	/*
+	 * Decisions per policy rule of the live generation, summed over the
+	 * workers (each counts its own, per generation, when it decides):
+	 * rule_hits[i] for rule index i < rule_hits_n = min(rules,
+	 * DP_RULE_HITS_MAX); the rules past that summed in rule_hits_other;
+	 * decisions by no rule (the default, a fixed setting) in rule_hits_none.
+	 */
+	uint64_t rule_hits_gen;
+	uint32_t rule_hits_n;
+	uint32_t rule_hits_pad;
+	uint64_t rule_hits_none;
+	uint64_t rule_hits_other;
+	uint64_t rule_hits[DP_RULE_HITS_MAX];
 };
 
 #ifdef DP_PROTO_NAMES

@@ -88,6 +88,7 @@ dp_reval_flow(struct dp_worker *w, struct dp_flow *f)
 	f->reason = DP_REASON_REVALIDATED;
 	f->rule = v.rule;
 	f->policy_gen = g->gen;
+	dp_gen_hit(g, w->id, v.rule);
 	w->c[DP_C_DENY]++;
 	w->c[DP_C_REVOKED]++;
 	ns = dp_names_slot(&w->names, f->name_id);

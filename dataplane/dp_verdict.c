@@ -88,6 +88,7 @@ finish(struct dp_worker *w, struct dp_flow *f, const struct cpm_verdict *v,
 	f->reason = v->reason;
 	f->rule = v->rule;
 	f->policy_gen = g->gen;
+	dp_gen_hit(g, w->id, v->rule);
 	if (g->set->mode == CPM_MODE_ENFORCE)
 		f->flags |= DP_FF_ENFORCED;
 	else

@@ -50,6 +50,8 @@ def dp_counter_max():
 
 
 N_COUNTERS = dp_counter_max()
+RULE_HITS_MAX = int(re.search(r"#define DP_RULE_HITS_MAX (\d+)", open(os.path.join(
+    SRC, "dataplane", "dp_proto.h"), encoding="ascii").read()).group(1))
 FAILS = []
 
 
@@ -90,7 +92,10 @@ def stats_msg(allow):
     counters = [0] * (16 * N_COUNTERS)
     counters[9] = allow             # worker 0, DP_C_ALLOW (index 9)
     counters[N_COUNTERS + 9] = 1    # worker 1
-    body = head + ports + struct.pack("<%dQ" % len(counters), *counters)
+    # rule hits of generation 1 (dp_proto.h): 1 rule ("llm") hit `allow` times, 3 by no rule
+    hits = struct.pack("<QIIQQ", 1, 1, 0, 3, 0) + struct.pack("<%dQ" % RULE_HITS_MAX,
+                                                                *([allow] + [0] * (RULE_HITS_MAX - 1)))
+    body = head + ports + struct.pack("<%dQ" % len(counters), *counters) + hits
     return hdr(STATS, 16 + len(body)) + body
 
 
@@ -277,6 +282,7 @@ def main():
     out = c.communicate(timeout=10)[0].decode()
     check(c.returncode == 0 and "dataplane: connected, pid 4242" in out and
           re.search(r"allow +41 +1 +42", out) and "net_af_packet1" in out and
+          re.search(r"rule hits \(policy generation 1\):\n +llm +41\n +\(no rule[^\n]*\) +3\n", out) and
           "live on the dataplane" in out, "status with the dataplane's counters")
     c = subprocess.Popen([CTL, "--socket", run + "/ctl.sock", "status", "--json"],
                          stdout=subprocess.PIPE)
@@ -285,6 +291,8 @@ def main():
     js = json.loads(c.communicate(timeout=10)[0])
     check(js["dataplane"]["connected"] and js["dataplane"]["totals"]["allow"] == 6 and
           js["dataplane"]["per_worker"]["allow"][:2] == [5, 1] and
+          js["dataplane"]["rule_hits"] == {"generation": 1, "rules": [{"rule": "llm", "hits": 5}],
+                                           "other_rules": 0, "no_rule": 3} and
           js["audit"]["next_seq"] == 4, "status --json with counters")
     # a dataplane that does not answer: at most 2 s
     t0 = time.time()

@@ -54,7 +54,7 @@ def test_revalidate_resets_a_denied_stream(env):
     topo = app.topo
     resets = [topo.tcp_counters(ns)["EstabResets"] for ns in (topo.ns_client, topo.ns_server)]
     t0 = time.monotonic()
-    reload_to(app, policy_b(revalidate=True))
+    rec_gen = reload_to(app, policy_b(revalidate=True))
     while denied.alive() and time.monotonic() - t0 < 10:
         time.sleep(0.02)
     took = time.monotonic() - t0
@@ -82,6 +82,9 @@ def test_revalidate_resets_a_denied_stream(env):
     assert after["revalidated"] - before.get("revalidated", 0) >= 2, after
     # both ends were sent an RST
     assert after["rst_sent"] - before["rst_sent"] >= 2, after
+    # the revocation is a decision of the new generation by no rule (its default)
+    hits = app.status_json()["dataplane"]["rule_hits"]
+    assert hits["generation"] == rec_gen and hits["no_rule"] >= 1, hits
 
 
 def test_no_revalidate_keeps_established(env):
@@ -97,6 +100,35 @@ def test_no_revalidate_keeps_established(env):
     # a new flow to the name is denied by the new policy all the same
     r = env.clients.curl("hooks.slack.com", harness.SERVER4)
     harness.expect_reset(r, "hooks after the reload")
+
+
+def test_rule_hits_in_status(env):
+    """Per-rule hit counters of the live generation (chokepointctl status, text and JSON),
+    counted at decision time; the records' `rule` is the same rule id."""
+    app = env.appliance
+    gen = reload_to(app, default_policy())
+    st = app.status_json()["dataplane"]["rule_hits"]
+    assert st["generation"] == gen and st["no_rule"] == 0, st
+    assert [r["rule"] for r in st["rules"]] == ["llm", "hooks", "docs", "no-evil", "no-blocked"]
+    assert all(r["hits"] == 0 for r in st["rules"]), st
+    sports = {}
+    for name in ("api.openai.com", "api.anthropic.com", "evil.example.net",
+                 "unlisted.example.org"):
+        r = env.clients.curl(name, harness.SERVER4)
+        sports[name] = r["sport"]
+    want_rule = {"api.openai.com": "llm", "api.anthropic.com": "llm",
+                 "evil.example.net": "no-evil", "unlisted.example.org": None}
+    for name, sport in sports.items():
+        expect_decision(app.decision_for(sport), sni=name, rule=want_rule[name])
+    st = app.status_json()["dataplane"]["rule_hits"]
+    hits = {r["rule"]: r["hits"] for r in st["rules"]}
+    assert hits == {"llm": 2, "hooks": 0, "docs": 0, "no-evil": 1, "no-blocked": 0}, st
+    assert st["no_rule"] == 1 and st["other_rules"] == 0, st
+    out = app.ctl("status").stdout
+    assert "rule hits (policy generation %d):" % gen in out, out
+    assert any(line.split() == ["llm", "2"] for line in out.splitlines()), out
+    assert any(line.split()[-1:] == ["1"] and "(no rule" in line
+               for line in out.splitlines()), out
 
 
 def test_audit_trail_verifies(env):
