@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * ja4.c: JA4 fingerprint (see ja4.h for the spec version and the recipe).
- * SHA-256 through OpenSSL's EVP one-shot digest.
+ * SHA-256 through OpenSSL's EVP one-shot digest, with the SHA-256 EVP_MD
+ * fetched once per process: EVP_sha256() makes OpenSSL 3 fetch the
+ * implementation on every digest (a locked lookup in the provider store),
+ * which was a visible share of a new flow's cost (docs/performance.md).
  */
+#include <pthread.h>
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
@@ -12,6 +16,23 @@
 #include "ja4.h"
 
 static const char hexd[] = "0123456789abcdef";
+
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static EVP_MD *sha256_fetched;
+
+static void
+sha256_fetch(void)
+{
+	sha256_fetched = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+/* The SHA-256 digest: fetched once; the implicit-fetch one if that failed. */
+static const EVP_MD *
+sha256_md(void)
+{
+	pthread_once(&sha256_once, sha256_fetch);
+	return sha256_fetched != NULL ? sha256_fetched : EVP_sha256();
+}
 
 static int
 is_alnum(uint8_t c)
@@ -50,18 +71,33 @@ sort16(uint16_t *v, size_t n)
 	}
 }
 
-/* append "xxxx,xxxx,..." to s at *o */
+/* The two hex digits of a byte, as the 2 bytes they are written as. */
+static uint16_t
+hex2(uint8_t b)
+{
+	char c[2] = { hexd[b >> 4], hexd[b & 15] };
+	uint16_t v;
+
+	memcpy(&v, c, 2);
+	return v;
+}
+
+/* append "xxxx,xxxx,..." to s at *o (5 bytes stored per entry, 4 + ',') */
 static void
 put_list(char *s, size_t *o, const uint16_t *v, size_t n)
 {
+	char *p = s + *o;
+
 	for (size_t i = 0; i < n; i++) {
-		if (i > 0)
-			s[(*o)++] = ',';
-		s[(*o)++] = hexd[v[i] >> 12];
-		s[(*o)++] = hexd[(v[i] >> 8) & 15];
-		s[(*o)++] = hexd[(v[i] >> 4) & 15];
-		s[(*o)++] = hexd[v[i] & 15];
+		uint16_t hi = hex2((uint8_t)(v[i] >> 8)), lo = hex2((uint8_t)v[i]);
+
+		memcpy(p, &hi, 2);
+		memcpy(p + 2, &lo, 2);
+		p[4] = ',';
+		p += 5;
 	}
+	/* no separator after the last entry */
+	*o += n > 0 ? n * 5 - 1 : 0;
 }
 
 /* first 12 hex digits of sha256(s[0..n)), or 12 zeros when empty */
@@ -75,7 +111,7 @@ hash12(const char *s, size_t n, int empty, char *out)
 		memset(out, '0', 12);
 		return 0;
 	}
-	if (EVP_Digest(s, n, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen < 6)
+	if (EVP_Digest(s, n, md, &mdlen, sha256_md(), NULL) != 1 || mdlen < 6)
 		return -EIO;
 	for (int i = 0; i < 6; i++) {
 		out[2 * i] = hexd[md[i] >> 4];
