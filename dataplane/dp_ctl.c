@@ -167,6 +167,9 @@ dp_ctl_init(struct dp_ctl *c, struct dp_proc *app)
 void
 dp_ctl_fini(struct dp_ctl *c)
 {
+	dp_policy_load_free(c->load_next);
+	dp_policy_load_free(c->load);           /* waits for its thread */
+	c->load = c->load_next = NULL;
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
@@ -345,30 +348,92 @@ send_stats(struct dp_ctl *c)
 }
 
 static void
-on_policy(struct dp_ctl *c, const struct dp_msg_policy *m, int fd)
+policy_answer(struct dp_ctl *c, uint64_t gen, int ret, const char *err)
 {
-	char err[DP_REASON_TEXT_MAX];
-	int ret;
-
-	err[0] = '\0';
-	ret = dp_policy_apply(c->app, fd, m, err, sizeof(err));
 	if (ret == 0) {
 		struct dp_msg_policy_ack a;
 
 		memset(&a, 0, sizeof(a));
 		hdr_init(&a.hdr, DP_MSG_POLICY_ACK, sizeof(a));
-		a.gen = m->gen;
+		a.gen = gen;
 		send_msg(c, &a, sizeof(a));
 	} else {
 		struct dp_msg_policy_nack n;
 
 		DP_LOG(policy, ERR, "policy generation %llu rejected, keeping the current one: %s",
-		       (unsigned long long)m->gen, err);
+		       (unsigned long long)gen, err);
 		memset(&n, 0, sizeof(n));
 		hdr_init(&n.hdr, DP_MSG_POLICY_NACK, sizeof(n));
-		n.gen = m->gen;
+		n.gen = gen;
 		snprintf(n.reason, sizeof(n.reason), "%s", err);
 		send_msg(c, &n, sizeof(n));
+	}
+}
+
+/* Start l in the loader thread, or answer why not. */
+static void
+policy_start(struct dp_ctl *c, struct dp_policy_load *l)
+{
+	char err[DP_REASON_TEXT_MAX];
+	int ret = dp_policy_load_start(l);
+
+	if (ret == 0) {
+		c->load = l;
+		return;
+	}
+	snprintf(err, sizeof(err), "cannot start the loader thread: %s", strerror(-ret));
+	policy_answer(c, dp_policy_load_gen(l), ret, err);
+	dp_policy_load_free(l);
+}
+
+/*
+ * POLICY: built aside by the loader thread (dp_policy.h) while this thread
+ * keeps draining events; answered when done (policy_poll). One load at a
+ * time: a POLICY that comes meanwhile waits, and a newer one replaces it.
+ */
+static void
+on_policy(struct dp_ctl *c, const struct dp_msg_policy *m, int fd)
+{
+	struct dp_policy_load *l = dp_policy_load_new(c->app, fd, m);
+	char err[DP_REASON_TEXT_MAX];
+
+	if (l == NULL) {
+		policy_answer(c, m->gen, -ENOMEM, "out of memory (or descriptors) for the load");
+		return;
+	}
+	if (c->load == NULL) {
+		policy_start(c, l);
+		return;
+	}
+	if (c->load_next != NULL) {
+		snprintf(err, sizeof(err), "superseded by generation %llu before it was loaded",
+			 (unsigned long long)m->gen);
+		policy_answer(c, dp_policy_load_gen(c->load_next), -ECANCELED, err);
+		dp_policy_load_free(c->load_next);
+	}
+	c->load_next = l;
+}
+
+/* A load finished: make it live (or say why not), start the next. Never blocks. */
+static void
+policy_poll(struct dp_ctl *c)
+{
+	char err[DP_REASON_TEXT_MAX];
+	uint64_t gen;
+	int ret;
+
+	if (c->load == NULL || !dp_policy_load_done(c->load))
+		return;
+	gen = dp_policy_load_gen(c->load);
+	err[0] = '\0';
+	ret = dp_policy_load_finish(c->app, c->load, err, sizeof(err));
+	c->load = NULL;
+	policy_answer(c, gen, ret, err);
+	if (c->load_next != NULL) {
+		struct dp_policy_load *l = c->load_next;
+
+		c->load_next = NULL;
+		policy_start(c, l);
 	}
 }
 
@@ -551,6 +616,7 @@ dp_ctl_step(struct dp_ctl *c, int timeout_ms)
 	} else if (timeout_ms > 0 && sent == 0) {
 		poll(NULL, 0, timeout_ms);
 	}
+	policy_poll(c);
 	dp_policy_reclaim(c->app);
 	return sent;
 }

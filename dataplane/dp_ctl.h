@@ -46,6 +46,8 @@ struct dp_ctl {
 	uint32_t retain_head, retain_count;
 	uint32_t sent;           /* of retain_count, sent on this connection */
 	uint64_t acked[DP_MAX_WORKERS];
+	/* POLICY: the load under way in the loader thread, and the next one waiting */
+	struct dp_policy_load *load, *load_next;
 };
 
 int dp_ctl_init(struct dp_ctl *c, struct dp_proc *app);

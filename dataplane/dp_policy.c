@@ -4,12 +4,15 @@
  */
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <rte_errno.h>
 #include <rte_malloc.h>
@@ -69,13 +72,17 @@ hex32(const uint8_t *b, char *out)
 	out[64] = '\0';
 }
 
-int
-dp_policy_apply(struct dp_proc *app, int fd, const struct dp_msg_policy *msg,
-		char *err, size_t errlen)
+/*
+ * Build generation msg->gen aside from fd: map, load (validation included),
+ * scratches, hit counters. Touches nothing the workers or the control
+ * thread read: the loader thread runs it. 0 (*out set) or -errno (err).
+ */
+static int
+gen_build(struct dp_proc *app, int fd, const struct dp_msg_policy *msg, struct dp_gen **out,
+	  char *err, size_t errlen)
 {
-	struct dp_gen *g, *old;
+	struct dp_gen *g;
 	struct stat st;
-	char hex[65];
 	int seals, ret;
 	unsigned int i;
 
@@ -147,6 +154,20 @@ dp_policy_apply(struct dp_proc *app, int fd, const struct dp_msg_policy *msg,
 	}
 	memset(g->hits, 0, (size_t)g->hits_stride * app->cfg.n_workers * sizeof(uint64_t));
 	memcpy(g->sha256, msg->sha256, 32);
+	*out = g;
+	return 0;
+
+err_free:
+	gen_free(g);
+	return ret < 0 ? ret : -EINVAL;
+}
+
+/* Make g live (control thread): one pointer store, the old one retired. */
+static void
+gen_publish(struct dp_proc *app, struct dp_gen *g)
+{
+	struct dp_gen *old;
+	char hex[65];
 
 	old = app->gen;
 	__atomic_store_n(&app->gen, g, __ATOMIC_RELEASE);
@@ -159,11 +180,129 @@ dp_policy_apply(struct dp_proc *app, int fd, const struct dp_msg_policy *msg,
 	DP_LOG(policy, NOTICE, "policy generation %llu live: %u rules, %s mode, sha256:%s",
 	       (unsigned long long)g->gen, g->n_rules,
 	       g->set->mode == CPM_MODE_MONITOR ? "monitor" : "enforce", hex);
-	return 0;
+}
 
-err_free:
-	gen_free(g);
-	return ret < 0 ? ret : -EINVAL;
+int
+dp_policy_apply(struct dp_proc *app, int fd, const struct dp_msg_policy *msg,
+		char *err, size_t errlen)
+{
+	struct dp_gen *g = NULL;
+	int ret;
+
+	ret = gen_build(app, fd, msg, &g, err, errlen);
+	if (ret == 0)
+		gen_publish(app, g);
+	return ret;
+}
+
+/* ------------------------------------------------------------- loader */
+
+struct dp_policy_load {
+	struct dp_proc *app;
+	int fd;                  /* our own copy of the sealed memfd */
+	struct dp_msg_policy msg;
+	pthread_t tid;
+	int started;
+	int done;                /* set (release) by the loader thread when it returns */
+	int ret;
+	struct dp_gen *g;        /* built, not live */
+	uint64_t t0_ns, build_ns;
+	char err[DP_REASON_TEXT_MAX];
+};
+
+static uint64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void *
+loader_main(void *arg)
+{
+	struct dp_policy_load *l = arg;
+
+	l->ret = gen_build(l->app, l->fd, &l->msg, &l->g, l->err, sizeof(l->err));
+	l->build_ns = mono_ns() - l->t0_ns;
+	__atomic_store_n(&l->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+struct dp_policy_load *
+dp_policy_load_new(struct dp_proc *app, int fd, const struct dp_msg_policy *msg)
+{
+	struct dp_policy_load *l = calloc(1, sizeof(*l));
+
+	if (l == NULL)
+		return NULL;
+	l->app = app;
+	l->msg = *msg;
+	l->fd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+	if (fd >= 0 && l->fd < 0) {
+		free(l);
+		return NULL;
+	}
+	return l;
+}
+
+int
+dp_policy_load_start(struct dp_policy_load *l)
+{
+	int ret;
+
+	l->t0_ns = mono_ns();
+	ret = pthread_create(&l->tid, NULL, loader_main, l);
+	if (ret != 0)
+		return -ret;
+	l->started = 1;
+	return 0;
+}
+
+uint64_t
+dp_policy_load_gen(const struct dp_policy_load *l)
+{
+	return l->msg.gen;
+}
+
+int
+dp_policy_load_done(const struct dp_policy_load *l)
+{
+	return __atomic_load_n(&l->done, __ATOMIC_ACQUIRE);
+}
+
+int
+dp_policy_load_finish(struct dp_proc *app, struct dp_policy_load *l, char *err, size_t errlen)
+{
+	int ret;
+
+	pthread_join(l->tid, NULL);
+	l->started = 0;
+	ret = l->ret;
+	if (ret == 0) {
+		gen_publish(app, l->g);
+		l->g = NULL;
+		DP_LOG(policy, INFO, "policy generation %llu built in %.1f ms by the loader thread",
+		       (unsigned long long)l->msg.gen, (double)l->build_ns / 1e6);
+	} else {
+		snprintf(err, errlen, "%s", l->err[0] != '\0' ? l->err : strerror(-ret));
+	}
+	dp_policy_load_free(l);
+	return ret;
+}
+
+void
+dp_policy_load_free(struct dp_policy_load *l)
+{
+	if (l == NULL)
+		return;
+	if (l->started)
+		pthread_join(l->tid, NULL);
+	gen_free(l->g);
+	if (l->fd >= 0)
+		close(l->fd);
+	free(l);
 }
 
 uint64_t

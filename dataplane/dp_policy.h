@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * dp_policy.h: policy generations. The control thread maps the sealed memfd
- * the control plane sent (read-only), loads it with the one matcher
+ * dp_policy.h: policy generations. A loader thread (dp_policy_load_*; the
+ * control thread with dp_policy_apply) maps the sealed memfd the control
+ * plane sent (read-only), loads it with the one matcher
  * (cpm_policy_load validates everything, Hyperscan version included),
  * allocates one cpm_scratch per worker and publishes the generation with one
  * atomic pointer store. The generation it replaced is retired with an RCU
@@ -70,6 +71,32 @@ int dp_policy_init(struct dp_proc *app);
  */
 int dp_policy_apply(struct dp_proc *app, int fd, const struct dp_msg_policy *msg,
 		    char *err, size_t errlen);
+
+/*
+ * The loader thread (issue 4, item 5): a POLICY is built aside (map, load,
+ * per-worker scratches and hit counters) in a thread of its own, so the
+ * control thread keeps draining events and answering while a large policy
+ * loads; it publishes the result itself (dp_policy_load_finish), with the
+ * same pointer store and RCU retirement as dp_policy_apply. Nothing built
+ * per generation is a named DPDK object (scratches and counters are plain
+ * allocations), so no name can collide between generations. A failed build
+ * changes nothing.
+ *
+ * new: a load of msg from fd (fd is duplicated; the caller keeps its own),
+ * not started; NULL when out of memory. start: run it in a new thread
+ * (0 or -errno). done: 1 once built (or failed). finish (control thread,
+ * done): make it live, or fill err; returns 0 or -errno and frees l. free:
+ * discard l (waits for its thread).
+ */
+struct dp_policy_load;
+struct dp_policy_load *dp_policy_load_new(struct dp_proc *app, int fd,
+					  const struct dp_msg_policy *msg);
+int dp_policy_load_start(struct dp_policy_load *l);
+int dp_policy_load_done(const struct dp_policy_load *l);
+uint64_t dp_policy_load_gen(const struct dp_policy_load *l);
+int dp_policy_load_finish(struct dp_proc *app, struct dp_policy_load *l, char *err,
+			  size_t errlen);
+void dp_policy_load_free(struct dp_policy_load *l);
 
 /* Free retired generations every worker is done with. Never blocks. */
 void dp_policy_reclaim(struct dp_proc *app);
