@@ -38,14 +38,31 @@ struct dns_key {
 	uint64_t digest;
 };
 
+/* a DNS-over-TCP message in pieces (dp_dns_observe_tcp) */
+struct tcp_slot {
+	uint64_t flow_id;
+	uint32_t next_seq;      /* the byte after what is kept */
+	uint32_t need;          /* whole message with its prefix, 0 while the prefix is split */
+	uint32_t have;          /* bytes in buf (skip: bytes still to pass over) */
+	uint32_t stamp;         /* last use, seconds */
+	uint8_t used;
+	uint8_t skip;           /* a message over DP_DNS_TCP_MSG_MAX: passed over, not kept */
+	uint8_t buf[DP_DNS_TCP_MSG_MAX + 2];
+};
+
 struct dp_dns_table {
 	struct dns_ent *ent;    /* n_buckets * WAYS */
 	uint32_t mask;          /* n_buckets - 1 */
 	uint32_t grace;
+	uint32_t tcp_used;      /* slots in use */
+	struct tcp_slot *tcp;   /* DP_DNS_TCP_SLOTS; NULL for the resolved table */
 	struct dp_dns_stats st;
 };
 
 static struct dp_dns_table *tables[DP_DNS_WORKERS_MAX];
+/* the resolved table: written by the control thread only */
+static struct dp_dns_table *resolved;
+static uint64_t res_updates, res_removes;
 static uint8_t sip_key[CPM_SIPHASH_KEY_LEN];
 static int sip_key_set;
 
@@ -53,13 +70,13 @@ static int sip_key_set;
 #define ST(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
 #define CNT(t, f) ST(&(t)->st.f, LD(&(t)->st.f) + 1)
 
-struct dp_dns_table *
-dp_dns_table_create(unsigned int id, uint32_t max_entries, uint32_t grace_s)
+static struct dp_dns_table *
+table_alloc(uint32_t max_entries, uint32_t grace_s, int with_tcp)
 {
 	struct dp_dns_table *t;
 	uint32_t n = ENTRIES_MIN;
 
-	if (id >= DP_DNS_WORKERS_MAX || max_entries > (1u << 28)) {
+	if (max_entries > (1u << 28)) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -80,8 +97,32 @@ dp_dns_table_create(unsigned int id, uint32_t max_entries, uint32_t grace_s)
 		return NULL;
 	}
 	memset(t->ent, 0, (size_t)n * sizeof(struct dns_ent));
+	if (with_tcp) {
+		t->tcp = calloc(DP_DNS_TCP_SLOTS, sizeof(*t->tcp));
+		if (t->tcp == NULL) {
+			free(t->ent);
+			free(t);
+			errno = ENOMEM;
+			return NULL;
+		}
+	}
 	t->mask = n / WAYS - 1;
 	t->grace = grace_s;
+	return t;
+}
+
+struct dp_dns_table *
+dp_dns_table_create(unsigned int id, uint32_t max_entries, uint32_t grace_s)
+{
+	struct dp_dns_table *t;
+
+	if (id >= DP_DNS_WORKERS_MAX) {
+		errno = EINVAL;
+		return NULL;
+	}
+	t = table_alloc(max_entries, grace_s, 1);
+	if (t == NULL)
+		return NULL;
 	__atomic_store_n(&tables[id], t, __ATOMIC_RELEASE);
 	return t;
 }
@@ -96,6 +137,7 @@ dp_dns_table_free(struct dp_dns_table *t)
 	for (i = 0; i < DP_DNS_WORKERS_MAX; i++)
 		if (__atomic_load_n(&tables[i], __ATOMIC_ACQUIRE) == t)
 			__atomic_store_n(&tables[i], NULL, __ATOMIC_RELEASE);
+	free(t->tcp);
 	free(t->ent);
 	free(t);
 }
@@ -243,32 +285,344 @@ dp_dns_observe(struct dp_dns_table *t, uint8_t family, const uint8_t client[16],
 	return DNS_OK;
 }
 
+static int
+table_has(const struct dp_dns_table *t, const struct dns_key *k, uint32_t now_s)
+{
+	const struct dns_ent *b = bucket(t, k);
+	struct dns_key ek;
+	uint32_t ex;
+	int i;
+
+	for (i = 0; i < WAYS; i++) {
+		ent_read(&b[i], &ek, &ex);
+		if (ex != 0 && ex >= now_s && key_eq(&ek, k))
+			return 1;
+	}
+	return 0;
+}
+
+/* resolved entries: no client (family 0, address zero), any client matches */
+static const uint8_t no_client[16];
+
 int
 dp_dns_bound(uint8_t family, const uint8_t client[16], const uint8_t addr[16],
 	     const char *name, size_t name_len, uint32_t now_s)
 {
-	struct dns_key k, ek;
 	const struct dp_dns_table *t;
-	const struct dns_ent *b;
+	struct dns_key k;
 	unsigned int id;
-	uint32_t ex;
-	int i;
+	uint64_t digest;
 
 	if (!sip_key_set)
-		return 0;
-	key_make(&k, family, client, family, addr, name_digest(name, name_len));
+		return DP_DNS_BOUND_NONE;
+	digest = name_digest(name, name_len);
+	key_make(&k, family, client, family, addr, digest);
 	for (id = 0; id < DP_DNS_WORKERS_MAX; id++) {
 		t = __atomic_load_n(&tables[id], __ATOMIC_ACQUIRE);
-		if (t == NULL)
-			continue;
-		b = bucket(t, &k);
-		for (i = 0; i < WAYS; i++) {
-			ent_read(&b[i], &ek, &ex);
-			if (ex != 0 && ex >= now_s && key_eq(&ek, &k))
-				return 1;
-		}
+		if (t != NULL && table_has(t, &k, now_s))
+			return DP_DNS_BOUND_OBSERVED;
+	}
+	t = __atomic_load_n(&resolved, __ATOMIC_ACQUIRE);
+	if (t != NULL) {
+		key_make(&k, 0, no_client, family, addr, digest);
+		if (table_has(t, &k, now_s))
+			return DP_DNS_BOUND_RESOLVED;
+	}
+	return DP_DNS_BOUND_NONE;
+}
+
+/* ---- the resolved table (control thread writes, workers read) ---------- */
+
+int
+dp_dns_resolved_init(uint32_t max_entries, uint32_t grace_s)
+{
+	struct dp_dns_table *t = table_alloc(max_entries, grace_s, 0), *old;
+
+	if (t == NULL)
+		return -errno;
+	old = __atomic_exchange_n(&resolved, t, __ATOMIC_ACQ_REL);
+	/* only at start-up: the workers do not run yet when an old one is freed */
+	if (old != NULL) {
+		free(old->ent);
+		free(old);
 	}
 	return 0;
+}
+
+void
+dp_dns_resolved_fini(void)
+{
+	struct dp_dns_table *t = __atomic_exchange_n(&resolved, NULL, __ATOMIC_ACQ_REL);
+
+	if (t != NULL) {
+		free(t->ent);
+		free(t);
+	}
+}
+
+int
+dp_dns_resolved_add(const char *name, size_t name_len, unsigned int n,
+		    const uint8_t *fam, const uint8_t (*addrs)[16], const uint32_t *ttl,
+		    uint32_t now_s)
+{
+	struct dp_dns_table *t = resolved;
+	struct dns_key k;
+	uint64_t digest;
+	unsigned int i;
+
+	if (t == NULL || name_len == 0)
+		return -EINVAL;
+	if (n == 0)
+		return -ENOENT;
+	for (i = 0; i < n; i++)
+		if (fam[i] != 4 && fam[i] != 6)
+			return -EINVAL;
+	digest = name_digest(name, name_len);
+	for (i = 0; i < n; i++) {
+		uint32_t tl = ttl[i] < DP_DNS_TTL_CAP ? ttl[i] : DP_DNS_TTL_CAP;
+
+		key_make(&k, 0, no_client, fam[i], addrs[i], digest);
+		record(t, &k, now_s + tl + t->grace, now_s);
+	}
+	ST(&res_updates, LD(&res_updates) + 1);
+	return 0;
+}
+
+int
+dp_dns_resolved_remove(const char *name, size_t name_len)
+{
+	struct dp_dns_table *t = resolved;
+	uint64_t digest;
+	size_t i, n;
+	int dropped = 0;
+
+	if (t == NULL || name_len == 0)
+		return -EINVAL;
+	digest = name_digest(name, name_len);
+	n = (size_t)(t->mask + 1) * WAYS;
+	for (i = 0; i < n; i++) {
+		struct dns_ent *e = &t->ent[i];
+		struct dns_key k;
+
+		if (LD(&e->expire) == 0 || LD(&e->digest) != digest)
+			continue;
+		memset(&k, 0, sizeof(k));
+		ent_write(e, &k, 0);
+		dropped++;
+	}
+	ST(&res_removes, LD(&res_removes) + 1);
+	return dropped;
+}
+
+void
+dp_dns_resolved_stats_get(uint32_t now_s, struct dp_dns_resolved_stats *out)
+{
+	const struct dp_dns_table *t = resolved;
+	size_t i, n;
+
+	memset(out, 0, sizeof(*out));
+	out->updates = LD(&res_updates);
+	out->removes = LD(&res_removes);
+	if (t == NULL)
+		return;
+	n = (size_t)(t->mask + 1) * WAYS;
+	out->capacity = n;
+	for (i = 0; i < n; i++) {
+		uint32_t ex = LD(&t->ent[i].expire);
+
+		if (ex != 0 && ex >= now_s)
+			out->entries++;
+	}
+	out->recorded = LD(&t->st.recorded);
+	out->refreshed = LD(&t->st.refreshed);
+	out->evicted = LD(&t->st.evicted);
+	out->reused = LD(&t->st.reused);
+}
+
+/* ---- DNS over TCP ------------------------------------------------------ */
+
+static inline int
+seq_lt(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) < 0;
+}
+
+static struct tcp_slot *
+tcp_find(struct dp_dns_table *t, uint64_t flow_id)
+{
+	unsigned int i;
+
+	if (t->tcp_used == 0)
+		return NULL;
+	for (i = 0; i < DP_DNS_TCP_SLOTS; i++)
+		if (t->tcp[i].used && t->tcp[i].flow_id == flow_id)
+			return &t->tcp[i];
+	return NULL;
+}
+
+static void
+tcp_free(struct dp_dns_table *t, struct tcp_slot *s)
+{
+	s->used = 0;
+	t->tcp_used--;
+}
+
+/* a free slot, or the least recently used one (its message counted skipped) */
+static struct tcp_slot *
+tcp_take(struct dp_dns_table *t, uint64_t flow_id, uint32_t now_s)
+{
+	struct tcp_slot *s = NULL;
+	unsigned int i;
+
+	for (i = 0; i < DP_DNS_TCP_SLOTS; i++) {
+		if (!t->tcp[i].used) {
+			s = &t->tcp[i];
+			break;
+		}
+		if (s == NULL || t->tcp[i].stamp < s->stamp)
+			s = &t->tcp[i];
+	}
+	if (s->used)
+		CNT(t, tcp_skipped);
+	else
+		t->tcp_used++;
+	s->used = 1;
+	s->flow_id = flow_id;
+	s->need = 0;
+	s->have = 0;
+	s->skip = 0;
+	s->stamp = now_s;
+	return s;
+}
+
+static void
+tcp_message(struct dp_dns_table *t, uint8_t family, const uint8_t client[16],
+	    const uint8_t *msg, size_t len, uint32_t now_s)
+{
+	CNT(t, tcp_messages);
+	dp_dns_observe(t, family, client, msg, len, now_s);
+}
+
+void
+dp_dns_observe_tcp(struct dp_dns_table *t, uint64_t flow_id, uint8_t family,
+		   const uint8_t client[16], uint32_t seq, const uint8_t *data,
+		   size_t len, uint32_t now_s)
+{
+	struct tcp_slot *s;
+	size_t take;
+	uint32_t mlen;
+
+	if (t == NULL || t->tcp == NULL || len == 0)
+		return;
+	s = tcp_find(t, flow_id);
+	if (s != NULL) {
+		if (seq_lt(seq, s->next_seq)) {
+			/* a retransmission: only what lies past next_seq is new */
+			uint32_t old = s->next_seq - seq;
+
+			if (old >= len)
+				return;
+			data += old;
+			len -= old;
+			seq = s->next_seq;
+		} else if (seq != s->next_seq) {
+			/* a gap: the rest of this message cannot be read */
+			CNT(t, tcp_skipped);
+			tcp_free(t, s);
+			return;
+		}
+		s->stamp = now_s;
+		if (s->skip) {
+			take = len < s->have ? len : s->have;
+			s->have -= (uint32_t)take;
+			s->next_seq += (uint32_t)take;
+			data += take;
+			len -= take;
+			seq += (uint32_t)take;
+			if (s->have != 0)
+				return;
+			tcp_free(t, s);
+		} else {
+			if (s->need == 0) {
+				/* the length prefix was split: one byte kept */
+				s->buf[1] = data[0];
+				s->have = 2;
+				s->need = 2u + (((uint32_t)s->buf[0] << 8) | s->buf[1]);
+				data++;
+				len--;
+				seq++;
+				s->next_seq++;
+				if (s->need > DP_DNS_TCP_MSG_MAX + 2) {
+					CNT(t, tcp_skipped);
+					s->skip = 1;
+					s->have = s->need - 2;
+					if (len == 0)
+						return;
+					dp_dns_observe_tcp(t, flow_id, family, client, seq, data,
+							   len, now_s);
+					return;
+				}
+			}
+			take = s->need - s->have;
+			if (take > len)
+				take = len;
+			memcpy(s->buf + s->have, data, take);
+			s->have += (uint32_t)take;
+			s->next_seq += (uint32_t)take;
+			data += take;
+			len -= take;
+			seq += (uint32_t)take;
+			if (s->have < s->need)
+				return;
+			tcp_message(t, family, client, s->buf + 2, s->need - 2, now_s);
+			tcp_free(t, s);
+		}
+	}
+	/* at a message boundary */
+	while (len > 0) {
+		if (len < 2) {
+			s = tcp_take(t, flow_id, now_s);
+			s->buf[0] = data[0];
+			s->have = 1;
+			s->next_seq = seq + 1;
+			return;
+		}
+		mlen = ((uint32_t)data[0] << 8) | data[1];
+		if (2 + (size_t)mlen <= len) {
+			tcp_message(t, family, client, data + 2, mlen, now_s);
+			data += 2 + mlen;
+			len -= 2 + mlen;
+			seq += 2 + mlen;
+			continue;
+		}
+		s = tcp_take(t, flow_id, now_s);
+		if (mlen > DP_DNS_TCP_MSG_MAX) {
+			CNT(t, tcp_skipped);
+			s->skip = 1;
+			s->have = (uint32_t)(2 + mlen - len);
+		} else {
+			memcpy(s->buf, data, len);
+			s->have = (uint32_t)len;
+			s->need = 2 + mlen;
+		}
+		s->next_seq = seq + (uint32_t)len;
+		return;
+	}
+}
+
+void
+dp_dns_tcp_forget(struct dp_dns_table *t, uint64_t flow_id)
+{
+	struct tcp_slot *s;
+
+	if (t == NULL || t->tcp == NULL)
+		return;
+	s = tcp_find(t, flow_id);
+	if (s != NULL) {
+		if (!s->skip)
+			CNT(t, tcp_skipped);    /* a message left in pieces */
+		tcp_free(t, s);
+	}
 }
 
 void
@@ -283,4 +637,10 @@ dp_dns_stats_get(const struct dp_dns_table *t, struct dp_dns_stats *out)
 	out->refreshed = LD(&t->st.refreshed);
 	out->evicted = LD(&t->st.evicted);
 	out->reused = LD(&t->st.reused);
+	out->tcp_messages = LD(&t->st.tcp_messages);
+	out->tcp_skipped = LD(&t->st.tcp_skipped);
+	out->https_allowed = LD(&t->st.https_allowed);
+	out->https_refused = LD(&t->st.https_refused);
+	out->https_stripped = LD(&t->st.https_stripped);
+	out->https_unstrippable = LD(&t->st.https_unstrippable);
 }

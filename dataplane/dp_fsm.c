@@ -476,6 +476,17 @@ tcp_syn(struct dp_worker *w, struct dp_pktctx *pc)
 }
 
 static void
+dns_tcp(struct dp_worker *w, const struct dp_flow *f, const struct dp_pktctx *pc)
+{
+	/* unique per flow: the table index, and the flow's start time */
+	uint64_t id = ((uint64_t)(f - w->ft.flows) << 40) ^ f->start_ns;
+
+	dp_dns_observe_tcp(dp_dns_table_of(w->id), id, pc->p.family, pc->p.dst, pc->p.seq,
+			   pc->data + pc->p.payload_off, pc->p.payload_len,
+			   (uint32_t)(w->now_ns / DP_NS_PER_S));
+}
+
+static void
 tcp_packet(struct dp_worker *w, struct dp_pktctx *pc, struct dp_flow *f)
 {
 	const struct dp_pkt *p = &pc->p;
@@ -512,6 +523,9 @@ tcp_packet(struct dp_worker *w, struct dp_pktctx *pc, struct dp_flow *f)
 			pending_packet(w, f, pc, dir);
 			break;
 		}
+		/* DNS over TCP: answers read for the binding table (dp_dns.h) */
+		if (unlikely(p->sport == 53) && dir == DP_DIR_S2C && p->payload_len > 0)
+			dns_tcp(w, f, pc);
 		dp_forward(w, pc);
 		break;
 	case DP_FS_DENIED:

@@ -7,6 +7,7 @@
  * it drops; a reader never sees a torn entry while the writer works.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -287,6 +288,189 @@ test_concurrent_reader(void **state)
 	dp_dns_table_free(h.t);
 }
 
+static void
+addr_of(const char *s, uint8_t *fam, uint8_t out[16])
+{
+	ip(s, out);
+	*fam = strchr(s, ':') ? 6 : 4;
+}
+
+/*
+ * The resolved table (out-of-band answers pushed by the control plane):
+ * binds the name to its addresses for any client, after the observed tables,
+ * until TTL + grace; removing a name unbinds it at once; bounded and counted.
+ */
+static void
+test_resolved(void **state)
+{
+	static uint8_t buf[4096];
+	struct dp_dns_table *t = dp_dns_table_create(0, 64, GRACE);
+	struct dp_dns_resolved_stats rs;
+	uint8_t fam[3], a[3][16];
+	uint32_t ttl[3] = { 60, 60, 30 };
+	char nm[32];
+	size_t n;
+
+	(void)state;
+	assert_int_equal(dp_dns_resolved_init(64, GRACE), 0);
+	addr_of("203.0.113.7", &fam[0], a[0]);
+	addr_of("203.0.113.8", &fam[1], a[1]);
+	addr_of("2001:db8::7", &fam[2], a[2]);
+	assert_int_equal(dp_dns_resolved_add("api.openai.com", 14, 3, fam,
+					     (const uint8_t (*)[16])a, ttl, NOW), 0);
+	/* any client, either family */
+	assert_int_equal(bound("10.0.0.5", "203.0.113.7", "api.openai.com", NOW), DP_DNS_BOUND_RESOLVED);
+	assert_int_equal(bound("10.9.9.9", "203.0.113.8", "api.openai.com", NOW), DP_DNS_BOUND_RESOLVED);
+	assert_int_equal(bound("fd00::5", "2001:db8::7", "api.openai.com", NOW), DP_DNS_BOUND_RESOLVED);
+	/* another address, another name: not bound */
+	assert_int_equal(bound("10.0.0.5", "203.0.113.9", "api.openai.com", NOW), DP_DNS_BOUND_NONE);
+	assert_int_equal(bound("10.0.0.5", "203.0.113.7", "evil.test", NOW), DP_DNS_BOUND_NONE);
+	/* an IPv4 address written as the first bytes of an IPv6 one is not it */
+	assert_int_equal(bound("fd00::5", "cb00:7107::", "api.openai.com", NOW), DP_DNS_BOUND_NONE);
+	/* observed on the path (for its client only) is looked at first */
+	n = load("dnsmasq-api-openai-com-a", buf, sizeof(buf));
+	observe(t, "10.0.0.5", buf, n, NOW, DNS_OK);
+	assert_int_equal(bound("10.0.0.5", "10.253.0.1", "api.openai.com", NOW), DP_DNS_BOUND_OBSERVED);
+	assert_int_equal(bound("10.0.0.6", "10.253.0.1", "api.openai.com", NOW), DP_DNS_BOUND_NONE);
+	assert_int_equal(bound("10.0.0.5", "203.0.113.7", "api.openai.com", NOW), DP_DNS_BOUND_RESOLVED);
+	/* TTL + grace, per address */
+	assert_int_equal(bound("10.0.0.5", "2001:db8::7", "api.openai.com", NOW + 30 + GRACE), DP_DNS_BOUND_NONE);
+	assert_int_equal(bound("fd00::5", "2001:db8::7", "api.openai.com", NOW + 30 + GRACE), DP_DNS_BOUND_RESOLVED);
+	assert_int_equal(bound("fd00::5", "2001:db8::7", "api.openai.com", NOW + 31 + GRACE), DP_DNS_BOUND_NONE);
+	assert_int_equal(bound("10.0.0.6", "203.0.113.7", "api.openai.com", NOW + 61 + GRACE), DP_DNS_BOUND_NONE);
+	/* a refresh moves it on */
+	assert_int_equal(dp_dns_resolved_add("api.openai.com", 14, 1, fam,
+					     (const uint8_t (*)[16])a, ttl, NOW + 60), 0);
+	assert_int_equal(bound("10.0.0.6", "203.0.113.7", "api.openai.com", NOW + 61 + GRACE), DP_DNS_BOUND_RESOLVED);
+	dp_dns_resolved_stats_get(NOW, &rs);
+	assert_int_equal(rs.updates, 2);
+	assert_int_equal(rs.entries, 3);
+	assert_int_equal(rs.recorded, 3);
+	assert_int_equal(rs.refreshed, 1);
+	assert_int_equal(rs.capacity, 64);
+	/* removed by a new policy: unbound at once, other names stay */
+	assert_int_equal(dp_dns_resolved_add("api.anthropic.com", 17, 1, &fam[1],
+					     (const uint8_t (*)[16])a[1], ttl, NOW), 0);
+	assert_int_equal(dp_dns_resolved_remove("api.openai.com", 14), 3);
+	assert_int_equal(bound("10.0.0.6", "203.0.113.7", "api.openai.com", NOW), DP_DNS_BOUND_NONE);
+	assert_int_equal(bound("10.0.0.6", "203.0.113.8", "api.anthropic.com", NOW), DP_DNS_BOUND_RESOLVED);
+	/* the observed binding of 10.0.0.5 is not the resolved table's to remove */
+	assert_int_equal(bound("10.0.0.5", "10.253.0.1", "api.openai.com", NOW), DP_DNS_BOUND_OBSERVED);
+	/* bad input refused */
+	fam[0] = 5;
+	assert_int_equal(dp_dns_resolved_add("x.test", 6, 1, fam, (const uint8_t (*)[16])a, ttl, NOW), -EINVAL);
+	assert_int_equal(dp_dns_resolved_add("x.test", 6, 0, fam, (const uint8_t (*)[16])a, ttl, NOW), -ENOENT);
+	/* bounded: 400 names into 64 slots, every drop counted */
+	fam[0] = 4;
+	for (unsigned i = 0; i < 400; i++) {
+		snprintf(nm, sizeof(nm), "n%u.test", i);
+		assert_int_equal(dp_dns_resolved_add(nm, strlen(nm), 1, fam,
+						     (const uint8_t (*)[16])a, ttl, NOW), 0);
+	}
+	dp_dns_resolved_stats_get(NOW, &rs);
+	assert_true(rs.entries <= 64);
+	assert_int_equal(rs.recorded - rs.evicted - rs.reused - 3 /* removed */, rs.entries);
+	dp_dns_resolved_fini();
+	assert_int_equal(bound("10.0.0.6", "203.0.113.8", "api.anthropic.com", NOW), DP_DNS_BOUND_NONE);
+	dp_dns_table_free(t);
+}
+
+/* msg with its 2-byte TCP length prefix */
+static size_t
+tcp_frame(uint8_t *out, const uint8_t *msg, size_t len)
+{
+	out[0] = (uint8_t)(len >> 8);
+	out[1] = (uint8_t)len;
+	memcpy(out + 2, msg, len);
+	return len + 2;
+}
+
+/*
+ * DNS over TCP: dnsmasq's answer with its length prefix, whole, split at
+ * every offset (prefix split too), two messages in one segment, a
+ * retransmission; a gap, an oversize message and a lost slot are counted in
+ * tcp_skipped and never parsed from a wrong offset.
+ */
+static void
+test_tcp(void **state)
+{
+	static uint8_t msg[4096], seg[16384], big[8192];
+	struct dp_dns_table *t = dp_dns_table_create(0, 1024, GRACE);
+	struct dp_dns_stats st;
+	uint8_t c[16];
+	size_t n, fl, cut, o;
+	uint32_t seq = 0xfffffff0u;     /* wraps inside the message */
+
+	(void)state;
+	ip("10.0.0.5", c);
+	n = load("dnsmasq-api-openai-com-a", msg, sizeof(msg));
+	fl = tcp_frame(seg, msg, n);
+	dp_dns_observe_tcp(t, 7, 4, c, seq, seg, fl, NOW);
+	assert_int_equal(bound("10.0.0.5", "10.253.0.1", "api.openai.com", NOW), DP_DNS_BOUND_OBSERVED);
+	assert_int_equal(bound("10.0.0.6", "10.253.0.1", "api.openai.com", NOW), DP_DNS_BOUND_NONE);
+	dp_dns_stats_get(t, &st);
+	assert_int_equal(st.tcp_messages, 1);
+	assert_int_equal(st.responses, 1);
+	assert_true(st.recorded > 0);
+	/* every split point, on a new flow each time */
+	for (cut = 1; cut < fl; cut++) {
+		dp_dns_observe_tcp(t, (uint32_t)(100 + cut), 4, c, seq, seg, cut, NOW);
+		dp_dns_observe_tcp(t, (uint32_t)(100 + cut), 4, c, seq + (uint32_t)cut,
+				   seg + cut, fl - cut, NOW);
+	}
+	dp_dns_stats_get(t, &st);
+	assert_int_equal(st.tcp_messages, fl);
+	assert_int_equal(st.tcp_skipped, 0);
+	assert_int_equal(st.bad[DNS_TRUNCATED] + st.bad[DNS_MALFORMED], 0);
+	/* three pieces with a retransmission of the first in between */
+	dp_dns_observe_tcp(t, 9, 4, c, seq, seg, 10, NOW);
+	dp_dns_observe_tcp(t, 9, 4, c, seq, seg, 20, NOW);
+	dp_dns_observe_tcp(t, 9, 4, c, seq + 20, seg + 20, fl - 20, NOW);
+	dp_dns_stats_get(t, &st);
+	assert_int_equal(st.tcp_messages, fl + 1);
+	/* two messages in one segment, the second split off into the next */
+	o = tcp_frame(seg + fl, msg, n) + fl;
+	dp_dns_observe_tcp(t, 10, 4, c, seq, seg, o - 5, NOW);
+	dp_dns_observe_tcp(t, 10, 4, c, seq + (uint32_t)(o - 5), seg + o - 5, 5, NOW);
+	dp_dns_stats_get(t, &st);
+	assert_int_equal(st.tcp_messages, fl + 3);
+	/* a gap: the piece after it is skipped, counted, not parsed */
+	dp_dns_observe_tcp(t, 11, 4, c, seq, seg, 10, NOW);
+	dp_dns_observe_tcp(t, 11, 4, c, seq + 15, seg + 15, fl - 15, NOW);
+	dp_dns_stats_get(t, &st);
+	assert_int_equal(st.tcp_messages, fl + 3);
+	assert_int_equal(st.tcp_skipped, 1);
+	assert_int_equal(st.bad[DNS_TRUNCATED] + st.bad[DNS_MALFORMED], 0);
+	/* a message over DP_DNS_TCP_MSG_MAX is passed over; the one after it is read */
+	memset(big, 0, sizeof(big));
+	big[0] = (uint8_t)((DP_DNS_TCP_MSG_MAX + 100) >> 8);
+	big[1] = (uint8_t)(DP_DNS_TCP_MSG_MAX + 100);
+	dp_dns_observe_tcp(t, 12, 4, c, 0, big, 1000, NOW);
+	dp_dns_observe_tcp(t, 12, 4, c, 1000, big + 1000, DP_DNS_TCP_MSG_MAX + 102 - 1000, NOW);
+	dp_dns_observe_tcp(t, 12, 4, c, DP_DNS_TCP_MSG_MAX + 102, seg, fl, NOW);
+	dp_dns_stats_get(t, &st);
+	assert_int_equal(st.tcp_skipped, 2);
+	assert_int_equal(st.tcp_messages, fl + 4);
+	/* more flows in pieces than slots: the oldest is given up, counted */
+	for (unsigned i = 0; i <= DP_DNS_TCP_SLOTS; i++)
+		dp_dns_observe_tcp(t, 200 + i, 4, c, 0, seg, 10, NOW + i);
+	dp_dns_stats_get(t, &st);
+	assert_int_equal(st.tcp_skipped, 3);
+	/*
+	 * the flow that lost its slot: its next piece is read as if it started a
+	 * message, and the parser counts what it makes of it as bad
+	 */
+	dp_dns_observe_tcp(t, 200, 4, c, 10, seg + 10, fl - 10, NOW + 20);
+	dp_dns_stats_get(t, &st);
+	assert_true(st.bad[DNS_TRUNCATED] + st.bad[DNS_MALFORMED] + st.bad[DNS_NOT_RESPONSE] +
+		    st.bad[DNS_UNSUPPORTED] + st.tcp_skipped > 3);
+	/* a flow that ends with a message in pieces: counted */
+	dp_dns_tcp_forget(t, 201);
+	dp_dns_stats_get(t, &st);
+	assert_true(st.tcp_skipped >= 4);
+	dp_dns_table_free(t);
+}
+
 int
 main(void)
 {
@@ -296,6 +480,8 @@ main(void)
 		cmocka_unit_test(test_refresh),
 		cmocka_unit_test(test_bounded),
 		cmocka_unit_test(test_concurrent_reader),
+		cmocka_unit_test(test_resolved),
+		cmocka_unit_test(test_tcp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
