@@ -27,6 +27,7 @@
 #include "cp_policy.h"
 #include "cp_sign.h"
 #include "cp_syslog.h"
+#include "cp_resolve.h"
 #include "cp_status.h"
 #include "cp_util.h"
 #include "cpm.h"
@@ -67,6 +68,7 @@ struct daemon {
 	struct cp_syslog *syslog; /* syslog export, NULL when not configured */
 	char *key_path;
 	struct cp_dplink *link;
+	struct cp_resolve *resolve; /* out-of-band resolution (dns.resolver) */
 	char *audit_path;         /* in use (the config's may change on reload) */
 	uint64_t start_ms;
 	uint64_t stats_count;     /* STATS messages received */
@@ -144,6 +146,49 @@ check_only(const char *file)
 
 /* ------------------------------------------------------------------ reload */
 
+/* Out-of-band answers go to the dataplane when one is connected (else the
+ * next HELLO starts a round for it). */
+static void
+resolve_emit(void *arg, const struct dp_msg_dns_resolved *m)
+{
+	struct daemon *d = arg;
+	int rc = cp_dplink_send_dns(d->link, m);
+
+	if (rc < 0 && rc != -ENOTCONN)
+		CP_WARN("dns resolver: %s not sent to the dataplane: %s", m->name, strerror(-rc));
+}
+
+/* The current policy's dns.resolver & co (and bind = "dns" names) to the resolver. */
+static void
+resolve_apply(struct daemon *d)
+{
+	const struct cp_policy *pol = cp_dplink_policy(d->link);
+	struct cp_resolve_conf rc;
+	char err[256];
+
+	if (pol == NULL || d->resolve == NULL)
+		return;
+	memset(&rc, 0, sizeof(rc));
+	rc.server = pol->dns.resolver;
+	rc.interval_s = pol->dns.interval_s;
+	rc.timeout_ms = pol->dns.timeout_ms;
+	rc.retries = pol->dns.retries;
+	rc.max_names = pol->dns.max_names;
+	rc.names = (const char *const *)pol->dns.names;
+	rc.n_names = pol->dns.n_names;
+	if (cp_resolve_configure(d->resolve, &rc, cp_mono_ms(), err, sizeof(err)) < 0) {
+		CP_ERR("dns.resolver %s: %s", rc.server, err);
+		return;
+	}
+	if (rc.server == NULL)
+		return;
+	CP_INFO("dns resolver %s: %u bind = \"dns\" names resolved every %u s", rc.server,
+		rc.n_names < rc.max_names ? (unsigned)rc.n_names : rc.max_names, rc.interval_s);
+	if (rc.n_names > rc.max_names)
+		CP_WARN("dns resolver: %zu exact bind = \"dns\" names, only the first %u "
+			"(dns.resolve_max_names) are resolved", rc.n_names, rc.max_names);
+}
+
 /*
  * Compile the config and make it current. On failure the old policy stays;
  * the reason goes to the log and into why (for a ctl reply).
@@ -191,6 +236,7 @@ reload(struct daemon *d, const char *by, char *why, size_t whylen)
 	if (!cp_dplink_ready(d->link))
 		CP_INFO("policy generation %llu current; no dataplane connected: pushed when one connects",
 			(unsigned long long)cp_dplink_policy_gen(d->link));
+	resolve_apply(d);
 	free(err);
 	return 0;
 }
@@ -228,6 +274,7 @@ status_reply(struct daemon *d, struct ctl_conn *c, bool json, bool with_stats)
 {
 	const struct cp_policy *pol = cp_dplink_policy(d->link);
 	struct cp_status_in in;
+	struct cp_resolve_stats rs;
 	struct cp_audit_stats as;
 	struct cp_syslog_stats ss;
 	char head[65];
@@ -253,6 +300,10 @@ status_reply(struct daemon *d, struct ctl_conn *c, bool json, bool with_stats)
 	in.audit_head = head;
 	in.c = cp_dplink_counters(d->link);
 	in.gens = cp_dplink_gens(d->link);
+	if (d->resolve != NULL) {
+		cp_resolve_stats(d->resolve, &rs);
+		in.resolve = &rs;
+	}
 	cp_audit_stats(d->audit, &as);
 	in.as = &as;
 	if (d->syslog != NULL) {
@@ -496,17 +547,20 @@ next_timeout(struct daemon *d)
 	for (int i = 0; i < MAX_CTL_CONNS; i++)
 		if (d->ctl[i].fd >= 0 && d->ctl[i].deadline_ms < t)
 			t = d->ctl[i].deadline_ms;
+	due = d->resolve != NULL ? cp_resolve_timeout_ms(d->resolve, now) : -1;
+	if (due >= 0 && now + (uint64_t)due < t)
+		t = now + (uint64_t)due;
 	return t > now ? (int)(t - now) : 0;
 }
 
 static int
 run(struct daemon *d)
 {
-	enum { P_SIG, P_DPL, P_DP, P_CTLL, P_CTL0 };
-	struct pollfd pfd[P_CTL0 + MAX_CTL_CONNS];
+	enum { P_SIG, P_DPL, P_DP, P_CTLL, P_CTL0, P_RES = P_CTL0 + MAX_CTL_CONNS };
+	struct pollfd pfd[P_RES + CP_RESOLVE_FDS];
 
 	while (!d->quit) {
-		int n;
+		int n, n_res;
 		unsigned bits = 0;
 
 		pfd[P_SIG] = (struct pollfd){ .fd = d->sig_fd, .events = POLLIN };
@@ -517,7 +571,9 @@ run(struct daemon *d)
 			pfd[P_CTL0 + i] = (struct pollfd){
 				.fd = d->ctl[i].wait == WAIT_NONE ? d->ctl[i].fd : -1,
 				.events = POLLIN };
-		n = poll(pfd, P_CTL0 + MAX_CTL_CONNS, next_timeout(d));
+		n_res = d->resolve != NULL ?
+			cp_resolve_pollfds(d->resolve, &pfd[P_RES], CP_RESOLVE_FDS) : 0;
+		n = poll(pfd, P_RES + (nfds_t)n_res, next_timeout(d));
 		if (n < 0 && errno != EINTR) {
 			CP_ERR("poll: %s", strerror(errno));
 			return 1;
@@ -539,6 +595,12 @@ run(struct daemon *d)
 			CP_ERR("audit %s: write failed: events stay with the dataplane until it reconnects",
 			       d->audit_path);
 		cp_audit_tick(d->audit);
+		if (d->resolve != NULL) {
+			/* a dataplane that (re)connects may have an empty resolved table */
+			if (bits & CP_DPL_HELLO)
+				cp_resolve_kick(d->resolve, cp_mono_ms());
+			cp_resolve_service(d->resolve, cp_mono_ms());
+		}
 		ctl_progress(d, bits);
 	}
 	/* a clean exit ends the trail signed */
@@ -705,6 +767,12 @@ main(int argc, char **argv)
 			rc = 1;
 			goto out;
 		}
+		if (cp_resolve_new(resolve_emit, d, &d->resolve) < 0) {
+			CP_ERR("dns resolver: out of memory");
+			rc = 1;
+			goto out;
+		}
+		resolve_apply(d);
 		rc = cp_dplink_seed_from_trail(d->link, d->audit_path);
 		if (rc < 0)
 			CP_WARN("audit %s: cannot read back its last records (%s): events resent after this restart may be recorded twice",
@@ -744,6 +812,7 @@ out:
 	}
 	if (d->sig_fd >= 0)
 		close(d->sig_fd);
+	cp_resolve_free(d->resolve);
 	cp_dplink_free(d->link);
 	if (d->audit != NULL)
 		cp_audit_set_sink(d->audit, NULL, NULL);

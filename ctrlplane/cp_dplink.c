@@ -309,6 +309,15 @@ cp_dplink_request_stats(struct cp_dplink *l)
 }
 
 int
+cp_dplink_send_dns(struct cp_dplink *l, const struct dp_msg_dns_resolved *m)
+{
+	if (!cp_dplink_ready(l))
+		return -ENOTCONN;
+	/* blocking: a full socket waits for the dataplane rather than losing an answer */
+	return cp_dpmsg_send(l->fd, m, sizeof(*m), -1, 0);
+}
+
+int
 cp_dplink_quit(struct cp_dplink *l)
 {
 	return send_hdr_only(l, DP_MSG_QUIT);

@@ -96,6 +96,8 @@ int cp_dplink_request_stats(struct cp_dplink *l);
 /* last STATS received on this connection, NULL if none */
 const struct dp_msg_stats *cp_dplink_stats(const struct cp_dplink *l);
 int cp_dplink_quit(struct cp_dplink *l);
+/* Out-of-band answers for the dataplane's resolved table (no reply). 0 or -errno. */
+int cp_dplink_send_dns(struct cp_dplink *l, const struct dp_msg_dns_resolved *m);
 
 /* After CP_DPL_NACK: the generation and reason. */
 uint64_t cp_dplink_nack_gen(const struct cp_dplink *l);

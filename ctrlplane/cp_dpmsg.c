@@ -29,6 +29,7 @@ static const struct type_info types[DP_MSG_TYPE_MAX] = {
 	[DP_MSG_STATS] = { CP_DPMSG_TO_CP, 0, sizeof(struct dp_msg_stats) },
 	[DP_MSG_DRAINED] = { CP_DPMSG_TO_CP, 0, sizeof(struct dp_msg_hdr) },
 	[DP_MSG_QUIT] = { CP_DPMSG_TO_DP, 0, sizeof(struct dp_msg_hdr) },
+	[DP_MSG_DNS_RESOLVED] = { CP_DPMSG_TO_DP, 0, sizeof(struct dp_msg_dns_resolved) },
 };
 
 static const char *const dir_name[] = { "dataplane->ctrlplane", "ctrlplane->dataplane" };

@@ -24,7 +24,7 @@
 
 enum cp_dpmsg_dir {
 	CP_DPMSG_TO_CP = 0,       /* dp -> cp: HELLO, ACK, NACK, EVENTS, STATS, DRAINED */
-	CP_DPMSG_TO_DP = 1,       /* cp -> dp: POLICY, EVENTS_ACK, STATS_REQ, QUIT */
+	CP_DPMSG_TO_DP = 1,       /* cp -> dp: POLICY, EVENTS_ACK, STATS_REQ, QUIT, DNS_RESOLVED */
 };
 
 /*

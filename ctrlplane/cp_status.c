@@ -153,6 +153,43 @@ rule_hits_json(struct cp_json *j, const struct cp_status_in *in)
 	cp_json_obj_end(j);
 }
 
+static void
+resolver_text(struct out *o, const struct cp_resolve_stats *r)
+{
+	if (!r->configured) {
+		put(o, "dns resolver: off (no dns.resolver)\n");
+		return;
+	}
+	put(o, "dns resolver: %s, every %u s, %u names (%u over the cap of %u), rounds %"
+	    PRIu64 ", queries %" PRIu64 ", answers %" PRIu64 ", timeouts %" PRIu64
+	    ", retries %" PRIu64 ", tcp %" PRIu64 ", failed %" PRIu64 ", bad %" PRIu64
+	    ", names pushed %" PRIu64 ", removed %" PRIu64 "\n", r->server, r->interval_s,
+	    r->names, r->names_capped, r->max_names, r->rounds, r->queries, r->answers,
+	    r->timeouts, r->retries, r->tcp, r->failed, r->bad, r->pushed, r->removed);
+}
+
+static void
+dns_text(struct out *o, const struct dp_dns_status *d, const struct cp_resolve_stats *r)
+{
+	put(o, "dns: responses %" PRIu64 ", recorded %" PRIu64 ", refreshed %" PRIu64
+	    ", evicted %" PRIu64 ", reused %" PRIu64 "; bad:", d->responses, d->recorded,
+	    d->refreshed, d->evicted, d->reused);
+	for (unsigned k = 1; k < 8; k++)
+		if (dp_dns_bad_names[k] != NULL)
+			put(o, "%s %s %" PRIu64, k > 1 ? "," : "", dp_dns_bad_names[k], d->bad[k]);
+	put(o, "; tcp: messages %" PRIu64 ", skipped %" PRIu64 "\n", d->tcp_messages,
+	    d->tcp_skipped);
+	put(o, "dns https_rr: allowed %" PRIu64 ", refused %" PRIu64 ", stripped %" PRIu64
+	    ", unstrippable %" PRIu64 "\n", d->https_allowed, d->https_refused,
+	    d->https_stripped, d->https_unstrippable);
+	put(o, "dns resolved table: %" PRIu64 " live of %" PRIu64 ", updates %" PRIu64
+	    ", removes %" PRIu64 ", recorded %" PRIu64 ", refreshed %" PRIu64 ", evicted %"
+	    PRIu64 ", reused %" PRIu64 "\n", d->res_entries, d->res_capacity, d->res_updates,
+	    d->res_removes, d->res_recorded, d->res_refreshed, d->res_evicted, d->res_reused);
+	if (r != NULL)
+		resolver_text(o, r);
+}
+
 int
 cp_status_text(const struct cp_status_in *in, char *buf, size_t cap)
 {
@@ -214,6 +251,7 @@ cp_status_text(const struct cp_status_in *in, char *buf, size_t cap)
 	summary(&o, s, "verdicts", verdict_counters,
 		sizeof(verdict_counters) / sizeof(verdict_counters[0]));
 	rule_hits_text(&o, in);
+	dns_text(&o, &s->dns, in->resolve);
 	put(&o, "ports:\n  %-4s %-20s %12s %12s %14s %14s %8s %8s %8s %8s\n", "port", "name",
 	    "rx_pkts", "tx_pkts", "rx_bytes", "tx_bytes", "missed", "rx_err", "tx_err", "nombuf");
 	for (unsigned p = 0; p < n_ports(s); p++) {
@@ -237,6 +275,109 @@ cp_status_text(const struct cp_status_in *in, char *buf, size_t cap)
 	}
 done:
 	return o.overflow ? -ENOSPC : (int)o.len;
+}
+
+static void
+dns_json(struct cp_json *j, const struct dp_dns_status *d)
+{
+	cp_json_key(j, "dns");
+	cp_json_obj_begin(j);
+	cp_json_key(j, "responses");
+	cp_json_u64(j, d->responses);
+	cp_json_key(j, "recorded");
+	cp_json_u64(j, d->recorded);
+	cp_json_key(j, "refreshed");
+	cp_json_u64(j, d->refreshed);
+	cp_json_key(j, "evicted");
+	cp_json_u64(j, d->evicted);
+	cp_json_key(j, "reused");
+	cp_json_u64(j, d->reused);
+	cp_json_key(j, "bad");
+	cp_json_obj_begin(j);
+	for (unsigned k = 1; k < 8; k++) {
+		if (dp_dns_bad_names[k] == NULL)
+			continue;
+		cp_json_key(j, dp_dns_bad_names[k]);
+		cp_json_u64(j, d->bad[k]);
+	}
+	cp_json_obj_end(j);
+	cp_json_key(j, "tcp_messages");
+	cp_json_u64(j, d->tcp_messages);
+	cp_json_key(j, "tcp_skipped");
+	cp_json_u64(j, d->tcp_skipped);
+	cp_json_key(j, "https_rr");
+	cp_json_obj_begin(j);
+	cp_json_key(j, "allowed");
+	cp_json_u64(j, d->https_allowed);
+	cp_json_key(j, "refused");
+	cp_json_u64(j, d->https_refused);
+	cp_json_key(j, "stripped");
+	cp_json_u64(j, d->https_stripped);
+	cp_json_key(j, "unstrippable");
+	cp_json_u64(j, d->https_unstrippable);
+	cp_json_obj_end(j);
+	cp_json_key(j, "resolved");
+	cp_json_obj_begin(j);
+	cp_json_key(j, "entries");
+	cp_json_u64(j, d->res_entries);
+	cp_json_key(j, "capacity");
+	cp_json_u64(j, d->res_capacity);
+	cp_json_key(j, "updates");
+	cp_json_u64(j, d->res_updates);
+	cp_json_key(j, "removes");
+	cp_json_u64(j, d->res_removes);
+	cp_json_key(j, "recorded");
+	cp_json_u64(j, d->res_recorded);
+	cp_json_key(j, "refreshed");
+	cp_json_u64(j, d->res_refreshed);
+	cp_json_key(j, "evicted");
+	cp_json_u64(j, d->res_evicted);
+	cp_json_key(j, "reused");
+	cp_json_u64(j, d->res_reused);
+	cp_json_obj_end(j);
+	cp_json_obj_end(j);
+}
+
+static void
+resolver_json(struct cp_json *j, const struct cp_resolve_stats *r)
+{
+	cp_json_key(j, "dns_resolver");
+	if (r == NULL || !r->configured) {
+		cp_json_null(j);
+		return;
+	}
+	cp_json_obj_begin(j);
+	cp_json_key(j, "server");
+	cp_json_strz(j, r->server);
+	cp_json_key(j, "interval_s");
+	cp_json_u64(j, r->interval_s);
+	cp_json_key(j, "names");
+	cp_json_u64(j, r->names);
+	cp_json_key(j, "names_capped");
+	cp_json_u64(j, r->names_capped);
+	cp_json_key(j, "max_names");
+	cp_json_u64(j, r->max_names);
+	cp_json_key(j, "rounds");
+	cp_json_u64(j, r->rounds);
+	cp_json_key(j, "queries");
+	cp_json_u64(j, r->queries);
+	cp_json_key(j, "answers");
+	cp_json_u64(j, r->answers);
+	cp_json_key(j, "timeouts");
+	cp_json_u64(j, r->timeouts);
+	cp_json_key(j, "retries");
+	cp_json_u64(j, r->retries);
+	cp_json_key(j, "tcp");
+	cp_json_u64(j, r->tcp);
+	cp_json_key(j, "failed");
+	cp_json_u64(j, r->failed);
+	cp_json_key(j, "bad");
+	cp_json_u64(j, r->bad);
+	cp_json_key(j, "pushed");
+	cp_json_u64(j, r->pushed);
+	cp_json_key(j, "removed");
+	cp_json_u64(j, r->removed);
+	cp_json_obj_end(j);
 }
 
 int
@@ -338,6 +479,7 @@ cp_status_json(const struct cp_status_in *in, char *buf, size_t cap)
 			cp_json_u64(&j, total(s, c));
 		}
 		cp_json_obj_end(&j);
+		dns_json(&j, &s->dns);
 		cp_json_key(&j, "per_worker");
 		cp_json_obj_begin(&j);
 		for (unsigned c = 0; c < DP_C_MAX; c++) {
@@ -350,6 +492,8 @@ cp_status_json(const struct cp_status_in *in, char *buf, size_t cap)
 		cp_json_obj_end(&j);
 	}
 	cp_json_obj_end(&j);
+
+	resolver_json(&j, in->resolve);
 
 	cp_json_key(&j, "audit");
 	cp_json_obj_begin(&j);

@@ -14,6 +14,7 @@
 
 #include "cp_audit.h"
 #include "cp_dplink.h"
+#include "cp_resolve.h"
 #include "cp_syslog.h"
 #include "dp_proto.h"
 
@@ -37,6 +38,7 @@ struct cp_status_in {
 	const struct cp_syslog_stats *syslog; /* NULL when not exporting */
 	const struct cp_dplink_counters *c;
 	const struct cp_gens *gens;          /* rule ids of the rule hits; NULL: indexes */
+	const struct cp_resolve_stats *resolve; /* out-of-band resolution, NULL: none */
 };
 
 /* Render into out (NUL-terminated). Length, or -ENOSPC. */

@@ -18,6 +18,7 @@
 
 #include "cpm.h"
 #include "dp_ctl.h"
+#include "dp_dns.h"
 #include "dp_event.h"
 #include "dp_log.h"
 #include "dp_policy.h"
@@ -151,6 +152,12 @@ dp_ctl_init(struct dp_ctl *c, struct dp_proc *app)
 	c->retain = calloc(c->retain_cap, sizeof(*c->retain));
 	if (c->retain == NULL)
 		return -ENOMEM;
+	/* the resolved table: this thread is its only writer (DP_MSG_DNS_RESOLVED) */
+	if (dp_dns_resolved_init(DP_DNS_ENTRIES_DEFAULT, DP_DNS_GRACE_DEFAULT) != 0) {
+		free(c->retain);
+		c->retain = NULL;
+		return -ENOMEM;
+	}
 	if (app->cfg.ctl_fd >= 0) {
 		c->inherited = 1;
 		c->fd = app->cfg.ctl_fd;
@@ -175,6 +182,7 @@ dp_ctl_fini(struct dp_ctl *c)
 	c->fd = -1;
 	free(c->retain);
 	c->retain = NULL;
+	dp_dns_resolved_fini();
 }
 
 static struct dp_event *
@@ -285,6 +293,46 @@ send_events(struct dp_ctl *c)
 	return sent;
 }
 
+/* DNS counters: the workers' tables summed, and the resolved table */
+static void
+dns_status(const struct dp_proc *app, struct dp_dns_status *d)
+{
+	struct dp_dns_resolved_stats rs;
+	struct dp_dns_stats st;
+	unsigned int i, k;
+
+	memset(d, 0, sizeof(*d));
+	for (i = 0; i < app->cfg.n_workers; i++) {
+		const struct dp_dns_table *t = dp_dns_table_of(i);
+
+		if (t == NULL)
+			continue;
+		dp_dns_stats_get(t, &st);
+		d->responses += st.responses;
+		d->recorded += st.recorded;
+		d->refreshed += st.refreshed;
+		d->evicted += st.evicted;
+		d->reused += st.reused;
+		for (k = 0; k < 8; k++)
+			d->bad[k] += st.bad[k];
+		d->tcp_messages += st.tcp_messages;
+		d->tcp_skipped += st.tcp_skipped;
+		d->https_allowed += st.https_allowed;
+		d->https_refused += st.https_refused;
+		d->https_stripped += st.https_stripped;
+		d->https_unstrippable += st.https_unstrippable;
+	}
+	dp_dns_resolved_stats_get((uint32_t)(dp_realtime_ns() / DP_NS_PER_S), &rs);
+	d->res_updates = rs.updates;
+	d->res_removes = rs.removes;
+	d->res_entries = rs.entries;
+	d->res_capacity = rs.capacity;
+	d->res_recorded = rs.recorded;
+	d->res_refreshed = rs.refreshed;
+	d->res_evicted = rs.evicted;
+	d->res_reused = rs.reused;
+}
+
 static void
 send_stats(struct dp_ctl *c)
 {
@@ -342,6 +390,7 @@ send_stats(struct dp_ctl *c)
 		}
 		s->rule_hits_none = dp_gen_hits(g, app->cfg.n_workers, g->n_rules);
 	}
+	dns_status(app, &s->dns);
 	if (send_msg(c, s, sizeof(*s)) == -EAGAIN)
 		DP_LOG(ctl, WARNING, "STATS not sent: socket full");
 	free(s);
@@ -444,6 +493,42 @@ garbage(struct dp_ctl *c, const char *why, ssize_t len)
 	DP_LOG(ctl, WARNING, "dropped a malformed control message (%zd bytes): %s", len, why);
 }
 
+/* Out-of-band answers for one name into the resolved table (dp_dns.h). */
+static void
+on_dns_resolved(struct dp_ctl *c, const struct dp_msg_dns_resolved *m, ssize_t len)
+{
+	uint8_t fam[DP_DNS_RES_ADDRS], addr[DP_DNS_RES_ADDRS][16];
+	uint32_t ttl[DP_DNS_RES_ADDRS];
+	uint32_t now_s = (uint32_t)(dp_realtime_ns() / DP_NS_PER_S);
+	unsigned int i;
+
+	if (m->name_len == 0 || m->name_len > 253 || m->name[m->name_len] != '\0' ||
+	    memchr(m->name, '\0', m->name_len) != NULL) {
+		garbage(c, "DNS_RESOLVED: bad name length", len);
+		return;
+	}
+	if (m->op == DP_DNS_RES_REMOVE && m->n_addrs == 0) {
+		dp_dns_resolved_remove(m->name, m->name_len);
+		return;
+	}
+	if (m->op != DP_DNS_RES_ADD || m->n_addrs == 0 || m->n_addrs > DP_DNS_RES_ADDRS) {
+		garbage(c, "DNS_RESOLVED: bad op or address count", len);
+		return;
+	}
+	for (i = 0; i < m->n_addrs; i++) {
+		fam[i] = m->addrs[i].family;
+		memcpy(addr[i], m->addrs[i].addr, 16);
+		ttl[i] = m->addrs[i].ttl;
+		if (fam[i] != 4 && fam[i] != 6) {
+			garbage(c, "DNS_RESOLVED: address family not 4 or 6", len);
+			return;
+		}
+	}
+	dp_dns_resolved_add(m->name, m->name_len, m->n_addrs, fam,
+			    (const uint8_t (*)[16])addr, ttl, now_s);
+}
+
+
 /* Validate one datagram exactly and act on it. fds are closed unless used. */
 static void
 handle(struct dp_ctl *c, const uint8_t *buf, ssize_t len, int *fds, int nfds)
@@ -475,6 +560,9 @@ handle(struct dp_ctl *c, const uint8_t *buf, ssize_t len, int *fds, int nfds)
 	case DP_MSG_STATS_REQ:
 	case DP_MSG_QUIT:
 		need = sizeof(struct dp_msg_hdr);
+		break;
+	case DP_MSG_DNS_RESOLVED:
+		need = sizeof(struct dp_msg_dns_resolved);
 		break;
 	default:
 		garbage(c, "not a control-plane -> dataplane type", len);
@@ -513,6 +601,9 @@ handle(struct dp_ctl *c, const uint8_t *buf, ssize_t len, int *fds, int nfds)
 	case DP_MSG_QUIT:
 		DP_LOG(ctl, NOTICE, "QUIT from the control plane");
 		c->app->quit = 1;
+		break;
+	case DP_MSG_DNS_RESOLVED:
+		on_dns_resolved(c, (const struct dp_msg_dns_resolved *)buf, len);
 		break;
 	}
 out:

@@ -21,6 +21,8 @@
  *   cp -> dp  STATS_REQ      -> dp -> cp STATS
  *   dp -> cp  DRAINED        replay only: every capture consumed, every event sent
  *   cp -> dp  QUIT           replay only: exit cleanly
+ *   cp -> dp  DNS_RESOLVED   out-of-band answers for one name (add), or the name
+ *                            no longer resolved by policy (remove); no reply
  *
  * All integers are host byte order (both ends are on one machine); addresses
  * are network byte order, IPv4 in the first 4 bytes of a 16-byte array.
@@ -53,6 +55,7 @@ enum dp_msg_type {
 	DP_MSG_STATS = 8,
 	DP_MSG_DRAINED = 9,
 	DP_MSG_QUIT = 10,
+	DP_MSG_DNS_RESOLVED = 11,
 	DP_MSG_TYPE_MAX
 };
 
@@ -93,6 +96,32 @@ struct dp_msg_policy_nack {
 	struct dp_msg_hdr hdr;
 	uint64_t gen;
 	char reason[DP_REASON_TEXT_MAX]; /* NUL-terminated */
+};
+
+/* ---- out-of-band DNS (issue 9): chokepointd resolves, the dataplane binds --- */
+
+#define DP_DNS_RES_ADDRS 32       /* addresses per name and message */
+
+enum dp_dns_res_op {
+	DP_DNS_RES_ADD = 1,       /* bind name to addrs (any client) for ttl + grace */
+	DP_DNS_RES_REMOVE = 2,    /* unbind every address of name at once */
+};
+
+struct dp_dns_res_addr {
+	uint8_t family;           /* 4 or 6 */
+	uint8_t pad[3];
+	uint32_t ttl;             /* seconds (smallest along its CNAME chain) */
+	uint8_t addr[16];
+};
+
+struct dp_msg_dns_resolved {
+	struct dp_msg_hdr hdr;
+	uint8_t op;               /* enum dp_dns_res_op */
+	uint8_t n_addrs;          /* ADD: 1..DP_DNS_RES_ADDRS; REMOVE: 0 */
+	uint16_t name_len;        /* 1..253 */
+	uint32_t pad;
+	char name[DP_NAME_MAX + 1]; /* lower-case, no trailing dot, NUL at name_len */
+	struct dp_dns_res_addr addrs[DP_DNS_RES_ADDRS];
 };
 
 /* ---- audit events -------------------------------------------------------- */
@@ -351,6 +380,19 @@ struct dp_port_stats {
 	uint64_t ipackets, opackets, ibytes, obytes, imissed, ierrors, oerrors, rx_nombuf;
 };
 
+/* DNS binding counters (dp_dns.h), summed over the workers; in dp_msg_stats. */
+struct dp_dns_status {
+	uint64_t responses;       /* DNS responses read (UDP and TCP) */
+	uint64_t recorded, refreshed, evicted, reused;  /* observed bindings */
+	uint64_t bad[8];          /* responses not read, by kind: dp_dns_bad_names[] */
+	uint64_t tcp_messages;    /* DNS-over-TCP messages read */
+	uint64_t tcp_skipped;     /* DNS-over-TCP messages or pieces not read */
+	uint64_t https_allowed, https_refused, https_stripped, https_unstrippable;
+	/* the resolved table (out-of-band answers) */
+	uint64_t res_updates, res_removes, res_entries, res_capacity;
+	uint64_t res_recorded, res_refreshed, res_evicted, res_reused;
+};
+
 struct dp_msg_stats {
 	struct dp_msg_hdr hdr;
 	uint8_t boot_id[16];
@@ -378,6 +420,7 @@ struct dp_msg_stats {
 	uint64_t rule_hits_none;
 	uint64_t rule_hits_other;
 	uint64_t rule_hits[DP_RULE_HITS_MAX];
+	struct dp_dns_status dns;
 };
 
 #ifdef DP_PROTO_NAMES
@@ -398,6 +441,10 @@ static const char *const dp_anomaly_names[DP_AN_MAX] = {
 	"invalid_name", "multiple_host", "host_mismatch", "quic_undecryptable",
 	"quic_unknown_version", "quic_malformed", "http_smuggling", "sni_changed",
 	"geneve_tlv_missing",
+};
+/* struct dp_dns_status.bad[] (enum dns_result of dataplane/parse/dns.h) */
+static const char *const dp_dns_bad_names[8] = {
+	NULL, "truncated", "malformed", "not_response", "unsupported", NULL, NULL, NULL,
 };
 static const char *const dp_app_names[DP_APP_MAX] = {
 	"unknown", "tls", "http", "quic", "dns",

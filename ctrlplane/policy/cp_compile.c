@@ -528,6 +528,7 @@ cp_policy_free(struct cp_policy *p)
 	free(p->syslog.ca);
 	free(p->syslog.cert);
 	free(p->syslog.key);
+	cp_dns_resolve_cfg_release(&p->dns);
 	free(p->manifest);
 	free(p);
 }
@@ -649,6 +650,8 @@ cp_policy_compile_file(const char *path, struct cp_policy **out, char *err, size
 	p->audit_overflow = cfg.settings.audit_overflow;
 	p->syslog = cfg.syslog;     /* the strings move to p */
 	memset(&cfg.syslog, 0, sizeof(cfg.syslog));
+	p->dns = cfg.dns;           /* the strings move to p */
+	memset(&cfg.dns, 0, sizeof(cfg.dns));
 	p->mode = cfg.settings.mode;
 	if (p->path == NULL || p->audit_path == NULL ||
 	    (cfg.audit_signing_key != NULL && p->audit_signing_key == NULL)) {

@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <libgen.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1074,6 +1075,174 @@ parse_syslog(struct pctx *c, const config_setting_t *g, const char *key)
 		cp_err(c->e, line_of(g), key, "cert and key go together");
 }
 
+/* ---- dns: out-of-band resolution and HTTPS/SVCB answers -------------------- */
+
+int
+cp_dns_server_parse(const char *str, struct sockaddr_storage *ss, socklen_t *len,
+		    char *msg, size_t msglen)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *port = NULL, *end;
+	unsigned long pn = 53;
+	size_t hl;
+
+	memset(ss, 0, sizeof(*ss));
+	if (str[0] == '[') {
+		end = strchr(str, ']');
+		if (end == NULL || (end[1] != '\0' && end[1] != ':'))
+			goto bad;
+		hl = (size_t)(end - str - 1);
+		if (hl >= sizeof(host))
+			goto bad;
+		memcpy(host, str + 1, hl);
+		host[hl] = '\0';
+		if (end[1] == ':')
+			port = end + 2;
+	} else if (strchr(str, ':') != NULL && strchr(str, ':') == strrchr(str, ':')) {
+		end = strchr(str, ':');             /* a.b.c.d:port */
+		hl = (size_t)(end - str);
+		if (hl >= sizeof(host))
+			goto bad;
+		memcpy(host, str, hl);
+		host[hl] = '\0';
+		port = end + 1;
+	} else {
+		if (strlen(str) >= sizeof(host))
+			goto bad;
+		snprintf(host, sizeof(host), "%s", str);
+	}
+	if (port != NULL) {
+		char *e;
+
+		if (*port < '0' || *port > '9')
+			goto bad;
+		pn = strtoul(port, &e, 10);
+		if (*e != '\0' || pn < 1 || pn > 65535)
+			goto bad;
+	}
+	if (strchr(host, ':') == NULL) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+		if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
+			goto bad;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)pn);
+		*len = sizeof(*s4);
+	} else {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
+			goto bad;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)pn);
+		*len = sizeof(*s6);
+	}
+	return 0;
+bad:
+	snprintf(msg, msglen, "must be an IP address with an optional port: \"192.0.2.2\", "
+		 "\"192.0.2.2:5353\", \"fd00::2\" or \"[fd00::2]:5353\"");
+	return -EINVAL;
+}
+
+/*
+ * One key of the dns group that is about out-of-band resolution or HTTPS/SVCB
+ * answers; false if name is none of them.
+ */
+static bool
+parse_dns_resolve_key(struct pctx *c, const config_setting_t *s, const char *name,
+		      const char *k)
+{
+	struct cp_dns_resolve_cfg *d = &c->cfg->dns;
+	const char *v = str_of(s);
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	char msg[160];
+
+	if (strcmp(name, "resolver") == 0) {
+		if (v == NULL || cp_dns_server_parse(v, &ss, &sl, msg, sizeof(msg)) != 0) {
+			cp_err(c->e, line_of(s), k, "%s", v == NULL ?
+			       "must be a string \"IP[:port]\"" : msg);
+			return true;
+		}
+		free(d->resolver);
+		d->resolver = dup_str(c, v);
+	} else if (strcmp(name, "resolve_interval") == 0) {
+		parse_uint(c, s, k, 5, 86400, &d->interval_s);
+	} else if (strcmp(name, "resolve_timeout_ms") == 0) {
+		parse_uint(c, s, k, 100, 30000, &d->timeout_ms);
+	} else if (strcmp(name, "resolve_retries") == 0) {
+		parse_uint(c, s, k, 0, 10, &d->retries);
+	} else if (strcmp(name, "resolve_max_names") == 0) {
+		parse_uint(c, s, k, 1, 100000, &d->max_names);
+	} else if (strcmp(name, "https_rr") == 0) {
+		if (v != NULL && strcmp(v, "strip_ech") == 0)
+			c->cfg->settings.dns_https_rr = CPM_HTTPS_RR_STRIP_ECH;
+		else if (v != NULL && strcmp(v, "allow") == 0)
+			c->cfg->settings.dns_https_rr = CPM_HTTPS_RR_ALLOW;
+		else if (v != NULL && strcmp(v, "refuse") == 0)
+			c->cfg->settings.dns_https_rr = CPM_HTTPS_RR_REFUSE;
+		else
+			cp_err(c->e, line_of(s), k, "must be \"strip_ech\", \"allow\" or \"refuse\"");
+	} else {
+		return false;
+	}
+	return true;
+}
+
+/* dns = { ... } (docs/configuration.md) */
+static void
+parse_dns(struct pctx *c, const config_setting_t *g, const char *key)
+{
+	char k[KEY_MAX];
+	int n;
+
+	if (!want_group(c, g, key))
+		return;
+	n = config_setting_length(g);
+	for (int i = 0; i < n; i++) {
+		config_setting_t *s = config_setting_get_elem(g, (unsigned int)i);
+		const char *name = config_setting_name(s);
+
+		child_key(k, key, s, (unsigned int)i);
+		if (!parse_dns_resolve_key(c, s, name, k))
+			unknown_key(c, s, k);
+	}
+}
+
+/* the names one rule gives to resolve: its exact sni and host names */
+static void __attribute__((unused))
+resolve_names_add(struct pctx *c, const struct cp_names *ns)
+{
+	struct cp_dns_resolve_cfg *d = &c->cfg->dns;
+
+	for (size_t i = 0; i < ns->n; i++) {
+		uint32_t k;
+
+		if (ns->v[i].kind != CP_NAME_EXACT)
+			continue;
+		for (k = 0; k < d->n_names; k++)
+			if (strcmp(d->names[k], ns->v[i].name) == 0)
+				break;
+		if (k < d->n_names)
+			continue;
+		if (!vec_room(c, &d->names, d->n_names, sizeof(char *)))
+			return;
+		d->names[d->n_names] = dup_str(c, ns->v[i].name);
+		if (d->names[d->n_names] != NULL)
+			d->n_names++;
+	}
+}
+
+void
+cp_dns_resolve_cfg_release(struct cp_dns_resolve_cfg *d)
+{
+	for (uint32_t i = 0; i < d->n_names; i++)
+		free(d->names[i]);
+	free(d->names);
+	free(d->resolver);
+	memset(d, 0, sizeof(*d));
+}
+
 /* ---- rules ------------------------------------------------------------------- */
 
 static bool
@@ -1333,6 +1502,10 @@ set_defaults(struct cp_config *cfg)
 	cfg->audit_fsync = 1;
 	cfg->syslog.port = 6514;
 	cfg->syslog.queue = 10000;
+	cfg->dns.interval_s = CP_DNS_RESOLVE_INTERVAL;
+	cfg->dns.timeout_ms = CP_DNS_RESOLVE_TIMEOUT_MS;
+	cfg->dns.retries = CP_DNS_RESOLVE_RETRIES;
+	cfg->dns.max_names = CP_DNS_RESOLVE_MAX_NAMES;
 }
 
 /* Settings that came from an @include'd file: not supported (the hash covers one file). */
@@ -1416,6 +1589,8 @@ parse_root(struct pctx *c, const config_setting_t *root)
 				       "must be \"drop_records\" or \"deny_new_flows\"");
 		} else if (strcmp(k, "syslog") == 0) {
 			parse_syslog(c, s, k);
+		} else if (strcmp(k, "dns") == 0) {
+			parse_dns(c, s, k);
 		} else if (strcmp(k, "revalidate") == 0) {
 			if (config_setting_type(s) == CONFIG_TYPE_BOOL)
 				st->revalidate = config_setting_get_bool(s) ? 1 : 0;
@@ -1527,5 +1702,6 @@ cp_config_release(struct cp_config *cfg)
 	free(cfg->syslog.ca);
 	free(cfg->syslog.cert);
 	free(cfg->syslog.key);
+	cp_dns_resolve_cfg_release(&cfg->dns);
 	memset(cfg, 0, sizeof(*cfg));
 }

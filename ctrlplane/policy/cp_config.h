@@ -110,6 +110,7 @@ struct cp_config {
 	uint32_t rotate_bytes;      /* audit.rotate_bytes, 0 = no size rotation */
 	uint32_t rotate_seconds;    /* audit.rotate_seconds, 0 = no time rotation */
 	struct cp_syslog_cfg syslog; /* syslog = { ... }; host NULL when not set */
+	struct cp_dns_resolve_cfg dns; /* dns.resolver & co; names from the rules */
 	struct cp_listfile *files;   /* in order of first use */
 	size_t n_files;
 };
@@ -121,6 +122,7 @@ struct cp_config {
  */
 int cp_config_parse(const char *text, size_t len, struct cp_config *cfg, struct cp_errs *e);
 void cp_config_release(struct cp_config *cfg);
+void cp_dns_resolve_cfg_release(struct cp_dns_resolve_cfg *d);
 
 /*
  * Read a whole regular file (NUL-terminated at (*text)[*len], malloc'ed).

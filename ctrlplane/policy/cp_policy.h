@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 /* syslog = { host; port; ca; cert; key; format; queue; } (TLS, RFC 5425) */
 struct cp_syslog_cfg {
@@ -21,6 +22,32 @@ struct cp_syslog_cfg {
 	uint32_t format;            /* CP_SYSLOG_JSON or CP_SYSLOG_OCSF */
 	uint32_t queue;             /* bounded queue of messages (default 10000) */
 };
+
+/*
+ * dns = { resolver; resolve_interval; ... }: out-of-band resolution of the
+ * exact names of bind = "dns" rules (ctrlplane/cp_resolve.h).
+ */
+struct cp_dns_resolve_cfg {
+	char *resolver;             /* "IP[:port]", NULL: off */
+	uint32_t interval_s;        /* dns.resolve_interval (60) */
+	uint32_t timeout_ms;        /* dns.resolve_timeout_ms, per attempt (2000) */
+	uint32_t retries;           /* dns.resolve_retries (2) */
+	uint32_t max_names;         /* dns.resolve_max_names (1024) */
+	char **names;               /* exact sni/host names of bind = "dns" rules, unique */
+	uint32_t n_names;
+};
+
+#define CP_DNS_RESOLVE_INTERVAL 60
+#define CP_DNS_RESOLVE_TIMEOUT_MS 2000
+#define CP_DNS_RESOLVE_RETRIES 2
+#define CP_DNS_RESOLVE_MAX_NAMES 1024
+
+/*
+ * "IP[:port]" (IPv6 as "[addr]:port" or a bare address; port 53 when not
+ * given) into a socket address. 0, or -EINVAL with a message in msg.
+ */
+int cp_dns_server_parse(const char *s, struct sockaddr_storage *ss, socklen_t *len,
+			char *msg, size_t msglen);
 
 #define CP_SYSLOG_JSON 0
 #define CP_SYSLOG_OCSF 1
@@ -41,6 +68,7 @@ struct cp_policy {
 	uint8_t audit_overflow;     /* enum cpm_audit_overflow */
 	struct cp_syslog_cfg syslog; /* export; host NULL when not configured */
 	uint8_t mode;               /* enum cpm_mode */
+	struct cp_dns_resolve_cfg dns; /* out-of-band resolution; resolver NULL when off */
 	/*
 	 * What the policy hash covers, in sha256sum's format: one
 	 * "<sha256 hex>  <path>\n" line per file, the config file first (its

@@ -98,7 +98,8 @@ struct cpm_settings {
 	uint8_t no_name_action;  /* hold bound/timeout hit without a name: 0 = treat as no name */
 	uint8_t audit_overflow;  /* enum cpm_audit_overflow (audit_overflow key) */
 	uint8_t revalidate;      /* 1: established flows are judged again by this policy */
-	uint8_t reserved[7];     /* 0 */
+	uint8_t dns_https_rr;    /* enum cpm_https_rr: DNS HTTPS/SVCB answers (dns.https_rr) */
+	uint8_t reserved[6];     /* 0 */
 	uint32_t hold_timeout_ms;       /* default 5000 */
 	uint32_t hold_max_bytes;        /* default 16384 */
 	uint32_t hold_max_segments;     /* default 16 */
@@ -108,6 +109,13 @@ struct cpm_settings {
 	uint32_t udp_ms;                /* default 60000 */
 	uint32_t other_ms;              /* default 30000 */
 	uint32_t anomaly_action[32];    /* per enum dp_anomaly: enum cpm_action */
+};
+
+/* dns.https_rr: what the dataplane does with HTTPS/SVCB (type 64/65) answers */
+enum cpm_https_rr {
+	CPM_HTTPS_RR_STRIP_ECH = 0, /* default: the ech SvcParam removed in flight */
+	CPM_HTTPS_RR_ALLOW = 1,     /* forwarded as they are */
+	CPM_HTTPS_RR_REFUSE = 2,    /* a response carrying one is dropped */
 };
 
 enum {

@@ -95,7 +95,12 @@ def stats_msg(allow):
     # rule hits of generation 1 (dp_proto.h): 1 rule ("llm") hit `allow` times, 3 by no rule
     hits = struct.pack("<QIIQQ", 1, 1, 0, 3, 0) + struct.pack("<%dQ" % RULE_HITS_MAX,
                                                                 *([allow] + [0] * (RULE_HITS_MAX - 1)))
-    body = head + ports + struct.pack("<%dQ" % len(counters), *counters) + hits
+    # struct dp_dns_status: responses, recorded, refreshed, evicted, reused, bad[8] (by
+    # enum dns_result), tcp_messages, tcp_skipped, https_{allowed,refused,stripped,
+    # unstrippable}, res_{updates,removes,entries,capacity,recorded,refreshed,evicted,reused}
+    dns = struct.pack("<27Q", 7, 5, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 2, 1, 0, 0, 3, 0,
+                      4, 1, 3, 65536, 3, 2, 0, 0)
+    body = head + ports + struct.pack("<%dQ" % len(counters), *counters) + hits + dns
     return hdr(STATS, 16 + len(body)) + body
 
 
@@ -284,6 +289,11 @@ def main():
           re.search(r"allow +41 +1 +42", out) and "net_af_packet1" in out and
           re.search(r"rule hits \(policy generation 1\):\n +llm +41\n +\(no rule[^\n]*\) +3\n", out) and
           "live on the dataplane" in out, "status with the dataplane's counters")
+    check("dns: responses 7, recorded 5, refreshed 1, evicted 0, reused 0; bad: truncated 0, "
+          "malformed 1, not_response 0, unsupported 0; tcp: messages 2, skipped 1\n" in out and
+          "dns https_rr: allowed 0, refused 0, stripped 3, unstrippable 0\n" in out and
+          "dns resolved table: 3 live of 65536, updates 4, removes 1," in out and
+          "dns resolver: off (no dns.resolver)" in out, "status with the DNS counters: " + "".join(l + "\n" for l in out.splitlines() if l.startswith("dns")))
     c = subprocess.Popen([CTL, "--socket", run + "/ctl.sock", "status", "--json"],
                          stdout=subprocess.PIPE)
     dp.recv()
@@ -294,6 +304,11 @@ def main():
           js["dataplane"]["rule_hits"] == {"generation": 1, "rules": [{"rule": "llm", "hits": 5}],
                                            "other_rules": 0, "no_rule": 3} and
           js["audit"]["next_seq"] == 4, "status --json with counters")
+    dj = js["dataplane"].get("dns", {})
+    check(dj.get("responses") == 7 and dj.get("bad", {}).get("malformed") == 1 and
+          dj.get("tcp_skipped") == 1 and dj.get("https_rr", {}).get("stripped") == 3 and
+          dj.get("resolved", {}).get("entries") == 3 and js.get("dns_resolver", 0) is None,
+          "status --json with the DNS counters")
     # a dataplane that does not answer: at most 2 s
     t0 = time.time()
     rc, out, _ = ctl(run + "/ctl.sock", "status")

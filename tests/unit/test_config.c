@@ -354,6 +354,26 @@ test_every_setting(void **state)
 	assert_int_equal(p->mode, CPM_MODE_MONITOR);
 	assert_int_equal(p->n_rules, 0);
 	assert_string_equal(p->audit_path, "/var/log/chokepoint/audit.jsonl");
+	/* dns defaults: no out-of-band resolution, HTTPS/SVCB answers lose their ech */
+	assert_null(p->dns.resolver);
+	assert_int_equal(p->dns.interval_s, CP_DNS_RESOLVE_INTERVAL);
+	assert_int_equal(p->dns.max_names, CP_DNS_RESOLVE_MAX_NAMES);
+	assert_int_equal(cpm_policy_load(p->blob, p->blob_len, &cp, err, sizeof(err)), 0);
+	assert_int_equal(cpm_settings(cp)->dns_https_rr, CPM_HTTPS_RR_STRIP_ECH);
+	cpm_policy_free(cp);
+	cp_policy_free(p);
+
+	assert_int_equal(cp_policy_compile_file("tests/data/config/good-dns.conf", &p, err,
+						sizeof(err)), 0);
+	assert_string_equal(p->dns.resolver, "[fd00::53]:5353");
+	assert_int_equal(p->dns.interval_s, 30);
+	assert_int_equal(p->dns.timeout_ms, 500);
+	assert_int_equal(p->dns.retries, 0);
+	assert_int_equal(p->dns.max_names, 10);
+	assert_int_equal(p->dns.n_names, 0);     /* no bind = "dns" rule */
+	assert_int_equal(cpm_policy_load(p->blob, p->blob_len, &cp, err, sizeof(err)), 0);
+	assert_int_equal(cpm_settings(cp)->dns_https_rr, CPM_HTTPS_RR_REFUSE);
+	cpm_policy_free(cp);
 	cp_policy_free(p);
 }
 
