@@ -91,9 +91,11 @@ class Runner:
                                                      p.stderr[-3000:]))
         return p
 
-    def eal(self, prefix, mem, vdevs, lcores="1"):
-        a = ["-l", lcores, "--no-huge", "-m", str(mem), "--no-pci", "--no-telemetry",
-             "--file-prefix", prefix, "--log-level", "*:warning"]
+    def eal(self, prefix, mem, vdevs, lcores="1", huge=False):
+        # huge: DPDK memory in 2 MiB hugepages from the hugetlbfs at --huge
+        mm = ["--huge-dir", self.args.huge, "--huge-unlink"] if huge else ["--no-huge"]
+        a = ["-l", lcores] + mm + ["-m", str(mem), "--no-pci", "--no-telemetry",
+                                   "--file-prefix", prefix, "--log-level", "*:warning"]
         for v in vdevs:
             a += ["--vdev", v]
         return a
@@ -164,12 +166,13 @@ def lcore_cpu_s(pid):
     raise BenchError("testpmd: no rte-worker thread in pid %d" % pid)
 
 
-def testpmd(r, pcap, mode, mbufs, mbuf_size, mem, warm, secs):
+def testpmd(r, pcap, mode, mbufs, mbuf_size, mem, warm, secs, huge=False):
     """dpdk-testpmd on the same vdevs and core; returns (Mpps per CPU-second of its
     forwarding lcore, cycles/packet from it, wall-clock Mpps)."""
     prefix = r.prefix()
     argv = ["stdbuf", "-oL", "dpdk-testpmd"] + r.eal(prefix, mem, [
-        "net_pcap0,rx_pcap=%s,infinite_rx=1" % pcap, "net_null0,no-rx=1"], lcores="0,1") + [
+        "net_pcap0,rx_pcap=%s,infinite_rx=1" % pcap, "net_null0,no-rx=1"], lcores="0,1",
+        huge=huge) + [
         "--", "-i", "--forward-mode=%s" % mode, "--nb-cores=1",
         "--total-num-mbufs=%d" % mbufs, "--mbuf-size=%d" % mbuf_size,
         "--record-core-cycles", "--no-mlockall"]
@@ -242,54 +245,61 @@ def bench_fastpath(r):
         mbufs = a.flows + 16384
         # mbufs (+ mempool headers) + flow table, slots, names, QUIC state per entry
         mem = int((mbufs * (mbuf_size + 256) + a.flows * 1000) / 1e6) + 384
-        res = {k: [] for k in ("io", "5tswap", "cp", "own", "cp_cyc", "io_cyc", "sw_cyc",
-                               "cp_wall", "io_wall", "sw_wall", "share")}
-        for rep in range(a.reps):
-            mpps, cyc, wall = testpmd(r, pcap, "io", mbufs, mbuf_size, mem, a.warmup, a.seconds)
-            res["io"].append(mpps)
-            res["io_cyc"].append(cyc)
-            res["io_wall"].append(wall)
-            eal = r.eal(r.prefix(), mem, ["net_pcap0,rx_pcap=%s,infinite_rx=1" % pcap,
-                                          "net_null0,no-rx=1"])
-            j = r.dpb("fastpath", eal, ["--flows", str(a.flows), "--size", size,
-                                        "--policy", conf, "--names-file", names,
-                                        "--seconds", str(a.seconds), "--warmup", str(a.warmup)])
-            TSC_HZ = float(j["tsc_hz"])
-            res["cp"].append(j["mpps"])
-            res["own"].append(j["own_cycles_per_pkt"])
-            res["cp_cyc"].append(j["cycles_per_pkt"])
-            res["cp_wall"].append(j["mpps_wall"])
-            res["share"].append(j["cpu_share"])
-            mpps, cyc, wall = testpmd(r, pcap, "5tswap", mbufs, mbuf_size, mem, a.warmup,
-                                      a.seconds)
-            res["5tswap"].append(mpps)
-            res["sw_cyc"].append(cyc)
-            res["sw_wall"].append(wall)
-            log("fastpath %s rep %d: chokepoint %.2f Mpps/CPU-s (%.0f own cycles, %.0f%% of "
-                "the CPU), io %.2f, 5tswap %.2f" % (size, rep + 1, j["mpps"],
-                                                    j["own_cycles_per_pkt"], 100 * j["cpu_share"],
-                                                    res["io"][-1], res["5tswap"][-1]))
-        cp, io, sw = median(res["cp"]), median(res["io"]), median(res["5tswap"])
-        label = "64 B" if size == "64" else size.upper()
-        sec = "a. fast path, %s, %s established flows" % (label, "{:,}".format(a.flows))
-        r.row(sec, "Mpps per CPU-second", cp, "Mpps", "testpmd io", io, goal=GOALS["io_ratio"])
-        r.row(sec, "Mpps per CPU-second", cp, "Mpps", "testpmd 5tswap", sw)
-        r.row(sec, "cycles/packet, total", median(res["cp_cyc"]), "cycles", "testpmd io",
-              median(res["io_cyc"]), higher=False, fmt="%.0f")
-        r.row(sec, "cycles/packet, own processing", median(res["own"]), "cycles",
-              goal=GOALS["own_cycles"], higher=False, fmt="%.0f")
-        r.row(sec, "Mpps, wall clock", median(res["cp_wall"]), "Mpps", "testpmd io",
-              median(res["io_wall"]))
-        r.notes.append("fast path %s: %d reps, Mpps per CPU-second: chokepoint %s, io %s, "
-                       "5tswap %s; wall clock: chokepoint %s, io %s, 5tswap %s; the worker "
-                       "thread had %s%% of its CPU" % (
-                           label, a.reps, fmt_list(res["cp"]), fmt_list(res["io"]),
-                           fmt_list(res["5tswap"]), fmt_list(res["cp_wall"]),
-                           fmt_list(res["io_wall"]), fmt_list(res["sw_wall"]),
-                           "/".join("%.0f" % (100 * x) for x in res["share"])))
-        r.sane("fastpath %s Mpps" % size, cp, 0.001, 1000)
-        r.sane("fastpath %s own cycles" % size, median(res["own"]), 1, 1e7)
-        r.sane("testpmd io %s Mpps" % size, io, 0.001, 1000)
+        # --no-huge always; with --huge DIR also every run again in 2 MiB hugepages,
+        # chokepoint and its baselines alike, reported as separate rows
+        for huge in [False] + ([True] if a.huge else []):
+            res = {k: [] for k in ("io", "5tswap", "cp", "own", "cp_cyc", "io_cyc", "sw_cyc",
+                                   "cp_wall", "io_wall", "sw_wall", "share")}
+            for rep in range(a.reps):
+                mpps, cyc, wall = testpmd(r, pcap, "io", mbufs, mbuf_size, mem, a.warmup,
+                                          a.seconds, huge)
+                res["io"].append(mpps)
+                res["io_cyc"].append(cyc)
+                res["io_wall"].append(wall)
+                eal = r.eal(r.prefix(), mem, ["net_pcap0,rx_pcap=%s,infinite_rx=1" % pcap,
+                                              "net_null0,no-rx=1"], huge=huge)
+                j = r.dpb("fastpath", eal, ["--flows", str(a.flows), "--size", size,
+                                            "--policy", conf, "--names-file", names,
+                                            "--seconds", str(a.seconds), "--warmup", str(a.warmup)])
+                TSC_HZ = float(j["tsc_hz"])
+                res["cp"].append(j["mpps"])
+                res["own"].append(j["own_cycles_per_pkt"])
+                res["cp_cyc"].append(j["cycles_per_pkt"])
+                res["cp_wall"].append(j["mpps_wall"])
+                res["share"].append(j["cpu_share"])
+                mpps, cyc, wall = testpmd(r, pcap, "5tswap", mbufs, mbuf_size, mem, a.warmup,
+                                          a.seconds, huge)
+                res["5tswap"].append(mpps)
+                res["sw_cyc"].append(cyc)
+                res["sw_wall"].append(wall)
+                log("fastpath %s%s rep %d: chokepoint %.2f Mpps/CPU-s (%.0f own cycles, %.0f%% of "
+                    "the CPU), io %.2f, 5tswap %.2f" % (size, " huge" if huge else "",
+                                                        rep + 1, j["mpps"],
+                                                        j["own_cycles_per_pkt"], 100 * j["cpu_share"],
+                                                        res["io"][-1], res["5tswap"][-1]))
+            cp, io, sw = median(res["cp"]), median(res["io"]), median(res["5tswap"])
+            label = "64 B" if size == "64" else size.upper()
+            if huge:
+                label += ", 2 MiB hugepages"
+            sec = "a. fast path, %s, %s established flows" % (label, "{:,}".format(a.flows))
+            r.row(sec, "Mpps per CPU-second", cp, "Mpps", "testpmd io", io, goal=GOALS["io_ratio"])
+            r.row(sec, "Mpps per CPU-second", cp, "Mpps", "testpmd 5tswap", sw)
+            r.row(sec, "cycles/packet, total", median(res["cp_cyc"]), "cycles", "testpmd io",
+                  median(res["io_cyc"]), higher=False, fmt="%.0f")
+            r.row(sec, "cycles/packet, own processing", median(res["own"]), "cycles",
+                  goal=GOALS["own_cycles"], higher=False, fmt="%.0f")
+            r.row(sec, "Mpps, wall clock", median(res["cp_wall"]), "Mpps", "testpmd io",
+                  median(res["io_wall"]))
+            r.notes.append("fast path %s: %d reps, Mpps per CPU-second: chokepoint %s, io %s, "
+                           "5tswap %s; wall clock: chokepoint %s, io %s, 5tswap %s; the worker "
+                           "thread had %s%% of its CPU" % (
+                               label, a.reps, fmt_list(res["cp"]), fmt_list(res["io"]),
+                               fmt_list(res["5tswap"]), fmt_list(res["cp_wall"]),
+                               fmt_list(res["io_wall"]), fmt_list(res["sw_wall"]),
+                               "/".join("%.0f" % (100 * x) for x in res["share"])))
+            r.sane("fastpath %s Mpps" % size, cp, 0.001, 1000)
+            r.sane("fastpath %s own cycles" % size, median(res["own"]), 1, 1e7)
+            r.sane("testpmd io %s Mpps" % size, io, 0.001, 1000)
         os.unlink(pcap)
 
 
@@ -497,6 +507,10 @@ def main():
     ap.add_argument("--lookups", type=int, default=50000000)
     ap.add_argument("--requests", type=int, default=10000)
     ap.add_argument("--no-doc", action="store_true")
+    ap.add_argument("--huge", metavar="DIR", default=None,
+                    help="fast path: also run everything in 2 MiB hugepages from the "
+                         "hugetlbfs mounted at DIR (reported as separate rows; as root: "
+                         "echo 1800 > /proc/sys/vm/nr_hugepages; mount -t hugetlbfs nodev DIR)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     ap.add_argument("--tmp", default=os.environ.get("TMPDIR", "/tmp"))
     a = ap.parse_args()
