@@ -58,6 +58,8 @@ struct dpb_opts {
 	const char *data_dir;    /* tests/data (templates) */
 	bool smoke;              /* CI: check the figures are sane, never speed */
 	bool prof;               /* cycle accounting in the worker */
+	const char *reload_policy; /* reload: the policy reloaded */
+	uint32_t reloads;        /* reload: how many times, over --seconds */
 };
 
 /* ---- the generated traffic (dpbench_gen.c) ----------------------------- */
@@ -204,6 +206,7 @@ int dpb_gen_policy(const struct dpb_opts *o);
 int dpb_fastpath(const struct dpb_opts *o);
 int dpb_newflow(const struct dpb_opts *o);
 int dpb_flowtable(const struct dpb_opts *o);
+int dpb_reload(const struct dpb_opts *o);
 
 /* ---- helpers ------------------------------------------------------------------ */
 

@@ -13,15 +13,19 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
+#include "cp_policy.h"
 #include "dp_flow.h"
+#include "dp_policy.h"
 #include "dp_worker.h"
 #include "dpbench.h"
 
@@ -217,5 +221,215 @@ dpb_fastpath(const struct dpb_opts *o)
 out:
 	free(rl);
 	dpb_dp_stop(&d);
+	return ret;
+}
+
+/* ---- reload: policy swaps under steady load ------------------------------------ */
+
+struct reload_ctl {
+	struct dp_proc *app;
+	struct cp_policy *pol;
+	unsigned int n;          /* reloads to do */
+	double interval;         /* seconds between them */
+	unsigned int done, failed;
+	double live_ms_max, live_ms_sum;   /* POLICY to live (build aside + publish) */
+	double freed_ms_max;     /* live to the old generation freed (RCU) */
+	int finished;            /* atomic */
+	char err[256];
+};
+
+/*
+ * The control thread's part, as dp_ctl.c does it: each reload is built by
+ * the loader thread, published here, and the old generation freed by the
+ * non-blocking RCU check once the worker has passed a quiescent state.
+ */
+static void *
+reload_main(void *arg)
+{
+	struct reload_ctl *c = arg;
+
+	for (unsigned int i = 0; i < c->n; i++) {
+		struct dp_msg_policy msg;
+		struct dp_policy_load *l;
+		double t0, t1, t2;
+		int fd, ret;
+
+		fd = cp_policy_memfd(c->pol);
+		if (fd < 0) {
+			c->failed++;
+			continue;
+		}
+		memset(&msg, 0, sizeof(msg));
+		msg.gen = 2 + i;
+		msg.blob_len = c->pol->blob_len;
+		memcpy(msg.sha256, c->pol->sha256, sizeof(msg.sha256));
+		t0 = dpb_now();
+		l = dp_policy_load_new(c->app, fd, &msg);
+		close(fd);
+		if (l == NULL || dp_policy_load_start(l) != 0) {
+			dp_policy_load_free(l);
+			c->failed++;
+			continue;
+		}
+		while (!dp_policy_load_done(l))
+			usleep(100);
+		ret = dp_policy_load_finish(c->app, l, c->err, sizeof(c->err));
+		t1 = dpb_now();
+		if (ret != 0) {
+			c->failed++;
+			continue;
+		}
+		while (c->app->retired != NULL) {
+			dp_policy_reclaim(c->app);
+			usleep(100);
+		}
+		t2 = dpb_now();
+		c->done++;
+		c->live_ms_sum += (t1 - t0) * 1e3;
+		if ((t1 - t0) * 1e3 > c->live_ms_max)
+			c->live_ms_max = (t1 - t0) * 1e3;
+		if ((t2 - t1) * 1e3 > c->freed_ms_max)
+			c->freed_ms_max = (t2 - t1) * 1e3;
+		if (i + 1 < c->n)
+			usleep((useconds_t)(c->interval * 1e6));
+	}
+	__atomic_store_n(&c->finished, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+int
+dpb_reload(const struct dpb_opts *o)
+{
+	struct reload_ctl c;
+	struct snap a, b;
+	struct dpb_dp d;
+	pthread_t tid;
+	char err[4096] = "";
+	uint32_t *rl = NULL, table = o->table ? o->table : o->flows + o->flows / 8 + 1024;
+	uint16_t room = RTE_PKTMBUF_HEADROOM + (o->size == DPB_SIZE_64 ? 128 : 1536);
+	uint64_t hz = rte_get_tsc_hz(), gap_max = 0, gap_base = 0, last, reval0, revoked0, lost;
+	uint64_t noname0;
+	double hs_rate = 0, t0;
+	bool ok = true;
+	int ret;
+
+	memset(&c, 0, sizeof(c));
+	if (o->policy == NULL || o->reload_policy == NULL || o->reloads == 0) {
+		fprintf(stderr, "dpbench: reload needs --policy, --reload-policy and --reloads\n");
+		return -EINVAL;
+	}
+	if (rte_eth_dev_count_avail() < 2) {
+		fprintf(stderr, "dpbench: reload needs the fastpath ports (net_pcap infinite_rx, "
+			"net_null)\n");
+		return -EINVAL;
+	}
+	ret = cp_policy_compile_file(o->reload_policy, &c.pol, err, sizeof(err));
+	if (ret != 0) {
+		fprintf(stderr, "dpbench: %s: %s\n%s", o->reload_policy, strerror(-ret), err);
+		return ret;
+	}
+	ret = dpb_dp_start(&d, o, table, o->flows + 16384, room);
+	if (ret != 0)
+		goto out;
+	ret = dpb_handshakes(&d, o, &rl, &hs_rate);
+	if (ret != 0)
+		goto out;
+	if (dpb_counter(&d, DP_C_ALLOW) != o->flows || d.w->ft.active != o->flows) {
+		fprintf(stderr, "dpbench: reload: %u flows expected established\n", o->flows);
+		ret = -EINVAL;
+		goto out;
+	}
+	/* warm-up: the longest worker loop without reloads, for comparison */
+	t0 = dpb_now();
+	last = rte_rdtsc();
+	for (unsigned int k = 0;; k++) {
+		uint64_t now;
+
+		dp_worker_poll(d.w);
+		now = rte_rdtsc();
+		if (now - last > gap_base)
+			gap_base = now - last;
+		last = now;
+		if ((k & 255) == 0) {
+			dpb_dp_drain(&d);
+			if (dpb_now() - t0 >= o->warmup)
+				break;
+		}
+	}
+	c.app = d.app;
+	c.n = o->reloads;
+	c.interval = o->seconds / o->reloads;
+	reval0 = dpb_counter(&d, DP_C_REVALIDATED);
+	revoked0 = dpb_counter(&d, DP_C_REVOKED);
+	noname0 = dpb_counter(&d, DP_C_REVAL_NO_NAME);
+	snap_take(&d, &a);
+	ret = pthread_create(&tid, NULL, reload_main, &c);
+	if (ret != 0) {
+		ret = -ret;
+		goto out;
+	}
+	/* the worker loop on this thread while the reloads happen; the longest loop noted */
+	t0 = dpb_now();
+	last = rte_rdtsc();
+	for (unsigned int k = 0;; k++) {
+		uint64_t now;
+
+		dp_worker_poll(d.w);
+		now = rte_rdtsc();
+		if (now - last > gap_max)
+			gap_max = now - last;
+		last = now;
+		if ((k & 255) == 0) {
+			dpb_dp_drain(&d);
+			if (__atomic_load_n(&c.finished, __ATOMIC_ACQUIRE) &&
+			    dpb_now() - t0 >= o->seconds)
+				break;
+		}
+	}
+	pthread_join(tid, NULL);
+	/* the last generation's walk, if any, to its end (revalidate = true) */
+	while (d.w->reval_active)
+		dp_worker_poll(d.w);
+	dpb_dp_drain(&d);
+	snap_take(&d, &b);
+	/* every packet received was forwarded: nothing dropped, nothing held */
+	lost = (b.rx - a.rx) - (b.tx - a.tx);
+	printf("{\"bench\":\"reload\",\"size\":\"%s\",\"flows\":%u,\"reloads\":%u,"
+	       "\"failed\":%u,\"seconds\":%.3f,\"rx\":%" PRIu64 ",\"tx\":%" PRIu64
+	       ",\"dropped\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"flows_created\":%" PRIu64
+	       ",\"revalidated\":%" PRIu64 ",\"revoked\":%" PRIu64 ",\"reval_no_name\":%" PRIu64
+	       ",\"live_ms_mean\":%.2f,\"live_ms_max\":%.2f,\"freed_ms_max\":%.2f,"
+	       "\"longest_loop_us\":%.1f,\"longest_loop_us_no_reload\":%.1f,"
+	       "\"policy_bytes\":%zu,\"active\":%u}\n",
+	       dpb_size_name(o->size), o->flows, c.done, c.failed, dpb_now() - t0, b.rx - a.rx,
+	       b.tx - a.tx, b.dropped - a.dropped, lost, b.created - a.created,
+	       dpb_counter(&d, DP_C_REVALIDATED) - reval0, dpb_counter(&d, DP_C_REVOKED) - revoked0,
+	       dpb_counter(&d, DP_C_REVAL_NO_NAME) - noname0,
+	       c.done ? c.live_ms_sum / c.done : 0.0, c.live_ms_max, c.freed_ms_max,
+	       (double)gap_max * 1e6 / (double)hz, (double)gap_base * 1e6 / (double)hz,
+	       c.pol->blob_len, d.w->ft.active);
+	fprintf(stderr, "dpbench: reload: %u reloads under %" PRIu64 " packets of %u established "
+		"flows: %" PRIu64 " lost, %" PRIu64 " dropped; POLICY to live %.1f ms mean, "
+		"%.1f max; longest worker loop %.0f us\n", c.done, b.rx - a.rx, o->flows, lost,
+		b.dropped - a.dropped, c.done ? c.live_ms_sum / c.done : 0.0, c.live_ms_max,
+		(double)gap_max * 1e6 / (double)hz);
+	if (c.failed != 0 || c.done != o->reloads) {
+		fprintf(stderr, "dpbench: reload: %u of %u reloads failed: %s\n", c.failed,
+			o->reloads, c.err);
+		ok = false;
+	}
+	/* correctness, not speed: a reload must not cost a packet or a flow */
+	if (lost != 0 || b.dropped != a.dropped || b.created != a.created ||
+	    d.w->ft.active != o->flows || b.rx == a.rx) {
+		fprintf(stderr, "dpbench: reload: packets lost or flows disturbed\n");
+		ok = false;
+	}
+	if (o->smoke)
+		ok &= dpb_sane("reload live_ms_max", c.live_ms_max, 0.001, 600000);
+	ret = ok ? 0 : -EINVAL;
+out:
+	free(rl);
+	dpb_dp_stop(&d);
+	cp_policy_free(c.pol);
 	return ret;
 }

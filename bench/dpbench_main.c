@@ -14,6 +14,10 @@
  *                                        [--http-pct P] [--deny-pct P]
  *      (ports 0 and 1: net_null no-rx=1; the flows are injected)
  *   chokepoint-dpbench [EAL options] -- flowtable --flows N [--lookups M]
+ *   chokepoint-dpbench [EAL options] -- reload    --flows N --policy CONF --names-file F
+ *                                        --reload-policy CONF2 --reloads K [--seconds S]
+ *      (fastpath's ports and traffic; K reloads of CONF2 through the loader thread over
+ *       S seconds while the worker forwards: packets lost must be 0)
  *   common: [--seed N] [--data-dir tests/data] [--smoke] [--no-prof]
  *
  * Figures: one JSON object per line on stdout. --smoke (meson test --suite
@@ -237,10 +241,11 @@ usage(FILE *out)
 {
 	fprintf(out,
 		"usage: chokepoint-dpbench gen-policy|gen-fast|gen-newflow [options]\n"
-		"       chokepoint-dpbench [EAL options] -- fastpath|newflow|flowtable [options]\n"
+		"       chokepoint-dpbench [EAL options] -- fastpath|newflow|flowtable|reload [options]\n"
 		"  --flows N --table N --size 64|imix|1518 --seconds S --warmup S --seed N\n"
 		"  --names N --names-file F --http-pct P --deny-pct P --lookups M\n"
-		"  --policy CONF --out PATH --data-dir DIR --smoke --no-prof\n");
+		"  --policy CONF --out PATH --data-dir DIR --smoke --no-prof\n"
+		"  --reload-policy CONF --reloads K\n");
 }
 
 static int
@@ -264,7 +269,7 @@ parse_opts(int argc, char **argv, struct dpb_opts *o)
 {
 	enum { O_FLOWS = 256, O_TABLE, O_SIZE, O_SECONDS, O_WARMUP, O_SEED, O_NAMES,
 	       O_NAMES_FILE, O_HTTP, O_DENY, O_LOOKUPS, O_POLICY, O_OUT, O_DATA, O_SMOKE,
-	       O_NOPROF, O_HELP };
+	       O_NOPROF, O_HELP, O_RELOAD_POLICY, O_RELOADS };
 	static const struct option opts[] = {
 		{ "flows", required_argument, NULL, O_FLOWS },
 		{ "table", required_argument, NULL, O_TABLE },
@@ -283,6 +288,8 @@ parse_opts(int argc, char **argv, struct dpb_opts *o)
 		{ "smoke", no_argument, NULL, O_SMOKE },
 		{ "no-prof", no_argument, NULL, O_NOPROF },
 		{ "help", no_argument, NULL, O_HELP },
+		{ "reload-policy", required_argument, NULL, O_RELOAD_POLICY },
+		{ "reloads", required_argument, NULL, O_RELOADS },
 		{ NULL, 0, NULL, 0 },
 	};
 	double v;
@@ -364,6 +371,14 @@ parse_opts(int argc, char **argv, struct dpb_opts *o)
 			break;
 		case O_NOPROF:
 			o->prof = false;
+			break;
+		case O_RELOAD_POLICY:
+			o->reload_policy = optarg;
+			break;
+		case O_RELOADS:
+			if (parse_num("--reloads", optarg, 1, 100000, &v) != 0)
+				return -EINVAL;
+			o->reloads = (uint32_t)v;
 			break;
 		case O_HELP:
 			usage(stdout);
@@ -454,6 +469,8 @@ main(int argc, char **argv)
 		ret = dpb_newflow(&o);
 	else if (strcmp(mode, "flowtable") == 0)
 		ret = dpb_flowtable(&o);
+	else if (strcmp(mode, "reload") == 0)
+		ret = dpb_reload(&o);
 	else {
 		usage(stderr);
 		ret = 2;

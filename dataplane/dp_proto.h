@@ -369,6 +369,8 @@ enum dp_counter {
 	DP_C_LOCAL_DROPPED,       /* to the appliance, not handled, no exception port */
 	DP_C_REVALIDATED,         /* established flows judged again by a new policy */
 	DP_C_REVOKED,             /* of those, denied by it and reset (dp_reval.h) */
+	DP_C_REVAL_NO_NAME,       /* not judged: decided on a name the name table had no room
+				   * to keep (dp_names.h), so left as they are */
 	DP_C_MAX
 };
 
@@ -471,6 +473,7 @@ static const char *const dp_counter_names[DP_C_MAX] = {
 	"an_geneve_tlv_missing", "geneve_rx", "geneve_bad", "arp_nd", "neigh_miss",
 	"no_route", "ttl_exceeded", "local_icmp", "health", "exc_to_kernel",
 	"exc_from_kernel", "local_dropped", "revalidated", "revoked",
+	"reval_no_name",
 };
 #endif
 

@@ -62,6 +62,11 @@ dp_reval_flow(struct dp_worker *w, struct dp_flow *f)
 	struct cpm_verdict v;
 	struct dp_event ev;
 
+	if (f->name_kind != DP_NAME_NONE && f->name_id == DP_NO_NAME) {
+		/* its name was not kept (name table full): it cannot be judged by it */
+		w->c[DP_C_REVAL_NO_NAME]++;
+		return 0;
+	}
 	w->c[DP_C_REVALIDATED]++;
 	judge(w, f, &v);
 	if (v.action == CPM_ALLOW)

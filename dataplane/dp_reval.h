@@ -10,7 +10,9 @@
  * (dp_flow.name_id, dp_names.h) and name kind, its tuple and the anomalies
  * of its decision, with the same matcher calls a new flow gets
  * (cpm_classify_l34, then cpm_match). Flows decided by a fixed setting
- * (inbound, midstream) are judged by the new setting.
+ * (inbound, midstream) are judged by the new setting. A flow decided on a
+ * name the per-worker name table had no room to keep (dp_names.h) cannot be
+ * judged by it: it is left as it is and counted (reval_no_name).
  *
  * Trusted bypass flows: still trusted by the new policy -> untouched. No
  * longer trusted -> judged like any flow, without a name (bypass flows are
