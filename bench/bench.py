@@ -18,6 +18,11 @@ that every figure is there, non-zero and sane.
                 lookups and aging at 10M flows
   d. latency    bench/latency.py: HTTPS request latency over the kernel
                 bridge, chokepoint inline, Squid (CONNECT, SNI peek+splice)
+  e. reload     compile + push + swap of a 1,000,000-name policy through
+                chokepointd -> chokepoint-dp (chokepointctl reload until the
+                dataplane acknowledged), its memory; and chokepoint-dpbench
+                reload: K reloads (revalidate = true) while the real worker
+                forwards established flows, packets lost must be 0
 """
 
 import argparse
@@ -430,6 +435,158 @@ def bench_latency(r):
 
 
 # ---------------------------------------------------------------------------
+# e. reload
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        m = re.search(r"VmRSS:\s+(\d+) kB", f.read())
+    return int(m.group(1)) if m else 0
+
+
+def ctl_json(r, sock):
+    p = subprocess.run([os.path.join(r.build, "ctrlplane", "chokepointctl"), "--socket", sock,
+                        "status", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, timeout=30)
+    return json.loads(p.stdout) if p.returncode == 0 else {}
+
+
+def bench_reload_e2e(r):
+    """compile + push + swap of an N-name policy through the real daemons: chokepointd
+    compiles, sends the sealed memfd, chokepoint-dp builds it aside in its loader thread
+    and swaps; `chokepointctl reload` returns when the dataplane acknowledged it."""
+    a = r.args
+    d = os.path.join(r.work, "e2e")
+    big = os.path.join(r.work, "e2e-big")
+    r.dpb("gen-policy", None, ["--names", "100", "--out", d])
+    r.dpb("gen-policy", None, ["--names", str(a.reload_names), "--out", big])
+    conf = os.path.join(d, "chokepoint.conf")
+    cpd = os.path.join(r.build, "ctrlplane", "chokepointd")
+    ctl = os.path.join(r.build, "ctrlplane", "chokepointctl")
+    dpb = os.path.join(r.build, "dataplane", "chokepoint-dp")
+    # the compile alone, in one process (chokepointd --check): its sizes too
+    t0 = time.monotonic()
+    p = r.run([cpd, "--check", os.path.join(big, "chokepoint.conf")], 600, "chokepointd --check")
+    check_s = time.monotonic() - t0
+    m = re.search(r"ok: (\d+) rules, policy sha256:[0-9a-f]{64}, compiled (\d+) bytes, "
+                  r"loaded (\d+) bytes", p.stdout)
+    if not m:
+        raise BenchError("chokepointd --check: no summary line:\n" + p.stdout[-2000:])
+    compiled, loaded = int(m.group(2)), int(m.group(3))
+    sock, csock = os.path.join(d, "dp.sock"), os.path.join(d, "ctl.sock")
+    prefix = r.prefix()
+    procs = []
+    dplog = open(os.path.join(d, "dp.log"), "w+")
+    try:
+        procs.append(subprocess.Popen([cpd, "-c", conf, "--dp-socket", sock, "--ctl-socket", csock,
+                                       "--audit", os.path.join(d, "audit.jsonl")],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                      stdin=subprocess.DEVNULL))
+        deadline = time.monotonic() + 10
+        while not os.path.exists(sock) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        procs.append(subprocess.Popen(
+            [dpb] + r.eal(prefix, 512, ["net_null0,no-rx=1", "net_null1,no-rx=1"],
+                          lcores="0-1") + ["--log-level", "chokepoint.dp.policy:info",
+                                           "--", "--mode", "wire", "--ctl", sock],
+            stdout=dplog, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+        deadline = time.monotonic() + 30
+        while (ctl_json(r, csock).get("dataplane", {}).get("policy_generation") != 1):
+            if time.monotonic() > deadline or any(x.poll() is not None for x in procs):
+                raise BenchError("the daemons did not come up with the small policy")
+            time.sleep(0.1)
+        rss0 = rss_kb(procs[1].pid)
+        # the same config path, its list now the big one
+        shutil.copyfile(os.path.join(big, "names.txt"), os.path.join(d, "names.txt"))
+        t0 = time.monotonic()
+        p = subprocess.run([ctl, "--socket", csock, "reload"], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=600)
+        e2e_s = time.monotonic() - t0
+        if p.returncode != 0 or "generation 2" not in p.stdout:
+            raise BenchError("chokepointctl reload: %s" % p.stdout)
+        st = ctl_json(r, csock)
+        if st.get("dataplane", {}).get("policy_generation") != 2:
+            raise BenchError("the dataplane does not run generation 2 after the reload")
+        time.sleep(0.5)        # the old generation freed (RCU), the new one's pages touched
+        rss1 = rss_kb(procs[1].pid)
+    finally:
+        for x in reversed(procs):
+            if x.poll() is None:
+                x.terminate()
+                try:
+                    x.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    x.kill()
+                    x.wait()
+        shutil.rmtree("/var/run/dpdk/" + prefix, ignore_errors=True)
+    dplog.seek(0)
+    m = re.search(r"policy generation 2 built in ([\d.]+) ms", dplog.read())
+    build_ms = float(m.group(1)) if m else float("nan")
+    n = a.reload_names
+    sec = "e. reload, %s names, chokepointd -> chokepoint-dp" % "{:,}".format(n)
+    r.row(sec, "compile + push + swap (chokepointctl reload until acknowledged)", e2e_s, "s",
+          goal=10.0, higher=False, fmt="%.2f")
+    r.row(sec, "compile alone (chokepointd --check)", check_s, "s", fmt="%.2f")
+    r.row(sec, "dataplane build aside (loader thread)", build_ms, "ms", fmt="%.0f")
+    r.row(sec, "compiled policy (the blob)", compiled / 1e6, "MB", fmt="%.1f")
+    r.row(sec, "loaded policy in the dataplane", loaded / 1e6, "MB", fmt="%.1f")
+    r.row(sec, "loaded bytes per name", loaded / n, "B", fmt="%.0f")
+    r.row(sec, "chokepoint-dp RSS growth", (rss1 - rss0) / 1e3, "MB", fmt="%.1f")
+    r.notes.append("reload e2e: %d names in one sni_file/host_file rule; chokepoint-dp on two "
+                   "null vdevs, 1 worker; RSS %d -> %d kB" % (n, rss0, rss1))
+    r.sane("reload e2e seconds", e2e_s, 0.001, 600)
+    r.sane("reload compiled bytes", compiled, 100, 1e10)
+    r.sane("reload loaded bytes", loaded, compiled, 1e10)
+    r.sane("reload dataplane build ms", build_ms, 0.001, 600000)
+
+
+def bench_reload_load(r):
+    """packets lost during reloads under steady load: chokepoint-dpbench reload."""
+    a = r.args
+    conf, names = r.policy()
+    reconf = os.path.join(os.path.dirname(conf), "reload.conf")
+    with open(conf) as f, open(reconf, "w") as g:
+        g.write(f.read() + "revalidate = true;\n")
+    pcap = os.path.join(r.work, "reload-64.pcap")
+    r.dpb("gen-fast", None, ["--flows", str(a.flows), "--size", "64", "--names-file", names,
+                             "--out", pcap])
+    mbufs = a.flows + 16384
+    mem = int((mbufs * (256 + 256) + a.flows * 1000) / 1e6) + 384
+    eal = r.eal(r.prefix(), mem, ["net_pcap0,rx_pcap=%s,infinite_rx=1" % pcap,
+                                  "net_null0,no-rx=1"])
+    j = r.dpb("reload", eal, ["--flows", str(a.flows), "--size", "64", "--policy", conf,
+                              "--names-file", names, "--reload-policy", reconf,
+                              "--reloads", str(a.reloads), "--seconds", str(a.reload_seconds),
+                              "--warmup", str(a.warmup)])
+    sec = "e. reload under load, %s established flows, %d reloads (revalidate = true)" % (
+        "{:,}".format(a.flows), j["reloads"])
+    r.row(sec, "packets lost (received - forwarded)", j["lost"], "packets", goal=0,
+          higher=False, fmt="%d")
+    r.row(sec, "packets through the worker meanwhile", j["rx"], "packets", fmt="%d")
+    r.row(sec, "POLICY to live (loader thread + publish), max", j["live_ms_max"], "ms",
+          higher=False, fmt="%.1f")
+    r.row(sec, "flows judged again", j["revalidated"], "flows", fmt="%d")
+    r.row(sec, "longest worker loop during reloads", j["longest_loop_us"], "us",
+          "without reloads", j["longest_loop_us_no_reload"], higher=False, fmt="%.0f")
+    r.notes.append("reload under load: %d reloads in %.1f s, %d packets received, %d forwarded, "
+                   "%d dropped, %d lost; %d flows judged again, %d revoked, %d not judged (name "
+                   "not kept); the longest worker loop includes preemption on this shared "
+                   "machine" % (j["reloads"], j["seconds"], j["rx"], j["tx"], j["dropped"],
+                                j["lost"], j["revalidated"], j["revoked"], j["reval_no_name"]))
+    # a correctness check, not a speed threshold
+    if j["lost"] != 0 or j["dropped"] != 0 or j["revoked"] != 0 or j["failed"] != 0:
+        r.failed.append("reload under load: %d lost, %d dropped, %d revoked, %d failed" % (
+            j["lost"], j["dropped"], j["revoked"], j["failed"]))
+    r.sane("reload packets", j["rx"], 1, 1e12)
+    os.unlink(pcap)
+
+
+def bench_reload(r):
+    bench_reload_e2e(r)
+    bench_reload_load(r)
+
+
+# ---------------------------------------------------------------------------
 # output
 
 
@@ -493,7 +650,7 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default=os.environ.get("CHOKEPOINT_BUILD",
                                                       os.path.join(SRC, "build")))
-    ap.add_argument("--only", default="fastpath,newflow,flowtable,latency")
+    ap.add_argument("--only", default="fastpath,newflow,flowtable,latency,reload")
     ap.add_argument("--smoke", action="store_true",
                     help="small sizes; figures checked for sanity, the doc is not written")
     ap.add_argument("--reps", type=int, default=3)
@@ -506,6 +663,10 @@ def main():
     ap.add_argument("--table-flows", type=int, default=10000000)
     ap.add_argument("--lookups", type=int, default=50000000)
     ap.add_argument("--requests", type=int, default=10000)
+    ap.add_argument("--reload-names", type=int, default=1000000,
+                    help="reload: names of the policy compiled, pushed and swapped")
+    ap.add_argument("--reloads", type=int, default=20, help="reload: reloads under load")
+    ap.add_argument("--reload-seconds", type=float, default=10.0)
     ap.add_argument("--no-doc", action="store_true")
     ap.add_argument("--huge", metavar="DIR", default=None,
                     help="fast path: also run everything in 2 MiB hugepages from the "
@@ -517,13 +678,15 @@ def main():
     if a.smoke:
         a.reps, a.flows, a.seconds, a.warmup = 1, 20000, 1.0, 0.3
         a.newflows, a.table_flows, a.lookups, a.requests = 20000, 100000, 2000000, 200
+        a.reload_names, a.reloads, a.reload_seconds = 20000, 5, 2.0
         a.no_doc = True
     only = set(a.only.split(","))
     r = Runner(a)
     t0 = time.monotonic()
     try:
         for name, fn in (("fastpath", bench_fastpath), ("newflow", bench_newflow),
-                         ("flowtable", bench_flowtable), ("latency", bench_latency)):
+                         ("flowtable", bench_flowtable), ("latency", bench_latency),
+                         ("reload", bench_reload)):
             if name in only:
                 log("== %s" % name)
                 fn(r)

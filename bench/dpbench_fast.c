@@ -21,6 +21,7 @@
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
+#include <rte_lcore.h>
 #include <rte_mbuf.h>
 
 #include "cp_policy.h"
@@ -367,6 +368,22 @@ dpb_reload(const struct dpb_opts *o)
 	if (ret != 0) {
 		ret = -ret;
 		goto out;
+	}
+	{
+		/*
+		 * As in chokepoint-dp, where the control thread (and the loader
+		 * threads it starts) runs on the main lcore and the workers on
+		 * others: keep the reloads off the worker's CPU when there is another.
+		 */
+		rte_cpuset_t wk = rte_lcore_cpuset(rte_lcore_id()), ctl;
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+		CPU_ZERO(&ctl);
+		for (long i = 0; i < n && i < CPU_SETSIZE; i++)
+			if (!CPU_ISSET(i, &wk))
+				CPU_SET(i, &ctl);
+		if (CPU_COUNT(&ctl) > 0)
+			pthread_setaffinity_np(tid, sizeof(ctl), &ctl);
 	}
 	/* the worker loop on this thread while the reloads happen; the longest loop noted */
 	t0 = dpb_now();
