@@ -236,6 +236,7 @@ struct reload_ctl {
 	double live_ms_max, live_ms_sum;   /* POLICY to live (build aside + publish) */
 	double freed_ms_max;     /* live to the old generation freed (RCU) */
 	int finished;            /* atomic */
+	int bad_load_ok;         /* a load that fails changed nothing and said why */
 	char err[256];
 };
 
@@ -249,6 +250,32 @@ reload_main(void *arg)
 {
 	struct reload_ctl *c = arg;
 
+	/* first, a load that must fail (sha256 not the blob's): nothing changes, it says why */
+	{
+		struct dp_msg_policy msg;
+		struct dp_policy_load *l;
+		const struct dp_gen *before = dp_policy_live(c->app);
+		char why[256] = "";
+		int fd = cp_policy_memfd(c->pol);
+
+		memset(&msg, 0, sizeof(msg));
+		msg.gen = 1000;
+		msg.blob_len = c->pol->blob_len;
+		memset(msg.sha256, 0xee, sizeof(msg.sha256));
+		l = fd >= 0 ? dp_policy_load_new(c->app, fd, &msg) : NULL;
+		if (fd >= 0)
+			close(fd);
+		if (l != NULL && dp_policy_load_start(l) == 0) {
+			while (!dp_policy_load_done(l))
+				usleep(100);
+			c->bad_load_ok = dp_policy_load_finish(c->app, l, why, sizeof(why)) != 0 &&
+					 dp_policy_live(c->app) == before && strstr(why, "sha256") != NULL;
+		} else {
+			dp_policy_load_free(l);
+		}
+		if (!c->bad_load_ok)
+			snprintf(c->err, sizeof(c->err), "a bad load was not refused cleanly: '%s'", why);
+	}
 	for (unsigned int i = 0; i < c->n; i++) {
 		struct dp_msg_policy msg;
 		struct dp_policy_load *l;
@@ -417,19 +444,23 @@ dpb_reload(const struct dpb_opts *o)
 	       ",\"revalidated\":%" PRIu64 ",\"revoked\":%" PRIu64 ",\"reval_no_name\":%" PRIu64
 	       ",\"live_ms_mean\":%.2f,\"live_ms_max\":%.2f,\"freed_ms_max\":%.2f,"
 	       "\"longest_loop_us\":%.1f,\"longest_loop_us_no_reload\":%.1f,"
-	       "\"policy_bytes\":%zu,\"active\":%u}\n",
+	       "\"policy_bytes\":%zu,\"active\":%u,\"bad_load_refused\":%s}\n",
 	       dpb_size_name(o->size), o->flows, c.done, c.failed, dpb_now() - t0, b.rx - a.rx,
 	       b.tx - a.tx, b.dropped - a.dropped, lost, b.created - a.created,
 	       dpb_counter(&d, DP_C_REVALIDATED) - reval0, dpb_counter(&d, DP_C_REVOKED) - revoked0,
 	       dpb_counter(&d, DP_C_REVAL_NO_NAME) - noname0,
 	       c.done ? c.live_ms_sum / c.done : 0.0, c.live_ms_max, c.freed_ms_max,
 	       (double)gap_max * 1e6 / (double)hz, (double)gap_base * 1e6 / (double)hz,
-	       c.pol->blob_len, d.w->ft.active);
+	       c.pol->blob_len, d.w->ft.active, c.bad_load_ok ? "true" : "false");
 	fprintf(stderr, "dpbench: reload: %u reloads under %" PRIu64 " packets of %u established "
 		"flows: %" PRIu64 " lost, %" PRIu64 " dropped; POLICY to live %.1f ms mean, "
 		"%.1f max; longest worker loop %.0f us\n", c.done, b.rx - a.rx, o->flows, lost,
 		b.dropped - a.dropped, c.done ? c.live_ms_sum / c.done : 0.0, c.live_ms_max,
 		(double)gap_max * 1e6 / (double)hz);
+	if (!c.bad_load_ok) {
+		fprintf(stderr, "dpbench: reload: %s\n", c.err);
+		ok = false;
+	}
 	if (c.failed != 0 || c.done != o->reloads) {
 		fprintf(stderr, "dpbench: reload: %u of %u reloads failed: %s\n", c.failed,
 			o->reloads, c.err);
