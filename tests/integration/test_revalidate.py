@@ -8,9 +8,13 @@ no longer allows that name:
     an RST, and a flow.decision with reason "revalidated" (verdict deny, the new policy's
     hash) says so; a probe to a name both policies allow runs on untouched;
   - with revalidate = false (the default) the same reload leaves the established stream
-    alone: it completes in order.
+    alone: it completes in order;
+  - a UDP flow allowed by an address/port rule stops passing (no reply after the reload)
+    when the new policy, revalidating, no longer allows it;
+  - per-rule hit counters of the live generation in chokepointctl status (text, --json).
 """
 
+import json
 import time
 
 import harness
@@ -100,6 +104,77 @@ def test_no_revalidate_keeps_established(env):
     # a new flow to the name is denied by the new policy all the same
     r = env.clients.curl("hooks.slack.com", harness.SERVER4)
     harness.expect_reset(r, "hooks after the reload")
+
+
+UDP_PORT = 9999
+UDP_ECHO = """
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", %d))
+while True:
+    d, a = s.recvfrom(2048)
+    s.sendto(d, a)
+""" % UDP_PORT
+UDP_CLIENT = """
+import json, socket, sys, time
+ip, sport, duration = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", sport))
+s.settimeout(0.02)
+sent = got = 0
+last = None
+end = time.monotonic() + duration
+while time.monotonic() < end:
+    sent += 1
+    s.sendto(b"%%d" %% sent, (ip, %d))
+    try:
+        while True:
+            s.recv(2048)
+            got += 1
+            last = time.time()
+            if got == 1:
+                print("established", flush=True)
+    except socket.timeout:
+        pass
+print(json.dumps({"sent": sent, "received": got, "last_reply": last}), flush=True)
+""" % UDP_PORT
+
+
+def test_revalidate_stops_a_udp_flow(env):
+    """A UDP flow allowed by an address/port rule stops passing at a revalidating reload
+    to a policy without that rule (no RST for UDP: its packets are dropped from then on)."""
+    app = env.appliance
+    topo = app.topo
+    udp_rule = {"id": "udp-echo", "action": "allow", "proto": "udp", "dport": [UDP_PORT]}
+    reload_to(app, default_policy(rules=RULES_B + [udp_rule]))
+    echo = topo.spawn("udp-echo", topo.ns_server, ["/usr/bin/python3", "-c", UDP_ECHO])
+    sport = env.clients.port()
+    cl = topo.spawn("udp-client", topo.ns_client, ["/usr/bin/python3", "-c", UDP_CLIENT,
+                                                    harness.SERVER4, str(sport), "6"])
+    try:
+        deadline = time.monotonic() + 10
+        while "established" not in cl.output():
+            assert cl.alive() and time.monotonic() < deadline, cl.output()
+            time.sleep(0.05)
+        mark = app.mark()
+        time.sleep(1.0)
+        reload_to(app, policy_b(revalidate=True))
+        t_live = time.time()
+        cl.p.wait(timeout=20)
+        res = json.loads(cl.output().strip().splitlines()[-1])
+    finally:
+        echo.stop()
+        cl.stop()
+    harness.log("udp-client: %s" % res)
+    assert res["received"] > 20, res
+    assert res["last_reply"] is not None and res["last_reply"] < t_live + 0.5, \
+        "UDP replies went on %.2fs after the reload: %s" % (res["last_reply"] - t_live, res)
+    assert res["sent"] - res["received"] > 50, "the flow was not cut: %s" % res
+    rec = app.wait_decision_since(
+        mark, lambda r: r.get("sport") == sport and r.get("reason") == "revalidated",
+        timeout=5, what="revalidated flow.decision of the UDP flow")
+    expect_decision(rec, proto="udp", verdict="deny", enforced=True, rule=None, sni=None,
+                    dport=UDP_PORT)
 
 
 def test_rule_hits_in_status(env):
