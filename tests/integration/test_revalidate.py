@@ -11,6 +11,8 @@ no longer allows that name:
     alone: it completes in order;
   - a UDP flow allowed by an address/port rule stops passing (no reply after the reload)
     when the new policy, revalidating, no longer allows it;
+  - a trusted (bypass) flow survives while the new policy trusts its destination, and is
+    reset when it no longer does;
   - per-rule hit counters of the live generation in chokepointctl status (text, --json).
 """
 
@@ -175,6 +177,44 @@ def test_revalidate_stops_a_udp_flow(env):
         timeout=5, what="revalidated flow.decision of the UDP flow")
     expect_decision(rec, proto="udp", verdict="deny", enforced=True, rule=None, sni=None,
                     dport=UDP_PORT)
+
+
+def test_trusted_flow_kept_while_trusted(env):
+    """A trusted (bypass, never inspected) flow survives a revalidating reload that still
+    trusts its destination, and is judged without a name, and reset, by one that does not."""
+    app = env.appliance
+    topo = app.topo
+    reload_to(app, default_policy())
+    c = env.clients
+    sport = c.port()
+    pr = c.py("probe", "--ip", harness.TRUSTED4, "--name", "evil.example.net", "--port",
+              harness.PORT_PROBE, "--sport", sport, "--duration", 12.0, "--interval", 0.01,
+              background=True, name="probe-%d" % sport)
+    deadline = time.monotonic() + 10
+    while "established" not in pr.output():
+        assert pr.alive() and time.monotonic() < deadline, pr.output()
+        time.sleep(0.05)
+    mark = app.mark()
+    before = totals(app)
+    reload_to(app, default_policy(extra={"revalidate": True}))
+    time.sleep(1.0)
+    assert pr.alive(), "a still-trusted flow was cut: %s" % pr.output()
+    assert totals(app)["revalidated"] > before.get("revalidated", 0)
+    assert not app.decisions_since(mark, lambda r: r.get("sport") == sport)
+    # no longer trusted: judged without a name (bypass flows are never named) -> default deny
+    resets = topo.tcp_counters(topo.ns_client)["EstabResets"]
+    t0 = time.monotonic()
+    reload_to(app, default_policy(trusted=[], extra={"revalidate": True}))
+    while pr.alive() and time.monotonic() - t0 < 10:
+        time.sleep(0.02)
+    took = time.monotonic() - t0
+    res = finish_probe(pr, timeout=15)
+    assert res["result"] == "error" and took < RESET_WITHIN_S, (took, res)
+    assert topo.tcp_counters(topo.ns_client)["EstabResets"] > resets
+    rec = app.wait_decision_since(
+        mark, lambda r: r.get("sport") == sport and r.get("reason") == "revalidated",
+        timeout=5, what="revalidated flow.decision of the formerly trusted flow")
+    expect_decision(rec, verdict="deny", rule=None, sni=None, dst=harness.TRUSTED4)
 
 
 def test_rule_hits_in_status(env):
