@@ -11,6 +11,7 @@ no longer allows that name:
     alone: it completes in order;
   - a UDP flow allowed by an address/port rule stops passing (no reply after the reload)
     when the new policy, revalidating, no longer allows it;
+  - a keep-alive HTTP connection to a Host no longer allowed is reset between requests;
   - a trusted (bypass) flow survives while the new policy trusts its destination, and is
     reset when it no longer does;
   - per-rule hit counters of the live generation in chokepointctl status (text, --json).
@@ -177,6 +178,74 @@ def test_revalidate_stops_a_udp_flow(env):
         timeout=5, what="revalidated flow.decision of the UDP flow")
     expect_decision(rec, proto="udp", verdict="deny", enforced=True, rule=None, sni=None,
                     dport=UDP_PORT)
+
+
+HTTP_CLIENT = """
+import json, socket, sys, time
+ip, sport, host, duration = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+s = socket.create_connection((ip, 80), timeout=5, source_address=("0.0.0.0", sport))
+f = s.makefile("rb")
+n = 0
+res = {}
+end = time.monotonic() + duration
+try:
+    while time.monotonic() < end:
+        s.sendall(("GET / HTTP/1.1\\r\\nHost: %s\\r\\n\\r\\n" % host).encode())
+        status = f.readline()
+        if not status:
+            raise ConnectionError("closed after %d responses" % n)
+        length = 0
+        while True:
+            line = f.readline()
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+            if line in (b"\\r\\n", b""):
+                break
+        f.read(length)
+        n += 1
+        if n == 1:
+            print("established", flush=True)
+        time.sleep(0.05)
+    res["result"] = "ok"
+except Exception as e:
+    res["result"] = "error"
+    res["error"] = "%s: %s" % (type(e).__name__, e)
+res.update({"responses": n, "end": time.time()})
+print(json.dumps(res), flush=True)
+"""
+
+
+def test_revalidate_resets_a_keepalive_http_connection(env):
+    """HTTP: a keep-alive connection to a Host the new policy no longer allows is reset
+    between requests (the flow watches its next request head; revalidation judges it by
+    the Host of its first)."""
+    app = env.appliance
+    reload_to(app, default_policy())                  # docs.example.com allowed (rule docs)
+    sport = env.clients.port()
+    cl = app.topo.spawn("http-ka", app.topo.ns_client, [
+        "/usr/bin/python3", "-c", HTTP_CLIENT, harness.SERVER4, str(sport), "docs.example.com",
+        "8"])
+    try:
+        deadline = time.monotonic() + 10
+        while "established" not in cl.output():
+            assert cl.alive() and time.monotonic() < deadline, cl.output()
+            time.sleep(0.05)
+        mark = app.mark()
+        time.sleep(1.0)
+        rules = [r for r in RULES_B if r["id"] != "docs"]
+        reload_to(app, default_policy(rules=rules, extra={"revalidate": True}))
+        t_live = time.time()
+        cl.p.wait(timeout=20)
+        res = json.loads(cl.output().strip().splitlines()[-1])
+    finally:
+        cl.stop()
+    harness.log("http-ka: %s" % res)
+    assert res["result"] == "error" and res["responses"] > 10, res
+    assert res["end"] - t_live < RESET_WITHIN_S, res
+    rec = app.wait_decision_since(
+        mark, lambda r: r.get("sport") == sport and r.get("reason") == "revalidated",
+        timeout=5, what="revalidated flow.decision of the HTTP connection")
+    expect_decision(rec, host="docs.example.com", verdict="deny", rule=None, app="http")
 
 
 def test_trusted_flow_kept_while_trusted(env):
