@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
 
 #include "ja4.h"
 #include "tls.h"
@@ -51,6 +52,70 @@ fill_spec(struct tls_hello *h)
 	memcpy(h->exts, spec_exts, sizeof(spec_exts));
 	h->n_sigalgs = N(spec_sigalgs);
 	memcpy(h->sigalgs, spec_sigalgs, sizeof(spec_sigalgs));
+}
+
+static int
+cmp_u16(const void *a, const void *b)
+{
+	return (int)*(const uint16_t *)a - (int)*(const uint16_t *)b;
+}
+
+/* first 12 hex digits of sha256("xxxx,xxxx,..." of v sorted by qsort) */
+static void
+ref_hash(const uint16_t *in, size_t n, const uint16_t *tail, size_t nt, char out[13])
+{
+	uint16_t v[64];
+	char s[1024];
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen;
+	size_t o = 0;
+
+	memcpy(v, in, n * sizeof(v[0]));
+	qsort(v, n, sizeof(v[0]), cmp_u16);
+	for (size_t i = 0; i < n; i++)
+		o += (size_t)sprintf(s + o, "%s%04x", i ? "," : "", v[i]);
+	for (size_t i = 0; i < nt; i++)
+		o += (size_t)sprintf(s + o, "%s%04x", i ? "," : "_", tail[i]);
+	assert_int_equal(EVP_Digest(s, o, md, &mdlen, EVP_sha256(), NULL), 1);
+	for (int i = 0; i < 6; i++)
+		sprintf(out + 2 * i, "%02x", md[i]);
+}
+
+/* random lists (duplicates, extremes, up to the 64 kept): sorted as qsort does */
+static void
+test_sorted_lists(void **state)
+{
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+
+	(void)state;
+	for (int round = 0; round < 2000; round++) {
+		struct tls_hello h;
+		uint16_t ex[64];
+		size_t nex = 0;
+		char out[64], want[13];
+
+		fill_spec(&h);
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+		h.n_ciphers = h.ciphers_total = (uint16_t)(1 + (x >> 40) % 64);
+		h.n_exts = h.exts_total = (uint16_t)(1 + (x >> 50) % 64);
+		for (int i = 0; i < 64; i++) {
+			uint16_t pool[] = { 0x0000, 0x0010, 0xffff, 0x8000, 0x7fff, 0x1301 };
+
+			x = x * 6364136223846793005ull + 1442695040888963407ull;
+			h.ciphers[i] = (x >> 20) & 1 ? pool[(x >> 30) % 6] : (uint16_t)(x >> 40);
+			h.exts[i] = (x >> 21) & 1 ? pool[(x >> 33) % 6] : (uint16_t)(x >> 48);
+		}
+		assert_int_equal(tls_ja4(&h, 0, out, sizeof(out)), 0);
+		ref_hash(h.ciphers, h.n_ciphers, NULL, 0, want);
+		assert_memory_equal(out + 11, want, 12);
+		for (int i = 0; i < h.n_exts; i++)
+			if (h.exts[i] != 0x0000 && h.exts[i] != 0x0010)
+				ex[nex++] = h.exts[i];
+		if (nex > 0) {
+			ref_hash(ex, nex, h.sigalgs, h.n_sigalgs, want);
+			assert_memory_equal(out + 24, want, 12);
+		}
+	}
 }
 
 static void
@@ -326,6 +391,7 @@ main(void)
 		cmocka_unit_test(test_spec_alpn_rules),
 		cmocka_unit_test(test_spec_example_from_bytes),
 		cmocka_unit_test(test_fixtures),
+		cmocka_unit_test(test_sorted_lists),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
