@@ -626,6 +626,27 @@ dp_dns_tcp_forget(struct dp_dns_table *t, uint64_t flow_id)
 }
 
 void
+dp_dns_https_count(struct dp_dns_table *t, enum dp_dns_https_action a)
+{
+	if (t == NULL)
+		return;
+	switch (a) {
+	case DP_DNS_HTTPS_ALLOWED:
+		CNT(t, https_allowed);
+		break;
+	case DP_DNS_HTTPS_REFUSED:
+		CNT(t, https_refused);
+		break;
+	case DP_DNS_HTTPS_STRIPPED:
+		CNT(t, https_stripped);
+		break;
+	case DP_DNS_HTTPS_UNSTRIPPABLE:
+		CNT(t, https_unstrippable);
+		break;
+	}
+}
+
+void
 dp_dns_stats_get(const struct dp_dns_table *t, struct dp_dns_stats *out)
 {
 	unsigned int i;

@@ -108,6 +108,15 @@ int dp_dns_bound(uint8_t family, const uint8_t client[16], const uint8_t addr[16
 /* A copy of the table's counters (a reader may see them a moment late). */
 void dp_dns_stats_get(const struct dp_dns_table *t, struct dp_dns_stats *out);
 
+/* What dns.https_rr did with a response holding SVCB/HTTPS records (counters). */
+enum dp_dns_https_action {
+	DP_DNS_HTTPS_ALLOWED = 0,
+	DP_DNS_HTTPS_REFUSED,
+	DP_DNS_HTTPS_STRIPPED,
+	DP_DNS_HTTPS_UNSTRIPPABLE,
+};
+void dp_dns_https_count(struct dp_dns_table *t, enum dp_dns_https_action a);
+
 /* DNS over TCP port 53: bounded reassembly per worker (dp_dns_tcp_*). */
 #define DP_DNS_TCP_MSG_MAX 4096u        /* longer messages are skipped (counted) */
 #define DP_DNS_TCP_SLOTS 16u            /* flows with a message in pieces, per worker */

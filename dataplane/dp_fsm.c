@@ -10,6 +10,7 @@
 
 #include "cpm.h"
 #include "dp_dns.h"
+#include "dns.h"
 #include "dp_fsm.h"
 #include "dp_inspect.h"
 #include "dp_policy.h"
@@ -541,6 +542,56 @@ tcp_packet(struct dp_worker *w, struct dp_pktctx *pc, struct dp_flow *f)
 	}
 }
 
+/*
+ * SVCB/HTTPS records (type 64/65) in a UDP DNS answer, by dns.https_rr:
+ * refuse drops the answer; strip_ech removes the ech SvcParams in place
+ * (lengths and checksums fixed), or drops the answer when that cannot be done
+ * (ech mandatory, a broken record, a chained or GENEVE-encapsulated packet);
+ * allow forwards it (and so does monitor mode, whatever the setting). Every
+ * such answer is counted by what was done. Returns
+ * nonzero when the packet must be dropped. A message the walk cannot read is
+ * left to dp_dns_observe() to count as bad, unless it is to be refused.
+ */
+static int
+dns_https_rr(struct dp_worker *w, struct dp_pktctx *pc)
+{
+	struct dp_dns_table *t = dp_dns_table_of(w->id);
+	uint8_t mode = w->gen != NULL ? w->gen->set->dns_https_rr : CPM_HTTPS_RR_STRIP_ECH;
+	uint8_t *msg = pc->data + pc->p.payload_off;
+	struct dns_svcb_info in;
+	enum dns_result rc;
+	size_t nl;
+	int n;
+
+	rc = dns_svcb_scan(msg, pc->p.payload_len, &in);
+	if (rc != DNS_OK || in.n_svcb == 0)
+		return 0;
+	if (!enforcing(w))
+		mode = CPM_HTTPS_RR_ALLOW;      /* monitor: nothing is changed, nothing dropped */
+	if (mode == CPM_HTTPS_RR_ALLOW || (mode == CPM_HTTPS_RR_STRIP_ECH && in.n_ech == 0)) {
+		dp_dns_https_count(t, DP_DNS_HTTPS_ALLOWED);
+		return 0;
+	}
+	if (mode == CPM_HTTPS_RR_REFUSE) {
+		dp_dns_https_count(t, DP_DNS_HTTPS_REFUSED);
+		return 1;
+	}
+	if (pc->linear || w->mode == DP_MODE_GENEVE ||
+	    dns_strip_ech(msg, pc->p.payload_len, &nl, &in) != DNS_OK) {
+		dp_dns_https_count(t, DP_DNS_HTTPS_UNSTRIPPABLE);
+		return 1;
+	}
+	n = dp_shrink_udp_payload(pc->data, pc->len, &pc->p, (uint16_t)nl);
+	if (n < 0) {
+		dp_dns_https_count(t, DP_DNS_HTTPS_UNSTRIPPABLE);
+		return 1;
+	}
+	rte_pktmbuf_trim(pc->m, (uint16_t)(pc->len - (uint32_t)n));
+	pc->len = (uint32_t)n;
+	dp_dns_https_count(t, DP_DNS_HTTPS_STRIPPED);
+	return 0;
+}
+
 /* UDP, ICMP and other IP protocols: decided at the first packet. */
 static void
 other_packet(struct dp_worker *w, struct dp_pktctx *pc, struct dp_flow *f)
@@ -581,10 +632,15 @@ other_packet(struct dp_worker *w, struct dp_pktctx *pc, struct dp_flow *f)
 		return;
 	}
 	/* a DNS answer to a query the policy let out: read for the binding table (dp_dns.h) */
-	if (udp && dir == DP_DIR_S2C && pc->p.sport == 53 && f->state == DP_FS_ALLOWED)
+	if (udp && dir == DP_DIR_S2C && pc->p.sport == 53 && f->state == DP_FS_ALLOWED) {
+		if (dns_https_rr(w, pc) != 0) {
+			dp_drop(w, pc);
+			return;
+		}
 		dp_dns_observe(dp_dns_table_of(w->id), pc->p.family, pc->p.dst,
 			       pc->data + pc->p.payload_off, pc->p.payload_len,
 			       (uint32_t)(w->now_ns / DP_NS_PER_S));
+	}
 	dp_forward(w, pc);
 }
 

@@ -734,6 +734,29 @@ dp_strip_syn_payload(uint8_t *buf, size_t len, struct dp_pkt *p)
 	return p->payload_off;
 }
 
+int
+dp_shrink_udp_payload(uint8_t *buf, size_t len, struct dp_pkt *p, uint16_t new_len)
+{
+	uint8_t *ip = buf + p->l3_off;
+	uint32_t d;
+
+	if (p->l4proto != IPPROTO_UDP_ || p->l4_hdr_len != UDP_HLEN ||
+	    new_len > p->payload_len || (size_t)p->payload_off + p->payload_len > len)
+		return -1;
+	d = p->payload_len - new_len;
+	p->ip_len -= d;
+	p->payload_len = new_len;
+	if (p->family == 4)
+		wr16(ip + 2, (uint16_t)p->ip_len);
+	else
+		wr16(ip + 4, (uint16_t)(p->ip_len - IPV6_HLEN));
+	if (p->pppoe)
+		wr16(buf + p->l2_len - p->pppoe - 2, (uint16_t)(p->pppoe + p->ip_len));
+	wr16(buf + p->l4_off + 4, (uint16_t)(UDP_HLEN + new_len));
+	dp_fix_cksums(buf, p);
+	return p->payload_off + new_len;
+}
+
 /* ----------------------------------------------------------- flow key */
 
 /* 8 bytes as a big-endian integer (so integer order is memcmp order) */

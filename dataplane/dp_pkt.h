@@ -140,6 +140,15 @@ int dp_build_rst(const uint8_t *buf, const struct dp_pkt *p, int to_client,
 int dp_strip_syn_payload(uint8_t *buf, size_t len, struct dp_pkt *p);
 
 /*
+ * A UDP payload rewritten in place to new_len (<= payload_len) bytes: fix
+ * the IP and UDP lengths (and a PPPoE session length) and the checksums.
+ * Returns the new frame length (link padding after the payload dropped), or
+ * -1 if p is not UDP or new_len is longer. Not for GENEVE-encapsulated
+ * packets (the outer headers are not touched).
+ */
+int dp_shrink_udp_payload(uint8_t *buf, size_t len, struct dp_pkt *p, uint16_t new_len);
+
+/*
  * Canonical flow key: both directions of a flow give the same key. In GENEVE
  * mode the GWLB endpoint and attachment ids are part of it, so two VPCs that
  * reuse the same addresses never share a flow (PITFALLS 11); 0 otherwise.

@@ -338,3 +338,317 @@ dns_result_str(enum dns_result r)
 	}
 	return "unknown";
 }
+
+/* ---- SVCB / HTTPS records: scan, and strip the ech SvcParam -------------- */
+
+#define DNS_TYPE_NS 2
+#define DNS_TYPE_SOA 6
+#define DNS_TYPE_PTR 12
+#define DNS_TYPE_MX 15
+#define DNS_TYPE_SRV 33
+#define DNS_TYPE_DNAME 39
+
+struct svc_cut {
+	uint32_t start;         /* the ech param's key */
+	uint32_t len;           /* key + length + value */
+	uint32_t rdlen_off;     /* its record's RDLENGTH */
+};
+
+struct svc_walk {
+	int strip;
+	uint32_t ptrs[DNS_STRIP_PTRS_MAX];      /* positions of compression pointers */
+	uint32_t seg_end[DNS_STRIP_PTRS_MAX];   /* the label bytes a pointer leads to: [target,
+						 * seg_end), the next pointer excluded */
+	unsigned np;
+	struct svc_cut cuts[DNS_STRIP_CUTS_MAX];
+	unsigned nc;
+	struct dns_svcb_info *info;
+};
+
+/*
+ * Walk the name at off (ending by limit), as name_walk but without text:
+ * *end just past it in place; with w->strip, every pointer's position on the
+ * way is remembered (those reached by a jump too: they move with their bytes).
+ */
+static int
+name_ptrs(const uint8_t *m, size_t limit, size_t off, size_t *end, struct svc_walk *w)
+{
+	struct name_cur c;
+	int last = -1;          /* the pointer whose target segment is being walked */
+
+	cur_init(&c, off);
+	for (;;) {
+		uint8_t b;
+		size_t t;
+
+		if (c.pos >= limit)
+			return -DNS_TRUNCATED;
+		b = m[c.pos];
+		if ((b & 0xc0) == 0xc0) {
+			if (c.pos + 1 >= limit)
+				return -DNS_TRUNCATED;
+			t = ((size_t)(b & 0x3f) << 8) | m[c.pos + 1];
+			if (t < DNS_HDR_LEN || t >= c.seg)
+				return -DNS_MALFORMED;
+			if (w->strip) {
+				if (w->np == DNS_STRIP_PTRS_MAX)
+					return -DNS_UNSUPPORTED;
+				if (last >= 0)
+					w->seg_end[last] = (uint32_t)c.pos;
+				last = (int)w->np;
+				w->ptrs[w->np++] = (uint32_t)c.pos;
+			}
+			if (!c.jumped) {
+				c.end = c.pos + 2;
+				c.jumped = 1;
+			}
+			c.seg = t;
+			c.pos = t;
+			continue;
+		}
+		if (b & 0xc0)
+			return -DNS_MALFORMED;
+		if (c.pos + 1 + b > limit)
+			return -DNS_TRUNCATED;
+		c.wire += b + 1u;
+		if (c.wire > DNS_WIRE_NAME_MAX)
+			return -DNS_MALFORMED;
+		c.pos += 1u + b;
+		if (b == 0) {
+			if (!c.jumped)
+				c.end = c.pos;
+			if (last >= 0)
+				w->seg_end[last] = (uint32_t)c.pos;
+			*end = c.end;
+			return 0;
+		}
+	}
+}
+
+/* a name inside rdata [rd, rd_end): it must end within the record */
+static int
+rdata_name(const uint8_t *m, size_t len, size_t at, size_t rd_end, struct svc_walk *w)
+{
+	size_t end;
+	int rc;
+
+	if (at >= rd_end)
+		return -DNS_MALFORMED;
+	rc = name_ptrs(m, len, at, &end, w);
+	if (rc < 0)
+		return rc == -DNS_TRUNCATED ? -DNS_MALFORMED : rc;
+	return end <= rd_end ? (int)(end - at) : -DNS_MALFORMED;
+}
+
+/* SvcPriority, TargetName, SvcParams of one SVCB/HTTPS record */
+static int
+svc_params(const uint8_t *m, size_t len, size_t rd, size_t rd_end, uint32_t rdlen_off,
+	   struct svc_walk *w)
+{
+	int has_ech = 0, ech_mandatory = 0, rc;
+	long prev = -1;
+	size_t p;
+
+	w->info->n_svcb++;
+	if (rd_end - rd < 3)
+		return -DNS_MALFORMED;
+	rc = rdata_name(m, len, rd + 2, rd_end, w);
+	if (rc < 0)
+		return rc;
+	for (p = rd + 2 + (size_t)rc; p < rd_end;) {
+		uint16_t key, vlen;
+
+		if (rd_end - p < 4)
+			return -DNS_MALFORMED;
+		key = rd16(m + p);
+		vlen = rd16(m + p + 2);
+		if (rd_end - p - 4 < vlen || (long)key <= prev)
+			return -DNS_MALFORMED;      /* keys strictly increasing (RFC 9460 2.2) */
+		prev = key;
+		if (key == DNS_SVC_KEY_MANDATORY) {
+			if (vlen & 1)
+				return -DNS_MALFORMED;
+			for (size_t i = 0; i < vlen; i += 2)
+				if (rd16(m + p + 4 + i) == DNS_SVC_KEY_ECH)
+					ech_mandatory = 1;
+		} else if (key == DNS_SVC_KEY_ECH) {
+			has_ech = 1;
+			if (w->strip) {
+				if (w->nc == DNS_STRIP_CUTS_MAX)
+					return -DNS_UNSUPPORTED;
+				w->cuts[w->nc].start = (uint32_t)p;
+				w->cuts[w->nc].len = 4u + vlen;
+				w->cuts[w->nc].rdlen_off = rdlen_off;
+				w->nc++;
+			}
+		}
+		p += 4u + vlen;
+	}
+	if (has_ech)
+		w->info->n_ech++;
+	if (w->strip && has_ech && ech_mandatory)
+		return -DNS_MALFORMED;
+	return 0;
+}
+
+/* every section of the message */
+static enum dns_result
+svc_walk_msg(const uint8_t *m, size_t len, struct svc_walk *w)
+{
+	size_t pos = DNS_HDR_LEN, end;
+	unsigned qd, n, i;
+	int rc;
+
+	memset(w->info, 0, sizeof(*w->info));
+	if (len < DNS_HDR_LEN)
+		return DNS_TRUNCATED;
+	qd = rd16(m + 4);
+	n = (unsigned)rd16(m + 6) + rd16(m + 8) + rd16(m + 10);
+	for (i = 0; i < qd; i++) {
+		rc = name_ptrs(m, len, pos, &end, w);
+		if (rc < 0)
+			return (enum dns_result)-rc;
+		if (len - end < 4)
+			return DNS_TRUNCATED;
+		pos = end + 4;
+	}
+	for (i = 0; i < n; i++) {
+		uint16_t type, class, rdlen;
+		size_t rd, rd_end;
+
+		rc = name_ptrs(m, len, pos, &end, w);
+		if (rc < 0)
+			return (enum dns_result)-rc;
+		if (len - end < 10)
+			return DNS_TRUNCATED;
+		type = rd16(m + end);
+		class = rd16(m + end + 2);
+		rdlen = rd16(m + end + 8);
+		rd = end + 10;
+		if (len - rd < rdlen)
+			return DNS_TRUNCATED;
+		rd_end = rd + rdlen;
+		rc = 0;
+		switch (type) {
+		case DNS_TYPE_NS:
+		case DNS_TYPE_CNAME:
+		case DNS_TYPE_PTR:
+		case DNS_TYPE_DNAME:
+			rc = rdata_name(m, len, rd, rd_end, w);
+			break;
+		case DNS_TYPE_MX:
+			rc = rdata_name(m, len, rd + 2, rd_end, w);
+			break;
+		case DNS_TYPE_SRV:
+			rc = rdata_name(m, len, rd + 6, rd_end, w);
+			break;
+		case DNS_TYPE_SOA:
+			rc = rdata_name(m, len, rd, rd_end, w);
+			if (rc >= 0)
+				rc = rdata_name(m, len, rd + (size_t)rc, rd_end, w);
+			break;
+		case DNS_TYPE_SVCB:
+		case DNS_TYPE_HTTPS:
+			if (class == DNS_CLASS_IN)
+				rc = svc_params(m, len, rd, rd_end, (uint32_t)(end + 8), w);
+			break;
+		default:
+			break;
+		}
+		if (rc < 0)
+			return (enum dns_result)-rc;
+		pos = rd_end;
+	}
+	return DNS_OK;
+}
+
+enum dns_result
+dns_svcb_scan(const uint8_t *msg, size_t len, struct dns_svcb_info *info)
+{
+	struct svc_walk w;
+
+	w.strip = 0;
+	w.np = 0;
+	w.nc = 0;
+	w.info = info;
+	return svc_walk_msg(msg, len, &w);
+}
+
+enum dns_result
+dns_strip_ech(uint8_t *msg, size_t len, size_t *new_len, struct dns_svcb_info *info)
+{
+	struct svc_walk w;     /* ~1.4 KiB of stack */
+	uint16_t newt[DNS_STRIP_PTRS_MAX];
+	enum dns_result res;
+	unsigned i, j, k;
+	size_t out;
+
+	w.strip = 1;
+	w.np = 0;
+	w.nc = 0;
+	w.info = info;
+	*new_len = len;
+	res = svc_walk_msg(msg, len, &w);
+	if (res != DNS_OK)
+		return res;
+	if (w.nc == 0)
+		return DNS_OK;
+	/* every pointer's new target, from the message as it is */
+	for (i = 0; i < w.np; i++) {
+		uint32_t t = ((uint32_t)(msg[w.ptrs[i]] & 0x3f) << 8) | msg[w.ptrs[i] + 1];
+		uint32_t shift = 0;
+
+		for (k = 0; k < w.nc; k++) {
+			uint32_t cs = w.cuts[k].start, ce = cs + w.cuts[k].len;
+
+			/* the label bytes it leads to, and its own bytes, must all stay */
+			if ((t < ce && cs < w.seg_end[i]) || (w.ptrs[i] < ce && cs < w.ptrs[i] + 2))
+				return DNS_MALFORMED;
+			if (cs < t)
+				shift += w.cuts[k].len;
+		}
+		newt[i] = (uint16_t)(t - shift);
+	}
+	/*
+	 * Bytes that are rewritten (a moved pointer, a shortened RDLENGTH) must
+	 * not also be read as label bytes by some name: a crafted name can run
+	 * over them, and would read differently afterwards.
+	 */
+	for (i = 0; i < w.np; i++) {
+		uint32_t t = ((uint32_t)(msg[w.ptrs[i]] & 0x3f) << 8) | msg[w.ptrs[i] + 1];
+
+		for (j = 0; j < w.np; j++) {
+			uint32_t tj = ((uint32_t)(msg[w.ptrs[j]] & 0x3f) << 8) | msg[w.ptrs[j] + 1];
+
+			if (newt[j] != tj && w.ptrs[j] < w.seg_end[i] && t < w.ptrs[j] + 2)
+				return DNS_MALFORMED;
+		}
+		for (k = 0; k < w.nc; k++)
+			if (w.cuts[k].rdlen_off < w.seg_end[i] && t < w.cuts[k].rdlen_off + 2)
+				return DNS_MALFORMED;
+	}
+	/* nothing written before here: a refusal leaves the message as it was */
+	for (i = 0; i < w.np; i++) {
+		msg[w.ptrs[i]] = (uint8_t)(0xc0 | newt[i] >> 8);
+		msg[w.ptrs[i] + 1] = (uint8_t)newt[i];
+	}
+	for (k = 0; k < w.nc; k++) {
+		uint16_t rl = rd16(msg + w.cuts[k].rdlen_off);
+
+		rl = (uint16_t)(rl - w.cuts[k].len);
+		msg[w.cuts[k].rdlen_off] = (uint8_t)(rl >> 8);
+		msg[w.cuts[k].rdlen_off + 1] = (uint8_t)rl;
+	}
+	out = w.cuts[0].start;
+	for (k = 0; k < w.nc; k++) {
+		size_t from = w.cuts[k].start + w.cuts[k].len;
+		size_t to = k + 1 < w.nc ? w.cuts[k + 1].start : len;
+
+		memmove(msg + out, msg + from, to - from);
+		out += to - from;
+	}
+	info->n_ptrs = (uint16_t)w.np;
+	info->removed = (uint32_t)(len - out);
+	*new_len = out;
+	return DNS_OK;
+}

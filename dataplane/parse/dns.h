@@ -50,7 +50,14 @@ enum dns_result {
 #define DNS_TYPE_A 1
 #define DNS_TYPE_CNAME 5
 #define DNS_TYPE_AAAA 28
+#define DNS_TYPE_SVCB 64
+#define DNS_TYPE_HTTPS 65
 #define DNS_CLASS_IN 1
+
+#define DNS_SVC_KEY_MANDATORY 0
+#define DNS_SVC_KEY_ECH 5
+#define DNS_STRIP_CUTS_MAX 32     /* ech params removed from one message */
+#define DNS_STRIP_PTRS_MAX 256    /* compression pointers moved in one message */
 
 struct dns_addr {
 	uint8_t family;         /* 4 or 6 */
@@ -80,6 +87,46 @@ struct dns_response {
 };
 
 enum dns_result dns_parse_response(const uint8_t *msg, size_t len, struct dns_response *out);
+
+/*
+ * SVCB (64) and HTTPS (65) records in a response (RFC 9460), for the policy's
+ * dns.https_rr. Every section is walked (question, answer, authority,
+ * additional: a resolver may add HTTPS records it was not asked for).
+ */
+struct dns_svcb_info {
+	uint16_t n_svcb;          /* SVCB/HTTPS records of class IN */
+	uint16_t n_ech;           /* of them carrying an ech SvcParam (key 5) */
+	uint16_t n_ptrs;          /* compression pointers moved (dns_strip_ech) */
+	uint32_t removed;         /* bytes removed (dns_strip_ech) */
+};
+
+/*
+ * Count the SVCB/HTTPS records of msg and the ech SvcParams in them.
+ * DNS_OK (info filled), or DNS_TRUNCATED / DNS_MALFORMED when a section or a
+ * record's SvcParams cannot be walked (then nothing is known of the rest).
+ */
+enum dns_result dns_svcb_scan(const uint8_t *msg, size_t len, struct dns_svcb_info *info);
+
+/*
+ * Remove the ech SvcParam from every SVCB/HTTPS record of msg, in place, so
+ * clients keep a readable SNI: each record's RDLENGTH shrinks by the removed
+ * key, length and value, the bytes after it move up, and every compression
+ * pointer whose target lies past a removed range is moved back by what was
+ * removed before its target (owner names, question names, and the names in
+ * the data of NS, CNAME, SOA, PTR, MX, SRV, DNAME, SVCB and HTTPS records;
+ * other types carry no compressed names, RFC 3597). *new_len is the new
+ * length (== len when there was no ech). Returns DNS_OK, or
+ *   DNS_MALFORMED    a record's SvcParams break their framing, a pointer leads
+ *                    to bytes of a removed range (its target, or the labels
+ *                    read from there), or a mandatory key list names ech
+ *                    (the record would be invalid without it)
+ *   DNS_UNSUPPORTED  more than DNS_STRIP_CUTS_MAX ech params or
+ *                    DNS_STRIP_PTRS_MAX pointers
+ *   DNS_TRUNCATED    the message ends inside a section
+ * and then msg is unchanged (the caller drops the answer).
+ */
+enum dns_result dns_strip_ech(uint8_t *msg, size_t len, size_t *new_len,
+			      struct dns_svcb_info *info);
 
 const char *dns_result_str(enum dns_result r);
 

@@ -29,6 +29,39 @@ check_name(const char *s, uint16_t len)
 		abort();
 }
 
+/*
+ * dns_strip_ech on a copy: a refusal leaves it unchanged; a strip leaves no
+ * ech, the same SVCB/HTTPS records, a message no longer than before that walks
+ * again, and stripping it again changes nothing.
+ */
+static void
+check_strip(const uint8_t *data, size_t size)
+{
+	static uint8_t a[65536], b[65536];
+	struct dns_svcb_info s1, s2, s3;
+	enum dns_result sc, rc;
+	size_t nl, nl2;
+
+	if (size > sizeof(a))
+		return;
+	memcpy(a, data, size);
+	sc = dns_svcb_scan(a, size, &s1);
+	rc = dns_strip_ech(a, size, &nl, &s2);
+	if (rc != DNS_OK) {
+		if (memcmp(a, data, size) != 0 || rc > DNS_UNSUPPORTED)
+			abort();
+		return;
+	}
+	if (sc != DNS_OK || nl > size || nl != size - s2.removed ||
+	    (s1.n_ech == 0) != (s2.removed == 0))
+		abort();
+	if (dns_svcb_scan(a, nl, &s3) != DNS_OK || s3.n_ech != 0 || s3.n_svcb != s1.n_svcb)
+		abort();
+	memcpy(b, a, nl);
+	if (dns_strip_ech(b, nl, &nl2, &s3) != DNS_OK || nl2 != nl || memcmp(a, b, nl) != 0)
+		abort();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -36,6 +69,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	enum dns_result rc;
 	unsigned i;
 
+	check_strip(data, size);
 	rc = dns_parse_response(data, size, &r);
 	if (rc > DNS_UNSUPPORTED)
 		abort();

@@ -565,6 +565,255 @@ test_limits_and_ttl(void **state)
 	assert_int_equal(r.n_addrs, 1);
 }
 
+/* ---- SVCB / HTTPS: scan and strip ech (dnsmasq's answers, make_https.py) ---- */
+
+/* the name at off, following pointers, as text; length of the name in place */
+static size_t
+name_text(const uint8_t *m, size_t len, size_t off, char *out)
+{
+	size_t o = 0, in_place = 0, pos = off;
+	int jumped = 0, hops = 0;
+
+	for (;;) {
+		assert_true(pos < len);
+		if ((m[pos] & 0xc0) == 0xc0) {
+			if (!jumped)
+				in_place = pos + 2 - off;
+			jumped = 1;
+			pos = ((size_t)(m[pos] & 0x3f) << 8) | m[pos + 1];
+			assert_true(++hops < 32);
+			continue;
+		}
+		if (m[pos] == 0) {
+			if (!jumped)
+				in_place = pos + 1 - off;
+			out[o] = '\0';
+			return in_place;
+		}
+		if (o)
+			out[o++] = '.';
+		memcpy(out + o, m + pos + 1, m[pos]);
+		o += m[pos];
+		pos += 1u + m[pos];
+	}
+}
+
+struct svc_rr {
+	char owner[256], target[256];
+	uint16_t type, keys[16], n_keys, vlen[16];
+	const uint8_t *val[16];
+};
+
+/* every record of the answer section (an independent reading: names followed by hand) */
+static unsigned
+read_rrs(const uint8_t *m, size_t len, struct svc_rr *rr, unsigned cap)
+{
+	char tmp[256];
+	size_t pos = 12;
+	unsigned n = 0, an = (unsigned)(m[6] << 8 | m[7]) + (unsigned)(m[10] << 8 | m[11]);
+
+	pos += name_text(m, len, pos, tmp) + 4;
+	for (unsigned i = 0; i < an && n < cap; i++, n++) {
+		uint16_t rdlen;
+		size_t rd, p;
+
+		memset(&rr[n], 0, sizeof(rr[n]));
+		pos += name_text(m, len, pos, rr[n].owner);
+		rr[n].type = (uint16_t)(m[pos] << 8 | m[pos + 1]);
+		rdlen = (uint16_t)(m[pos + 8] << 8 | m[pos + 9]);
+		rd = pos + 10;
+		assert_true(rd + rdlen <= len);
+		if (rr[n].type == DNS_TYPE_HTTPS || rr[n].type == DNS_TYPE_SVCB) {
+			p = rd + 2 + name_text(m, len, rd + 2, rr[n].target);
+			while (p < rd + rdlen) {
+				unsigned k = rr[n].n_keys++;
+
+				rr[n].keys[k] = (uint16_t)(m[p] << 8 | m[p + 1]);
+				rr[n].vlen[k] = (uint16_t)(m[p + 2] << 8 | m[p + 3]);
+				rr[n].val[k] = m + p + 4;
+				p += 4u + rr[n].vlen[k];
+			}
+			assert_int_equal(p, rd + rdlen);      /* RDLENGTH covers the params exactly */
+		}
+		pos = rd + rdlen;
+	}
+	assert_int_equal(pos, len);
+	return n;
+}
+
+static void
+test_svcb_scan(void **state)
+{
+	static const struct {
+		const char *file;
+		uint16_t n_svcb, n_ech;
+	} fx[] = {
+		{ "dnsmasq-https-two-ech", 2, 2 },
+		{ "dnsmasq-https-cname-ech", 2, 2 },
+		{ "dnsmasq-https-ech-mandatory", 1, 1 },
+		{ "dnsmasq-https-no-ech", 1, 0 },
+		{ "dnsmasq-https-alias-mode", 1, 0 },
+		{ "dnsmasq-svcb-ech", 1, 1 },
+		{ "dnsmasq-api-openai-com-a", 0, 0 },
+		{ "dnsmasq-chain3-example-test-a", 0, 0 },
+	};
+	uint8_t buf[BUF_MAX];
+	struct dns_svcb_info in;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(fx) / sizeof(fx[0]); i++) {
+		size_t n = load(fx[i].file, buf, sizeof(buf));
+
+		assert_int_equal(dns_svcb_scan(buf, n, &in), DNS_OK);
+		if (in.n_svcb != fx[i].n_svcb || in.n_ech != fx[i].n_ech)
+			fail_msg("%s: %u svcb %u ech", fx[i].file, in.n_svcb, in.n_ech);
+		/* every shorter prefix: not complete (or not walkable), never OK */
+		for (size_t cut = 12; cut < n; cut++)
+			if (dns_svcb_scan(buf, cut, &in) == DNS_OK)
+				fail_msg("%s cut at %zu: OK", fx[i].file, cut);
+	}
+}
+
+/* strip, then check what an independent reading of the result sees */
+static size_t
+strip_ok(uint8_t *buf, size_t n, uint32_t want_removed)
+{
+	struct dns_svcb_info in;
+	struct dns_response r;
+	size_t nl = 0;
+
+	assert_int_equal(dns_strip_ech(buf, n, &nl, &in), DNS_OK);
+	assert_int_equal(in.removed, want_removed);
+	assert_int_equal(nl, n - want_removed);
+	assert_int_equal(dns_svcb_scan(buf, nl, &in), DNS_OK);
+	assert_int_equal(in.n_ech, 0);
+	assert_int_equal(dns_parse_response(buf, nl, &r), DNS_OK);
+	return nl;
+}
+
+static void
+test_strip_ech(void **state)
+{
+	uint8_t buf[BUF_MAX], orig[BUF_MAX];
+	struct svc_rr rr[8];
+	struct dns_svcb_info in;
+	struct dns_response r;
+	size_t n, nl;
+
+	(void)state;
+	/* two HTTPS records (dnsmasq sends priority 2 first): ech last in one, between others in the other */
+	n = load("dnsmasq-https-two-ech", buf, sizeof(buf));
+	assert_int_equal(read_rrs(buf, n, rr, 8), 2);
+	assert_int_equal(rr[0].n_keys, 2);
+	assert_int_equal(rr[1].n_keys, 4);
+	nl = strip_ok(buf, n, (4 + 70) + (4 + 18));
+	assert_int_equal(read_rrs(buf, nl, rr, 8), 2);
+	assert_string_equal(rr[0].target, "alt.example.test");
+	assert_int_equal(rr[0].n_keys, 1);
+	assert_memory_equal(rr[0].val[0], "\x02h2", 3);
+	assert_string_equal(rr[1].owner, "https.example.test");
+	assert_int_equal(rr[1].n_keys, 3);
+	assert_int_equal(rr[1].keys[0], 1);
+	assert_int_equal(rr[1].keys[1], 4);
+	assert_int_equal(rr[1].keys[2], 6);
+	assert_memory_equal(rr[1].val[0], "\x02h2\x02h3", 6);
+	assert_memory_equal(rr[1].val[1], "\xc0\x00\x02\x01", 4);
+	assert_memory_equal(rr[1].val[2], "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x01", 16);
+
+	/* behind a CNAME: the chain still reads, records after a cut still point right */
+	n = load("dnsmasq-https-cname-ech", buf, sizeof(buf));
+	nl = strip_ok(buf, n, (4 + 18) + (4 + 70));
+	assert_int_equal(dns_parse_response(buf, nl, &r), DNS_OK);
+	assert_string_equal(r.qname, "chain.example.test");
+	assert_string_equal(r.canon, "https.example.test");
+	assert_int_equal(read_rrs(buf, nl, rr, 8), 3);
+	assert_string_equal(rr[2].owner, "https.example.test");
+	assert_int_equal(rr[2].n_keys, 3);
+
+	/* SVCB (64), ech last */
+	n = load("dnsmasq-svcb-ech", buf, sizeof(buf));
+	nl = strip_ok(buf, n, 4 + 18);
+	assert_int_equal(read_rrs(buf, nl, rr, 8), 1);
+	assert_string_equal(rr[0].target, "svc.example.test");
+	assert_int_equal(rr[0].n_keys, 1);
+	assert_int_equal(rr[0].keys[0], 3);
+
+	/* nothing to strip: untouched */
+	n = load("dnsmasq-https-no-ech", buf, sizeof(buf));
+	memcpy(orig, buf, n);
+	assert_int_equal(dns_strip_ech(buf, n, &nl, &in), DNS_OK);
+	assert_int_equal(nl, n);
+	assert_memory_equal(buf, orig, n);
+
+	/* ech mandatory: refused, untouched */
+	n = load("dnsmasq-https-ech-mandatory", buf, sizeof(buf));
+	memcpy(orig, buf, n);
+	assert_int_equal(dns_strip_ech(buf, n, &nl, &in), DNS_MALFORMED);
+	assert_memory_equal(buf, orig, n);
+
+	/* every prefix of a message with ech: refused and untouched */
+	n = load("dnsmasq-https-two-ech", orig, sizeof(orig));
+	for (size_t cut = 0; cut < n; cut++) {
+		memcpy(buf, orig, n);
+		if (dns_strip_ech(buf, cut, &nl, &in) == DNS_OK)
+			fail_msg("cut at %zu: OK", cut);
+		assert_memory_equal(buf, orig, n);
+	}
+}
+
+/*
+ * A pointer whose target lies after a removed range moves back with it: the
+ * dnsmasq answer with two additional A records appended, the first owned by
+ * "extra.example.test" written in full (after both cuts), the second by a
+ * pointer to it; a pointer into an ech value is refused.
+ */
+static void
+test_strip_ech_pointers(void **state)
+{
+	static const uint8_t a_rr[] = "\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\xc0\x00\x02\x09";
+	uint8_t buf[BUF_MAX], orig[BUF_MAX];
+	struct dns_svcb_info in;
+	char owner[256];
+	size_t n, nl, x, y, ech = 0;
+
+	(void)state;
+	n = load("dnsmasq-https-two-ech", buf, sizeof(buf));
+	for (size_t i = 12; i + 4 < n && ech == 0; i++)
+		if (memcmp(buf + i, "\x00\x05\x00\x46", 4) == 0)
+			ech = i;
+	assert_true(ech > 12);
+	x = n;
+	memcpy(buf + n, "\x05" "extra\x07" "example\x04" "test", 19);
+	n += 19;
+	buf[n++] = 0;
+	memcpy(buf + n, a_rr, 14);
+	n += 14;
+	y = n;
+	buf[n++] = (uint8_t)(0xc0 | x >> 8);
+	buf[n++] = (uint8_t)x;
+	memcpy(buf + n, a_rr, 14);
+	n += 14;
+	buf[11] = 2;                                  /* ARCOUNT */
+	memcpy(orig, buf, n);
+	assert_int_equal(dns_strip_ech(buf, n, &nl, &in), DNS_OK);
+	assert_int_equal(in.removed, 96);
+	assert_int_equal(nl, n - 96);
+	assert_int_equal(((buf[y - 96] & 0x3f) << 8 | buf[y - 96 + 1]), x - 96);
+	name_text(buf, nl, y - 96, owner);
+	assert_string_equal(owner, "extra.example.test");
+	assert_memory_equal(buf + y - 96 + 2, a_rr, 14);
+	assert_int_equal(dns_svcb_scan(buf, nl, &in), DNS_OK);
+	assert_int_equal(in.n_svcb, 2);
+
+	/* a pointer into the ech value: refused, untouched */
+	memcpy(buf, orig, n);
+	buf[y] = (uint8_t)(0xc0 | (ech + 8) >> 8);
+	buf[y + 1] = (uint8_t)(ech + 8);
+	memcpy(orig, buf, n);
+	assert_int_equal(dns_strip_ech(buf, n, &nl, &in), DNS_MALFORMED);
+	assert_memory_equal(buf, orig, n);
+}
+
 int
 main(void)
 {
@@ -576,6 +825,9 @@ main(void)
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_malformed_capture),
 		cmocka_unit_test(test_limits_and_ttl),
+		cmocka_unit_test(test_svcb_scan),
+		cmocka_unit_test(test_strip_ech),
+		cmocka_unit_test(test_strip_ech_pointers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
