@@ -307,6 +307,9 @@ render_decision(struct cp_json *j, const struct dp_event *ev,
 		cp_json_null(j);
 	cp_json_key(j, "anomalies");
 	put_anomalies(j, ev->anomalies, bad);
+	/* how the name was bound to the destination (docs/audit.md) */
+	cp_json_key(j, "bound");
+	put_enum(j, dp_bound_names, DP_BOUND_MAX, ev->bound, "bound", bad);
 	if (ev->vlan != 0) {
 		cp_json_key(j, "vlan");
 		cp_json_u64(j, ev->vlan);

@@ -27,7 +27,7 @@ struct rec_shape {
 static const char *const keys_decision[] = {
 	"v", "type", "ts", "seq", "policy", "rule", "verdict", "enforced", "reason",
 	"proto", "src", "sport", "dst", "dport", "app", "sni", "host", "alpn",
-	"tls_versions", "ech", "pqc", "ja4", "anomalies", "vlan?", "gwlb?", "boot", "worker",
+	"tls_versions", "ech", "pqc", "ja4", "anomalies", "bound?", "vlan?", "gwlb?", "boot", "worker",
 	"wseq", "prev", "hash", NULL,
 };
 static const char *const keys_end[] = {

@@ -56,6 +56,8 @@ struct dp_proc {
 	struct rte_rcu_qsbr *rcu;
 	struct dp_gen *gen;              /* live policy; atomic load/store only */
 	struct dp_gen *retired;          /* replaced, freed once every worker is quiescent */
+	uint32_t dns_grace_s;            /* the DNS binding tables' (made at the first policy) */
+	uint32_t dns_max_entries;
 	volatile int quit;               /* set by signals, QUIT, EOF on --ctl-fd */
 	uint8_t boot_id[16];
 	struct dp_clock clock;           /* TSC -> realtime */

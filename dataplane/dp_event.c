@@ -172,6 +172,7 @@ dp_event_fill(struct dp_event *ev, uint8_t type, const struct dp_flow *f,
 	ev->policy_gen = f->policy_gen;
 	ev->rule = f->rule;
 	ev->anomalies = f->anomalies;
+	ev->bound = f->bound;
 	ev->tls_versions = f->tls_versions;
 	if (f->flags & DP_FF_ENFORCED)
 		ev->flags |= DP_EVF_ENFORCED;

@@ -78,6 +78,7 @@ struct dp_flow {
 	uint8_t reason;          /* enum dp_reason */
 	uint8_t name_kind;       /* enum dp_name_kind */
 	uint8_t syn_ttl;         /* TTL / hop limit of the client's SYN, 0 unknown */
+	uint8_t bound;           /* enum dp_bound of the latest decision */
 	uint16_t tls_versions;   /* DP_TLSV_* */
 	int32_t rule;            /* deciding rule index, -1 none */
 	uint32_t anomalies;      /* bitmask of enum dp_anomaly */

@@ -19,6 +19,7 @@
 #include <rte_rcu_qsbr.h>
 
 #include "cpm.h"
+#include "dp_dns.h"
 #include "dp_log.h"
 #include "dp_policy.h"
 
@@ -73,9 +74,44 @@ hex32(const uint8_t *b, char *out)
 }
 
 /*
+ * The workers' DNS binding tables (dp_dns.h), made with the first policy's
+ * dns = { grace; max_entries; }. Every worker reads every table without a
+ * lock, so a table is never replaced under them, and a new one would forget
+ * every binding (clients with cached answers would be refused until they
+ * resolve again): a later policy with other dns values is logged and takes
+ * effect at the next dataplane start (docs/configuration.md). Called by
+ * gen_build (the loader thread, one load at a time): each table is published
+ * with a release store (dp_dns.c), so a worker sees it whole or not at all.
+ */
+static int
+dns_tables(struct dp_proc *app, const struct cpm_settings *set, char *err, size_t errlen)
+{
+	unsigned int i;
+
+	for (i = 0; i < app->cfg.n_workers; i++) {
+		if (dp_dns_table_of(i) != NULL)
+			continue;
+		if (dp_dns_table_create(i, set->dns_max_entries, set->dns_grace_s) == NULL) {
+			snprintf(err, errlen, "cannot allocate the DNS binding table of worker %u "
+				 "(dns.max_entries %u)", i, set->dns_max_entries);
+			return -ENOMEM;
+		}
+		app->dns_grace_s = set->dns_grace_s;
+		app->dns_max_entries = set->dns_max_entries;
+	}
+	if (set->dns_grace_s != app->dns_grace_s || set->dns_max_entries != app->dns_max_entries)
+		DP_LOG(policy, NOTICE, "dns.grace %u / dns.max_entries %u differ from the live "
+		       "tables' %u / %u: they take effect at the next dataplane start",
+		       set->dns_grace_s, set->dns_max_entries, app->dns_grace_s,
+		       app->dns_max_entries);
+	return 0;
+}
+
+/*
  * Build generation msg->gen aside from fd: map, load (validation included),
  * scratches, hit counters. Touches nothing the workers or the control
- * thread read: the loader thread runs it. 0 (*out set) or -errno (err).
+ * thread read (but for the DNS tables made at the first policy, published
+ * whole: dns_tables): the loader thread runs it. 0 (*out set) or -errno (err).
  */
 static int
 gen_build(struct dp_proc *app, int fd, const struct dp_msg_policy *msg, struct dp_gen **out,
@@ -154,6 +190,9 @@ gen_build(struct dp_proc *app, int fd, const struct dp_msg_policy *msg, struct d
 	}
 	memset(g->hits, 0, (size_t)g->hits_stride * app->cfg.n_workers * sizeof(uint64_t));
 	memcpy(g->sha256, msg->sha256, 32);
+	ret = dns_tables(app, g->set, err, errlen);
+	if (ret != 0)
+		goto err_free;
 	*out = g;
 	return 0;
 

@@ -194,6 +194,10 @@ enum dp_anomaly {
 	DP_AN_SNI_CHANGED,          /* a second ClientHello (after an HRR) names another server */
 	DP_AN_GENEVE_TLV_MISSING,   /* GENEVE without the AWS GWLB TLVs (endpoint id, attachment
 				     * id, flow cookie): dropped, whatever the policy says */
+	DP_AN_SNI_DST_MISMATCH,     /* the deciding allow rule binds its name (bind = "dns" |
+				     * "pinned") and the destination is not bound to it */
+	DP_AN_DOT,                  /* DNS over TLS / QUIC: TCP or UDP to port 853 */
+	DP_AN_DOH,                  /* a name on the DoH list (doh_file): DNS over HTTPS */
 	DP_AN_MAX
 };
 
@@ -210,6 +214,15 @@ enum dp_name_kind {
 	DP_NAME_NONE = 0,
 	DP_NAME_SNI = 1,
 	DP_NAME_HOST = 2,
+};
+
+/* How the decision's name was bound to its destination (audit "bound"). */
+enum dp_bound {
+	DP_BOUND_NONE = 0,        /* no binding asked: the name the client wrote, any address */
+	DP_BOUND_DNS,             /* an answer for the name to this client, seen on the path */
+	DP_BOUND_RESOLVED,        /* an address the ctrlplane resolved for the name out of band */
+	DP_BOUND_PINNED,          /* an address in the deciding rule's own dst list */
+	DP_BOUND_MAX
 };
 
 enum dp_close_cause {
@@ -273,6 +286,7 @@ struct dp_event {
 	char name[DP_NAME_MAX + 1];
 	uint8_t alpn[DP_ALPN_BYTES];
 	char ja4[DP_JA4_MAX];
+	uint8_t bound;            /* enum dp_bound (DECISION) */
 	/* GENEVE (DP_EVF_GWLB): the AWS GWLB endpoint id and attachment id of the flow */
 	uint64_t gwlb_ep, gwlb_att;
 };
@@ -355,6 +369,9 @@ enum dp_counter {
 	DP_C_AN_HTTP_SMUGGLING,
 	DP_C_AN_SNI_CHANGED,
 	DP_C_AN_GENEVE_TLV_MISSING,
+	DP_C_AN_SNI_DST_MISMATCH,
+	DP_C_AN_DOT,
+	DP_C_AN_DOH,
 	/* the appliance's own addresses (geneve and routed modes: dp_local.h) */
 	DP_C_GENEVE_RX,           /* GENEVE packets decapsulated */
 	DP_C_GENEVE_BAD,          /* UDP to the GENEVE port that is not valid GENEVE */
@@ -375,7 +392,7 @@ enum dp_counter {
 };
 
 #define DP_C_AN_FIRST DP_C_AN_NO_SNI
-#define DP_C_AN_LAST  DP_C_AN_GENEVE_TLV_MISSING
+#define DP_C_AN_LAST  DP_C_AN_DOH
 
 struct dp_port_stats {
 	char name[32];
@@ -442,7 +459,7 @@ static const char *const dp_anomaly_names[DP_AN_MAX] = {
 	"tiny_segments", "ip_fragment", "ipv6_ext_chain", "ech",
 	"invalid_name", "multiple_host", "host_mismatch", "quic_undecryptable",
 	"quic_unknown_version", "quic_malformed", "http_smuggling", "sni_changed",
-	"geneve_tlv_missing",
+	"geneve_tlv_missing", "sni_dst_mismatch", "dot", "doh",
 };
 /* struct dp_dns_status.bad[] (enum dns_result of dataplane/parse/dns.h) */
 static const char *const dp_dns_bad_names[8] = {
@@ -450,6 +467,9 @@ static const char *const dp_dns_bad_names[8] = {
 };
 static const char *const dp_app_names[DP_APP_MAX] = {
 	"unknown", "tls", "http", "quic", "dns",
+};
+static const char *const dp_bound_names[DP_BOUND_MAX] = {
+	"none", "dns", "resolved", "pinned",
 };
 static const char *const dp_close_names[DP_CLOSE_MAX] = {
 	"none", "fin", "rst", "idle", "denied", "shutdown", "evicted",
@@ -470,7 +490,7 @@ static const char *const dp_counter_names[DP_C_MAX] = {
 	"an_ipv6_ext_chain", "an_ech", "an_invalid_name", "an_multiple_host",
 	"an_host_mismatch", "an_quic_undecryptable", "an_quic_unknown_version",
 	"an_quic_malformed", "an_http_smuggling", "an_sni_changed",
-	"an_geneve_tlv_missing", "geneve_rx", "geneve_bad", "arp_nd", "neigh_miss",
+	"an_geneve_tlv_missing", "an_sni_dst_mismatch", "an_dot", "an_doh", "geneve_rx", "geneve_bad", "arp_nd", "neigh_miss",
 	"no_route", "ttl_exceeded", "local_icmp", "health", "exc_to_kernel",
 	"exc_from_kernel", "local_dropped", "revalidated", "revoked",
 	"reval_no_name",

@@ -9,6 +9,7 @@
 #include <rte_mbuf.h>
 
 #include "cpm.h"
+#include "dp_dns.h"
 #include "dp_log.h"
 #include "dp_policy.h"
 #include "dp_quic.h"
@@ -141,6 +142,7 @@ dp_decide_fixed(struct dp_worker *w, struct dp_flow *f, uint8_t action, uint8_t 
 {
 	struct cpm_verdict v = { .action = action, .reason = reason, .rule = rule };
 
+	f->bound = DP_BOUND_NONE;       /* no name: nothing bound */
 	finish(w, f, &v, NULL, 0, NULL, 0, NULL);
 	settle(f);
 	if (f->slot != DP_NO_SLOT) {
@@ -150,6 +152,65 @@ dp_decide_fixed(struct dp_worker *w, struct dp_flow *f, uint8_t action, uint8_t 
 	}
 }
 
+/*
+ * DNS over TLS (TCP 853) or over QUIC (UDP 853, RFC 9250): its answers are
+ * hidden from the DNS binding, so it is the anomaly dot (default deny).
+ * Trusted destinations and initiators outside `internal` are not governed.
+ * Returns 1 if the flow was denied here.
+ */
+static int
+dot_check(struct dp_worker *w, struct dp_flow *f, const struct cpm_query *q, int rc,
+	  const struct cpm_verdict *v)
+{
+	if (q->dport != DP_DOT_PORT ||
+	    (q->l4proto != IPPROTO_TCP && q->l4proto != IPPROTO_UDP))
+		return 0;
+	if (rc == CPM_DECIDED && (v->reason == CPM_REASON_TRUSTED ||
+				  v->reason == CPM_REASON_NOT_INTERNAL))
+		return 0;
+	f->anomalies |= AN(DP_AN_DOT);
+	if (w->gen->set->anomaly_action[DP_AN_DOT] != CPM_DENY ||
+	    (rc == CPM_DECIDED && v->action == CPM_DENY))
+		return 0;       /* allowed by policy (recorded), or a deny keeps its own reason */
+	dp_decide_fixed(w, f, CPM_DENY, DP_REASON_ANOMALY, -1);
+	return 1;
+}
+
+/*
+ * The deciding allow rule's binding (bind = "dns" | "pinned") for the flow's
+ * destination: the enum dp_bound it was bound by, or DP_BOUND_NONE with
+ * sni_dst_mismatch added to *an when it is not bound. norm/nlen: the name,
+ * normalised as the matcher and the DNS tables keep it.
+ */
+static uint8_t
+bind_check(struct dp_worker *w, const struct cpm_policy *pol, const struct cpm_query *q,
+	   int32_t rule, const char *norm, int nlen, uint32_t *an)
+{
+	int b;
+
+	switch (cpm_rule_bind(pol, rule)) {
+	case CPM_BIND_DNS:
+		if (nlen <= 0)
+			break;
+		/* 1: answered on the path; 2: resolved out of band (dp_dns.h) */
+		b = dp_dns_bound(q->family, q->src, q->dst, norm, (size_t)nlen,
+				 (uint32_t)(w->now_ns / DP_NS_PER_S));
+		if (b == 1)
+			return DP_BOUND_DNS;
+		if (b == 2)
+			return DP_BOUND_RESOLVED;
+		break;
+	case CPM_BIND_PINNED:
+		if (cpm_rule_pin_holds(pol, rule, q))
+			return DP_BOUND_PINNED;
+		break;
+	default:
+		return DP_BOUND_NONE;
+	}
+	*an |= AN(DP_AN_SNI_DST_MISMATCH);
+	return DP_BOUND_NONE;
+}
+
 int
 dp_classify_new(struct dp_worker *w, struct dp_flow *f, uint16_t pidx)
 {
@@ -157,6 +218,7 @@ dp_classify_new(struct dp_worker *w, struct dp_flow *f, uint16_t pidx)
 	struct cpm_query q;
 	struct cpm_verdict v;
 	uint16_t dport;
+	int rc;
 
 	/* UDP: quic by content (dp_quic_flow_new) or by port */
 	if (f->key.l4proto == IPPROTO_UDP && f->app == DP_APP_UNKNOWN) {
@@ -168,7 +230,10 @@ dp_classify_new(struct dp_worker *w, struct dp_flow *f, uint16_t pidx)
 		return 1;
 	}
 	flow_query(f, &q);
-	if (cpm_classify_l34(g->pol, &q, &v) == CPM_DECIDED) {
+	rc = cpm_classify_l34(g->pol, &q, &v);
+	if (dot_check(w, f, &q, rc, &v))
+		return 1;
+	if (rc == CPM_DECIDED) {
 		dp_decide_fixed(w, f, v.action, v.reason, v.rule);
 		return 1;
 	}
@@ -539,6 +604,7 @@ decide(struct dp_worker *w, struct dp_flow *f, const struct dp_insp_out *io, enu
 	char norm[DP_NAME_MAX + 1];
 	struct cpm_query q;
 	struct cpm_verdict v;
+	uint8_t bound = DP_BOUND_NONE;
 	int nlen = 0;
 	uint32_t an;
 
@@ -581,6 +647,11 @@ decide(struct dp_worker *w, struct dp_flow *f, const struct dp_insp_out *io, enu
 	} else if (cpm_match(g->pol, g->scratch[w->id], &q, &v) != 0) {
 		w->c[DP_C_MATCH_ERRORS]++;      /* v holds the default verdict */
 	}
+	/* DNS over HTTPS hides answers from the binding: named on the list, it is an anomaly */
+	if (nlen > 0 && cpm_is_doh_name(g->pol, norm, (size_t)nlen))
+		an |= AN(DP_AN_DOH);
+	if (v.action == CPM_ALLOW && v.reason == CPM_REASON_RULE)
+		bound = bind_check(w, g->pol, &q, v.rule, norm, nlen, &an);
 	if (v.action == CPM_ALLOW && anomaly_denies(set, an)) {
 		/* allowed by the rules, denied by the anomaly (a deny keeps its own reason) */
 		v.action = CPM_DENY;
@@ -594,6 +665,7 @@ decide(struct dp_worker *w, struct dp_flow *f, const struct dp_insp_out *io, enu
 		f->name_id = DP_NO_NAME;
 	}
 	f->anomalies = an;
+	f->bound = v.action == CPM_ALLOW ? bound : DP_BOUND_NONE;
 	f->app = io->app;
 	f->name_kind = nlen > 0 ? io->name_kind : DP_NAME_NONE;
 	f->tls_versions = io->tls_versions;

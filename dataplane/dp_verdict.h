@@ -16,6 +16,8 @@
 #include "dp_inspect.h"
 #include "dp_worker.h"
 
+#define DP_DOT_PORT 853          /* DNS over TLS (RFC 7858) and over QUIC (RFC 9250) */
+
 enum dp_why {
 	DP_WHY_NAME = 0,         /* the extractors finished (io given) */
 	DP_WHY_BOUND,            /* a hold bound or the hold timeout hit without a name */

@@ -82,12 +82,8 @@ dp_worker_create(struct dp_proc *app, unsigned int id, int socket, struct dp_wor
 	ret = dp_evq_init(&w->evq, (uint8_t)id, app->cfg.event_ring, socket);
 	if (ret != 0)
 		goto err_names;
-	/* the DNS binding table this worker writes (dp_dns.h) */
-	if (dp_dns_table_create(id, DP_DNS_ENTRIES_DEFAULT, DP_DNS_GRACE_DEFAULT) == NULL) {
-		ret = -ENOMEM;
-		dp_evq_fini(&w->evq);
-		goto err_names;
-	}
+	/* the DNS binding table this worker writes is made at the first policy
+	 * (dp_policy.c: its dns settings size it) */
 	w->age_ns_per_entry = RTE_MAX(DP_AGING_PERIOD_NS / app->cfg.flows,
 				      DP_NS_PER_S / DP_AGING_RATE_MAX);
 	env = getenv("CHOKEPOINT_DP_CYCLES");

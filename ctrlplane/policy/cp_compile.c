@@ -195,6 +195,7 @@ nb_emit(struct nbuild *b, struct cpm_blob_hdr *h, struct cp_buf *sect)
 			lists[k->cursor++] = b->pairs[i].rule;
 	}
 	h->n_ech = 0;
+	h->n_doh = 0;
 	for (size_t i = 0; i < b->n_keys; i++) {
 		const struct nkey *k = &b->keys[i];
 		struct cpm_blob_name e = { .hash = k->hash, .check = k->check };
@@ -203,6 +204,9 @@ nb_emit(struct nbuild *b, struct cpm_blob_hdr *h, struct cp_buf *sect)
 		if (k->kind == CPM_NK_ECH) {
 			e.val = CPM_NV_ECH;
 			h->n_ech++;
+		} else if (k->kind == CPM_NK_DOH_EXACT || k->kind == CPM_NK_DOH_SUFFIX) {
+			e.val = CPM_NV_DOH;
+			h->n_doh++;
 		} else if (k->count == 1) {
 			e.val = k->last_rule + 1;
 		} else {
@@ -227,12 +231,13 @@ static int
 build_names_once(const struct cp_config *cfg, struct cpm_blob_hdr *h, struct cp_buf *sect)
 {
 	struct nbuild b = { .hkey = h->siphash_key, .ckey = h->check_key };
-	size_t entries = cfg->ech.n;
+	size_t entries = cfg->ech.n + name_entries(&cfg->doh);
 	int rc = -ENOMEM;
 
 	for (size_t i = 0; i < cfg->n_rules; i++)
 		entries += name_entries(&cfg->rules[i].sni) + name_entries(&cfg->rules[i].host);
 	h->n_ech = 0;
+	h->n_doh = 0;
 	if (entries == 0)
 		return 0;
 	b.tmp_cap = pow2_at_least(2 * entries);
@@ -249,6 +254,15 @@ build_names_once(const struct cp_config *cfg, struct cpm_blob_hdr *h, struct cp_
 	}
 	for (size_t i = 0; i < cfg->ech.n && rc == 0; i++)
 		rc = nb_add(&b, CPM_NK_ECH, CPM_FIELD_SNI, cfg->ech.v[i].name, UINT32_MAX);
+	/* DoH names: one key per name and kind, whatever the field (SNI and Host alike) */
+	for (size_t i = 0; i < cfg->doh.n && rc == 0; i++) {
+		const struct cp_name *nm = &cfg->doh.v[i];
+
+		if (nm->kind == CP_NAME_EXACT || nm->kind == CP_NAME_SUFFIX)
+			rc = nb_add(&b, CPM_NK_DOH_EXACT, 0, nm->name, UINT32_MAX);
+		if (rc == 0 && (nm->kind == CP_NAME_SUFFIX || nm->kind == CP_NAME_GLOB))
+			rc = nb_add(&b, CPM_NK_DOH_SUFFIX, 0, nm->name, UINT32_MAX);
+	}
 	if (rc == 0)
 		rc = nb_emit(&b, h, sect);
 out:
@@ -383,6 +397,7 @@ cp_compile_blob(const struct cp_config *cfg, const uint8_t sha256[32],
 		br->id_len = (uint16_t)strlen(r->id);
 		br->action = r->action;
 		br->proto = r->proto;
+		br->bind = r->bind;
 		br->line = (uint32_t)r->line;
 		br->id_off = (uint32_t)cp_buf_add(&sect[CPM_SECT_STRINGS], r->id, strlen(r->id) + 1);
 		if (r->has_sni || r->sni_regex.n != 0)

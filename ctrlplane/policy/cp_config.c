@@ -45,6 +45,7 @@
 #define TCP_ESTABLISHED_MIN 60
 #define CHECKPOINT_RECORDS_MAX 10000000
 #define CHECKPOINT_SECONDS_MAX 86400
+#define DNS_ENTRIES_MIN 64
 
 #define REGEX_FLAGS (HS_FLAG_SINGLEMATCH | HS_FLAG_DOTALL | HS_FLAG_CASELESS)
 
@@ -620,6 +621,7 @@ enum list_kind {
 	LIST_HOST,
 	LIST_SRC,
 	LIST_DST,
+	LIST_DOH,                /* doh_file: into cfg->doh (r is NULL) */
 };
 
 static bool
@@ -718,6 +720,10 @@ list_entry(struct pctx *c, const struct cp_listfile *lf, int line, const char *k
 		break;
 	case LIST_DST:
 		add_cidr(c, v, lf->path, line, key, &r->dst);
+		break;
+	case LIST_DOH:
+		/* a deny list: a suffix entry over a public suffix is the list's own business */
+		add_name(c, v, lf->path, line, key, &c->cfg->doh, false, true);
 		break;
 	}
 }
@@ -985,6 +991,19 @@ parse_anomalies(struct pctx *c, const config_setting_t *g, const char *key)
 	}
 }
 
+/* The shipped DoH list, when doh_file is not set. */
+static void
+doh_builtin(struct pctx *c)
+{
+	struct cp_listfile lf = {
+		.path = (char *)CP_DOH_BUILTIN_NAME,
+		.text = (char *)cp_doh_builtin,
+		.len = cp_doh_builtin_len,
+	};
+
+	parse_list_text(c, &lf, "doh_file", LIST_DOH, NULL);
+}
+
 static void
 parse_audit(struct pctx *c, const config_setting_t *g, const char *key)
 {
@@ -1204,13 +1223,19 @@ parse_dns(struct pctx *c, const config_setting_t *g, const char *key)
 		const char *name = config_setting_name(s);
 
 		child_key(k, key, s, (unsigned int)i);
-		if (!parse_dns_resolve_key(c, s, name, k))
+		/* the binding tables (dp_dns.h) */
+		if (strcmp(name, "grace") == 0)
+			parse_uint(c, s, k, 0, CPM_DNS_GRACE_MAX, &c->cfg->settings.dns_grace_s);
+		else if (strcmp(name, "max_entries") == 0)
+			parse_uint(c, s, k, DNS_ENTRIES_MIN, CPM_DNS_ENTRIES_MAX,
+				   &c->cfg->settings.dns_max_entries);
+		else if (!parse_dns_resolve_key(c, s, name, k))
 			unknown_key(c, s, k);
 	}
 }
 
 /* the names one rule gives to resolve: its exact sni and host names */
-static void __attribute__((unused))
+static void
 resolve_names_add(struct pctx *c, const struct cp_names *ns)
 {
 	struct cp_dns_resolve_cfg *d = &c->cfg->dns;
@@ -1298,6 +1323,48 @@ parse_proto(struct pctx *c, const config_setting_t *s, const char *k, struct cp_
 		cp_err(c->e, line_of(s), k, "must be \"tcp\", \"udp\", \"icmp\" or \"any\"");
 }
 
+/* bind = "none" | "dns" | "pinned" */
+static void
+parse_bind(struct pctx *c, const config_setting_t *s, const char *k, struct cp_rule *r)
+{
+	const char *v = str_of(s);
+
+	r->bind_line = line_of(s);
+	if (v != NULL && strcmp(v, "none") == 0)
+		r->bind = CPM_BIND_NONE;
+	else if (v != NULL && strcmp(v, "dns") == 0)
+		r->bind = CPM_BIND_DNS;
+	else if (v != NULL && strcmp(v, "pinned") == 0)
+		r->bind = CPM_BIND_PINNED;
+	else
+		cp_err(c->e, line_of(s), k, "must be \"none\", \"dns\" or \"pinned\"");
+}
+
+/*
+ * A binding needs something to bind: a name condition, and for "pinned" the
+ * rule's own dst list (which then is the binding check, not a condition).
+ * Only an allow rule binds: a deny rule lets nothing through to bind.
+ */
+static void
+check_bind(struct pctx *c, const config_setting_t *rs, const char *key, struct cp_rule *r)
+{
+	const char *what = r->bind == CPM_BIND_DNS ? "dns" : "pinned";
+	char k[KEY_MAX];
+
+	if (r->bind == CPM_BIND_NONE)
+		return;
+	keyf(k, "%s.bind", key);
+	if (!has_names(rs))
+		cp_err(c->e, r->bind_line, k,
+		       "\"%s\" needs a name condition (sni, host, sni_file, host_file, sni_regex or host_regex)",
+		       what);
+	if (r->bind == CPM_BIND_PINNED && !r->has_dst)
+		cp_err(c->e, r->bind_line, k, "\"pinned\" needs the rule's own dst (or dst_file) list");
+	if (r->action == CPM_DENY)
+		cp_err(c->e, r->bind_line, k, "\"%s\" on a deny rule: only an allow rule binds its name",
+		       what);
+}
+
 static void
 parse_rule(struct pctx *c, const config_setting_t *rs, unsigned int idx)
 {
@@ -1373,6 +1440,8 @@ parse_rule(struct pctx *c, const config_setting_t *rs, unsigned int idx)
 		} else if (strcmp(name, "dst") == 0) {
 			r->has_dst = true;
 			parse_cidrs(c, s, k, &r->dst);
+		} else if (strcmp(name, "bind") == 0) {
+			parse_bind(c, s, k, r);
 		} else if (strcmp(name, "dport") == 0) {
 			parse_ports(c, s, k, &r->dport);
 			if (r->proto == CPM_PROTO_ICMP)
@@ -1385,6 +1454,7 @@ parse_rule(struct pctx *c, const config_setting_t *rs, unsigned int idx)
 		cp_err(c->e, r->line, keyf(k, "%s.id", key), "is required");
 	if (config_setting_get_member(rs, "action") == NULL)
 		cp_err(c->e, r->line, keyf(k, "%s.action", key), "is required");
+	check_bind(c, rs, key, r);
 }
 
 struct id_ref {
@@ -1459,6 +1529,13 @@ parse_rules(struct pctx *c, const config_setting_t *s, const char *key)
 	for (int i = 0; i < n; i++)
 		parse_rule(c, config_setting_get_elem(s, (unsigned int)i), (unsigned int)i);
 	check_unique_ids(c);
+	/* what the out-of-band resolver resolves: the exact names of bind = "dns" rules */
+	for (size_t i = 0; i < cfg->n_rules && !c->e->oom; i++) {
+		if (cfg->rules[i].bind != CPM_BIND_DNS)
+			continue;
+		resolve_names_add(c, &cfg->rules[i].sni);
+		resolve_names_add(c, &cfg->rules[i].host);
+	}
 }
 
 /* ---- top level ----------------------------------------------------------------- */
@@ -1472,7 +1549,8 @@ set_defaults(struct cp_config *cfg)
 		DP_AN_HOLD_MEMORY_FULL, DP_AN_IP_FRAGMENT, DP_AN_IPV6_EXT_CHAIN,
 		DP_AN_MULTIPLE_HOST, DP_AN_HOST_MISMATCH, DP_AN_INVALID_NAME,
 		DP_AN_QUIC_UNDECRYPTABLE, DP_AN_QUIC_UNKNOWN_VERSION, DP_AN_QUIC_MALFORMED,
-		DP_AN_HTTP_SMUGGLING, DP_AN_SNI_CHANGED,
+		DP_AN_HTTP_SMUGGLING, DP_AN_SNI_CHANGED, DP_AN_SNI_DST_MISMATCH,
+		DP_AN_DOT, DP_AN_DOH,
 	};
 	struct cpm_settings *st = &cfg->settings;
 
@@ -1492,6 +1570,8 @@ set_defaults(struct cp_config *cfg)
 	st->tcp_closed_ms = 10 * 1000;
 	st->udp_ms = 60 * 1000;
 	st->other_ms = 30 * 1000;
+	st->dns_grace_s = 300;
+	st->dns_max_entries = 65536;
 	for (int i = 0; i < DP_AN_MAX; i++)
 		st->anomaly_action[i] = CPM_ALLOW;
 	for (size_t i = 0; i < sizeof(deny_by_default); i++)
@@ -1596,12 +1676,16 @@ parse_root(struct pctx *c, const config_setting_t *root)
 				st->revalidate = config_setting_get_bool(s) ? 1 : 0;
 			else
 				cp_err(c->e, line_of(s), k, "must be true or false");
+		} else if (strcmp(k, "doh_file") == 0) {
+			parse_list_files(c, s, k, LIST_DOH, NULL);
 		} else {
 			unknown_key(c, s, k);
 		}
 	}
 	if (config_setting_get_member(root, "default") == NULL)
 		cp_err(c->e, 0, "default", "is required (\"allow\" or \"deny\")");
+	if (config_setting_get_member(root, "doh_file") == NULL)
+		doh_builtin(c);
 	if (cfg->audit_path == NULL)
 		cfg->audit_path = dup_str(c, "/var/log/chokepoint/audit.jsonl");
 }
@@ -1690,6 +1774,7 @@ cp_config_release(struct cp_config *cfg)
 	free(cfg->internal.v);
 	free(cfg->trusted.v);
 	release_names(&cfg->ech);
+	release_names(&cfg->doh);
 	for (size_t i = 0; i < cfg->n_files; i++) {
 		free(cfg->files[i].written);
 		free(cfg->files[i].path);

@@ -84,6 +84,8 @@ struct cp_rule {
 	struct cp_strs sni_regex, host_regex;
 	struct cp_cidrs src, dst;        /* src + src_file, dst + dst_file */
 	struct cp_ports dport;
+	uint8_t bind;            /* enum cpm_bind (bind = "none" | "dns" | "pinned") */
+	int bind_line;           /* line of the bind key, 0 when absent */
 };
 
 /* A list file, read once; its bytes are what was hashed and parsed. */
@@ -100,6 +102,7 @@ struct cp_config {
 	bool internal_all;
 	struct cp_cidrs internal, trusted;
 	struct cp_names ech;     /* exact names */
+	struct cp_names doh;     /* DoH names: doh_file, or the shipped list (cp_doh_builtin) */
 	struct cp_rule *rules;
 	size_t n_rules;
 	char *audit_path;
@@ -123,6 +126,11 @@ struct cp_config {
 int cp_config_parse(const char *text, size_t len, struct cp_config *cfg, struct cp_errs *e);
 void cp_config_release(struct cp_config *cfg);
 void cp_dns_resolve_cfg_release(struct cp_dns_resolve_cfg *d);
+
+/* The shipped DoH list (etc/doh-names.txt, compiled in): the default of doh_file. */
+extern const char cp_doh_builtin[];
+extern const size_t cp_doh_builtin_len;
+#define CP_DOH_BUILTIN_NAME "(built-in doh-names.txt)"
 
 /*
  * Read a whole regular file (NUL-terminated at (*text)[*len], malloc'ed).

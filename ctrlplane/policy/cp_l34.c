@@ -562,7 +562,9 @@ cp_l34_build(const struct cp_config *cfg, struct cpm_blob_hdr *h,
 		d->noport_class = 0;
 	for (int f = 0; f < 2; f++) {
 		for (uint32_t i = 0; i < n; i++)
-			sets[i] = cfg->rules[i].has_dst ? &rs[i].dst[f] : NULL;
+			/* a pinned rule's dst is its binding, not a condition: every class holds it */
+			sets[i] = cfg->rules[i].has_dst && cfg->rules[i].bind != CPM_BIND_PINNED ?
+				  &rs[i].dst[f] : NULL;
 		d->dst[f] = build_dim(&c, sect, f ? 128 : 32, sets, n, NULL);
 	}
 	for (int f = 0; f < 2; f++) {

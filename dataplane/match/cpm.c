@@ -218,6 +218,48 @@ cpm_is_ech_public_name(const struct cpm_policy *p, const char *name, size_t len)
 	return e != NULL && e->val == CPM_NV_ECH;
 }
 
+int
+cpm_is_doh_name(const struct cpm_policy *p, const char *name, size_t len)
+{
+	const struct cpm_blob_name *e;
+
+	if (p == NULL || p->hdr->n_doh == 0 || name == NULL || len == 0 || len > CPM_NAME_MAX + 1)
+		return 0;
+	e = name_find(p, CPM_NK_DOH_EXACT, 0, name, len);
+	if (e != NULL && e->val == CPM_NV_DOH)
+		return 1;
+	for (size_t i = 0; i + 1 < len; i++) {
+		if (name[i] != '.')
+			continue;
+		e = name_find(p, CPM_NK_DOH_SUFFIX, 0, name + i + 1, len - i - 1);
+		if (e != NULL && e->val == CPM_NV_DOH)
+			return 1;
+	}
+	return 0;
+}
+
+uint8_t
+cpm_rule_bind(const struct cpm_policy *p, int32_t rule)
+{
+	if (p == NULL || rule < 0 || (uint32_t)rule >= p->n_rules)
+		return CPM_BIND_NONE;
+	return p->rules[rule].bind;
+}
+
+int
+cpm_rule_pin_holds(const struct cpm_policy *p, int32_t rule, const struct cpm_query *q)
+{
+	const struct cpm_blob_rule *r;
+	int fam = cpm_fam(q);
+
+	if (p == NULL || rule < 0 || (uint32_t)rule >= p->n_rules || fam < 0)
+		return 0;
+	r = &p->rules[rule];
+	if (r->dst[0] == CPM_MAP_ANY)
+		return 0;
+	return cpm_addr_in(p, r->dst, fam, q->dst) ? 1 : 0;
+}
+
 /* ---- decisions ------------------------------------------------------------ */
 
 static void
@@ -295,7 +337,7 @@ take_slot(const struct cpm_policy *p, const struct cpm_blob_name *e, uint32_t fb
 	const uint32_t *list;
 	uint32_t n;
 
-	if (e->val == CPM_NV_ECH)
+	if (e->val == CPM_NV_ECH || e->val == CPM_NV_DOH)
 		return;
 	if (e->val & CPM_NV_LIST) {
 		list = &p->lists[(e->val & ~CPM_NV_LIST) + 1];
@@ -590,6 +632,9 @@ check_settings(const struct cpm_settings *st, char *err, size_t errlen)
 		if (i < DP_AN_MAX ? (a != CPM_ALLOW && a != CPM_DENY) : a != 0)
 			return cpm_fail(err, errlen, "policy blob: bad action %u for anomaly %d", a, i);
 	}
+	if (st->dns_max_entries == 0 || st->dns_max_entries > CPM_DNS_ENTRIES_MAX ||
+	    st->dns_grace_s > CPM_DNS_GRACE_MAX)
+		return cpm_fail(err, errlen, "policy blob: dns settings out of range");
 	return 0;
 }
 
@@ -626,8 +671,12 @@ check_rules(const struct cpm_policy *p, char *err, size_t errlen)
 			return cpm_fail(err, errlen, "policy blob: rule %u: bad proto %u", i, r->proto);
 		if (r->flags & ~CPM_RULE_F_ALL)
 			return cpm_fail(err, errlen, "policy blob: rule %u: bad flags 0x%x", i, r->flags);
-		if (r->pad != 0)
+		if (r->pad[0] != 0 || r->pad[1] != 0 || r->pad[2] != 0)
 			return cpm_fail(err, errlen, "policy blob: rule %u: non-zero padding", i);
+		if (r->bind >= CPM_BIND_MAX ||
+		    (r->bind != CPM_BIND_NONE && !(r->flags & CPM_RULE_F_ALL)) ||
+		    (r->bind == CPM_BIND_PINNED && r->dst[0] == CPM_MAP_ANY))
+			return cpm_fail(err, errlen, "policy blob: rule %u: bad bind %u", i, r->bind);
 	}
 	return 0;
 }
@@ -661,10 +710,11 @@ list_ok(const struct cpm_policy *p, uint32_t off)
 static int
 check_names(struct cpm_policy *p, char *err, size_t errlen)
 {
-	uint64_t ech = 0, used = 0, n_slots = p->n_slots, start = 0;
+	uint64_t ech = 0, doh = 0, used = 0, n_slots = p->n_slots, start = 0;
 
 	if (n_slots == 0)
-		return p->hdr->n_ech == 0 ? 0 : cpm_fail(err, errlen, "policy blob: ECH names without a name table");
+		return p->hdr->n_ech == 0 && p->hdr->n_doh == 0 ? 0 :
+		       cpm_fail(err, errlen, "policy blob: ECH or DoH names without a name table");
 	/* a free slot to start from */
 	while (start < p->n_slots && p->names[start].val != CPM_NV_EMPTY)
 		start++;
@@ -690,6 +740,8 @@ check_names(struct cpm_policy *p, char *err, size_t errlen)
 					(unsigned long long)i);
 		if (e->val == CPM_NV_ECH) {
 			ech++;
+		} else if (e->val == CPM_NV_DOH) {
+			doh++;
 		} else if (e->val & CPM_NV_LIST) {
 			if (!list_ok(p, e->val & ~CPM_NV_LIST))
 				return cpm_fail(err, errlen, "policy blob: name slot %llu: bad rule list",
@@ -702,6 +754,9 @@ check_names(struct cpm_policy *p, char *err, size_t errlen)
 	if (ech != p->hdr->n_ech)
 		return cpm_fail(err, errlen, "policy blob: %llu ECH names, header says %u",
 				(unsigned long long)ech, p->hdr->n_ech);
+	if (doh != p->hdr->n_doh)
+		return cpm_fail(err, errlen, "policy blob: %llu DoH names, header says %u",
+				(unsigned long long)doh, p->hdr->n_doh);
 	if (used * 2 > p->n_slots)
 		return cpm_fail(err, errlen, "policy blob: name table more than half full");
 	return build_filter(p, used);

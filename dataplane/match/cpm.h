@@ -55,6 +55,14 @@ enum cpm_reason {
 	CPM_REASON_QUIC = 5,
 };
 
+/* A rule's bind key: what an allow by it requires of the destination. */
+enum cpm_bind {
+	CPM_BIND_NONE = 0,       /* the name the client wrote, any address */
+	CPM_BIND_DNS = 1,        /* an address the resolver gave this client for the name */
+	CPM_BIND_PINNED = 2,     /* an address in the rule's own dst list */
+	CPM_BIND_MAX
+};
+
 enum cpm_mode {
 	CPM_MODE_ENFORCE = 0,
 	CPM_MODE_MONITOR = 1,
@@ -109,6 +117,8 @@ struct cpm_settings {
 	uint32_t udp_ms;                /* default 60000 */
 	uint32_t other_ms;              /* default 30000 */
 	uint32_t anomaly_action[32];    /* per enum dp_anomaly: enum cpm_action */
+	uint32_t dns_grace_s;           /* dns.grace: seconds a DNS binding outlives its TTL (300) */
+	uint32_t dns_max_entries;       /* dns.max_entries: bindings per worker (65536) */
 };
 
 /* dns.https_rr: what the dataplane does with HTTPS/SVCB (type 64/65) answers */
@@ -117,6 +127,9 @@ enum cpm_https_rr {
 	CPM_HTTPS_RR_ALLOW = 1,     /* forwarded as they are */
 	CPM_HTTPS_RR_REFUSE = 2,    /* a response carrying one is dropped */
 };
+
+#define CPM_DNS_GRACE_MAX   86400u      /* dns.grace upper bound, seconds */
+#define CPM_DNS_ENTRIES_MAX (1u << 24)  /* dns.max_entries upper bound (per worker) */
 
 enum {
 	CPM_DECIDED = 0,
@@ -165,6 +178,24 @@ int cpm_match(const struct cpm_policy *p, struct cpm_scratch *s,
  * the outer SNI is the real name. 0 otherwise.
  */
 int cpm_is_ech_public_name(const struct cpm_policy *p, const char *name, size_t len);
+
+/*
+ * A rule's bind (enum cpm_bind); CPM_BIND_NONE for rule -1 or out of range.
+ * A pinned rule's dst list is not a condition of the match: a flow whose
+ * name (and other conditions) match it is decided by it wherever it goes,
+ * and cpm_rule_pin_holds() says whether its destination is in the list.
+ */
+uint8_t cpm_rule_bind(const struct cpm_policy *p, int32_t rule);
+
+/* 1 if q->dst is in the rule's dst list (a pinned rule's binding), else 0. */
+int cpm_rule_pin_holds(const struct cpm_policy *p, int32_t rule, const struct cpm_query *q);
+
+/*
+ * 1 if the (normalised, lower-case) name is on the policy's DNS-over-HTTPS
+ * list (doh_file, or the shipped list): exact entries, and `.x` / `*.x`
+ * entries over their subdomains. 0 otherwise.
+ */
+int cpm_is_doh_name(const struct cpm_policy *p, const char *name, size_t len);
 
 /*
  * Normalise a name for matching and for the audit record: lower-case ASCII,

@@ -27,6 +27,8 @@
  *   EXACT  - the name itself               (`api.openai.com`, and `.x` for x)
  *   SUFFIX - strict subdomains of the name (`*.x`, and `.x` for its subdomains)
  *   ECH    - a configured ECH public name (field SNI, val CPM_NV_ECH)
+ *   DOH_EXACT / DOH_SUFFIX - a DNS-over-HTTPS list name, as EXACT / SUFFIX
+ *            (field 0, val CPM_NV_DOH)
  * A lookup of a.b.c probes EXACT a.b.c, then SUFFIX b.c and SUFFIX c: one
  * probe per label, whatever the number of names.
  *
@@ -77,7 +79,7 @@
 #include "siphash.h"
 
 #define CPM_BLOB_MAGIC   0x4d50434bu /* "KCPM" read as little-endian bytes */
-#define CPM_BLOB_VERSION 3
+#define CPM_BLOB_VERSION 4
 #define CPM_BLOB_ALIGN   8
 
 #define CPM_NAME_MAX     253   /* longest normalised DNS name in a config */
@@ -163,6 +165,8 @@ struct cpm_blob_hdr {
 	uint32_t n_regex;
 	uint32_t flags;          /* none defined: 0 */
 	uint32_t n_ech;          /* ECH entries in NAMES */
+	uint32_t n_doh;          /* DOH_EXACT + DOH_SUFFIX entries in NAMES */
+	uint32_t pad;
 	uint32_t internal[2];    /* parity maps (v4, v6) of the initiators governed,
 				  * both CPM_MAP_ANY = every initiator */
 	uint32_t trusted[2];     /* parity maps (v4, v6) of trusted destinations */
@@ -187,7 +191,9 @@ struct cpm_blob_rule {
 				  * CPM_MAP_ANY = no condition */
 	uint32_t dst[2];
 	uint32_t ports;          /* parity 16-bit map, or CPM_MAP_ANY = no condition */
-	uint32_t pad;
+	uint8_t bind;            /* enum cpm_bind; CPM_BIND_PINNED: dst is the pin, not a
+				  * condition (never in the dst classes, cpm_l34_holds skips it) */
+	uint8_t pad[3];
 };
 
 /* An interval map (see the top of this file). */
@@ -215,12 +221,15 @@ enum cpm_name_kind {
 	CPM_NK_EXACT = 1,
 	CPM_NK_SUFFIX = 2,
 	CPM_NK_ECH = 3,
+	CPM_NK_DOH_EXACT = 4,    /* a DoH list name itself (field 0, val CPM_NV_DOH) */
+	CPM_NK_DOH_SUFFIX = 5,   /* strict subdomains of a DoH list name */
 	CPM_NK_MAX
 };
 
 /* cpm_blob_name.val */
 #define CPM_NV_EMPTY 0u             /* free slot (the whole slot is zero) */
 #define CPM_NV_ECH   0xffffffffu    /* an ECH public name: no rules */
+#define CPM_NV_DOH   0xfffffffeu    /* a DoH list name: no rules */
 #define CPM_NV_LIST  0x80000000u    /* | RULE_LISTS index of a group (2+ rules) */
 /* otherwise: val - 1 is the one rule index */
 
@@ -256,9 +265,9 @@ cpm_blob_name_hash(const uint8_t key[CPM_SIPHASH_KEY_LEN], uint8_t kind,
 	return cpm_siphash_final(&s);
 }
 
-_Static_assert(sizeof(struct cpm_settings) == 176, "cpm_settings layout");
+_Static_assert(sizeof(struct cpm_settings) == 184, "cpm_settings layout");
 _Static_assert(sizeof(struct cpm_blob_dims) == 4 * 16 + 4 * 8, "cpm_blob_dims layout");
-_Static_assert(sizeof(struct cpm_blob_hdr) == 144 + 96 + 176 + 16 * CPM_SECT_MAX,
+_Static_assert(sizeof(struct cpm_blob_hdr) == 152 + 96 + 184 + 16 * CPM_SECT_MAX,
 	       "cpm_blob_hdr layout");
 _Static_assert(sizeof(struct cpm_blob_rule) == 40, "cpm_blob_rule layout");
 _Static_assert(sizeof(struct cpm_blob_imap) == 40, "cpm_blob_imap layout");

@@ -174,7 +174,9 @@ cpm_l34_holds(const struct cpm_policy *p, const struct cpm_blob_rule *r,
 		return false;
 	if (r->src[0] != CPM_MAP_ANY && !cpm_addr_in(p, r->src, fam, q->src))
 		return false;
-	if (r->dst[0] != CPM_MAP_ANY && !cpm_addr_in(p, r->dst, fam, q->dst))
+	/* a pinned rule's dst is its binding, checked after the match (cpm_rule_pin_holds) */
+	if (r->dst[0] != CPM_MAP_ANY && r->bind != CPM_BIND_PINNED &&
+	    !cpm_addr_in(p, r->dst, fam, q->dst))
 		return false;
 	if (r->ports != CPM_MAP_ANY) {
 		if (l4 != CPM_L4_TCP && l4 != CPM_L4_UDP)

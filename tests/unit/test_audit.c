@@ -155,6 +155,7 @@ test_render_decision_tls(void **state)
 	struct dp_event e = ev_decision_tls();
 	char line[CP_LINE_MAX];
 
+	e.bound = DP_BOUND_DNS;
 	render_one(&e, line, sizeof(line), 0);
 	assert_line(line,
 		"{\"v\":1,\"type\":\"flow.decision\",\"ts\":\"2025-11-25T23:51:24.123456Z\",\"seq\":1,"
@@ -163,7 +164,7 @@ test_render_decision_tls(void **state)
 		"\"sport\":51234,\"dst\":\"203.0.113.7\",\"dport\":443,\"app\":\"tls\","
 		"\"sni\":\"api.openai.com\",\"host\":null,\"alpn\":[\"h2\",\"http/1.1\"],"
 		"\"tls_versions\":[\"1.3\",\"1.2\"],\"ech\":false,\"pqc\":true,"
-		"\"ja4\":\"t13d1516h2_8daaf6152771_e5627efa2ab1\",\"anomalies\":[],"
+		"\"ja4\":\"t13d1516h2_8daaf6152771_e5627efa2ab1\",\"anomalies\":[],\"bound\":\"dns\","
 		"\"boot\":\"0102030405060708\",\"worker\":1,\"wseq\":7,\"prev\":\"" ZERO64 "\"");
 }
 
@@ -202,7 +203,7 @@ test_render_decision_http_v6_vlan(void **state)
 		"\"sport\":40000,\"dst\":\"2001:db8::80\",\"dport\":8080,\"app\":\"http\","
 		"\"sni\":null,\"host\":\"docs.example.com\",\"alpn\":[],\"tls_versions\":[],"
 		"\"ech\":false,\"pqc\":false,\"ja4\":null,"
-		"\"anomalies\":[\"multiple_host\",\"host_mismatch\"],\"vlan\":100,"
+		"\"anomalies\":[\"multiple_host\",\"host_mismatch\"],\"bound\":\"none\",\"vlan\":100,"
 		"\"boot\":\"0102030405060708\",\"worker\":0,\"wseq\":1,\"prev\":\"" ZERO64 "\"");
 }
 
@@ -232,7 +233,7 @@ test_render_decision_anomaly_reason(void **state)
 		"\"src\":\"10.1.2.3\",\"sport\":51234,\"dst\":\"203.0.113.7\",\"dport\":443,"
 		"\"app\":\"quic\",\"sni\":null,\"host\":null,\"alpn\":[\"h2\"],"
 		"\"tls_versions\":[\"1.1\",\"1.0\",\"ssl3\"],\"ech\":true,\"pqc\":false,\"ja4\":null,"
-		"\"anomalies\":[\"overlap_conflict\",\"ech\"],"
+		"\"anomalies\":[\"overlap_conflict\",\"ech\"],\"bound\":\"none\","
 		"\"boot\":\"0102030405060708\",\"worker\":1,\"wseq\":7,\"prev\":\"" ZERO64 "\"");
 }
 
@@ -257,8 +258,42 @@ test_render_decision_revalidated(void **state)
 		"\"enforced\":true,\"reason\":\"revalidated\",\"proto\":\"tcp\","
 		"\"src\":\"10.1.2.3\",\"sport\":51234,\"dst\":\"203.0.113.7\",\"dport\":443,"
 		"\"app\":\"tls\",\"sni\":\"api.openai.com\",\"host\":null,\"alpn\":[],"
-		"\"tls_versions\":[],\"ech\":false,\"pqc\":false,\"ja4\":null,\"anomalies\":[],"
+		"\"tls_versions\":[],\"ech\":false,\"pqc\":false,\"ja4\":null,\"anomalies\":[],\"bound\":\"none\","
 		"\"boot\":\"0102030405060708\",\"worker\":1,\"wseq\":7,\"prev\":\"" ZERO64 "\"");
+}
+
+/* every "bound" value, the new anomaly classes, and a bound value from nowhere */
+static void
+test_render_decision_bound(void **state)
+{
+	static const char *const want[] = { "none", "dns", "resolved", "pinned" };
+	struct dp_event e = ev_decision_tls();
+	char line[CP_LINE_MAX], frag[64];
+
+	for (unsigned int b = 0; b < DP_BOUND_MAX; b++) {
+		e.bound = (uint8_t)b;
+		render_one(&e, line, sizeof(line), 0);
+		snprintf(frag, sizeof(frag), "\"anomalies\":[],\"bound\":\"%s\",", want[b]);
+		assert_non_null(strstr(line, frag));
+	}
+	/* a spoofed name denied: the anomaly names the reason, nothing was bound */
+	e.verdict = DP_VERDICT_DENY;
+	e.reason = DP_REASON_ANOMALY;
+	e.rule = -1;
+	e.bound = DP_BOUND_NONE;
+	e.anomalies = 1u << DP_AN_SNI_DST_MISMATCH;
+	render_one(&e, line, sizeof(line), 0);
+	assert_non_null(strstr(line, "\"reason\":\"sni_dst_mismatch\""));
+	assert_non_null(strstr(line, "\"anomalies\":[\"sni_dst_mismatch\"],\"bound\":\"none\","));
+	e.anomalies = (1u << DP_AN_DOT) | (1u << DP_AN_DOH);
+	render_one(&e, line, sizeof(line), 0);
+	assert_non_null(strstr(line, "\"reason\":\"dot\""));
+	assert_non_null(strstr(line, "\"anomalies\":[\"dot\",\"doh\"]"));
+	/* out of range: rendered as bound_<n>, flagged */
+	e.bound = DP_BOUND_MAX;
+	render_one(&e, line, sizeof(line), CP_REC_BAD_ENUM);
+	snprintf(frag, sizeof(frag), "\"bound\":\"bound_%u\"", DP_BOUND_MAX);
+	assert_non_null(strstr(line, frag));
 }
 
 static void
@@ -1352,6 +1387,7 @@ main(void)
 		cmocka_unit_test(test_render_decision_http_v6_vlan),
 		cmocka_unit_test(test_render_decision_anomaly_reason),
 		cmocka_unit_test(test_render_decision_revalidated),
+		cmocka_unit_test(test_render_decision_bound),
 		cmocka_unit_test(test_render_end),
 		cmocka_unit_test(test_render_gap_and_policy),
 		cmocka_unit_test(test_render_unknowns),

@@ -291,17 +291,20 @@ test_demo_config(void **state)
 		 * hold_memory_full tiny_segments ip_fragment ipv6_ext_chain ech invalid_name
 		 * multiple_host host_mismatch quic_undecryptable quic_unknown_version
 		 * quic_malformed http_smuggling sni_changed geneve_tlv_missing (GENEVE mode:
-		 * dropped whatever its action) */
-		const uint8_t want[26] = { CPM_ALLOW, CPM_ALLOW, CPM_DENY, CPM_DENY, CPM_DENY,
+		 * dropped whatever its action) sni_dst_mismatch dot doh */
+		const uint8_t want[29] = { CPM_ALLOW, CPM_ALLOW, CPM_DENY, CPM_DENY, CPM_DENY,
 					   CPM_ALLOW, CPM_ALLOW, CPM_DENY, CPM_ALLOW, CPM_ALLOW,
 					   CPM_ALLOW, CPM_DENY, CPM_DENY, CPM_DENY, CPM_DENY,
 					   CPM_DENY, CPM_ALLOW, CPM_DENY, CPM_DENY, CPM_DENY,
 					   CPM_DENY, CPM_DENY, CPM_DENY, CPM_DENY, CPM_DENY,
-					   CPM_ALLOW };
+					   CPM_ALLOW, CPM_DENY, CPM_DENY, CPM_DENY };
 
-		for (int i = 0; i < 26; i++)
+		for (int i = 0; i < 29; i++)
 			assert_int_equal(st->anomaly_action[i], want[i]);
-		for (int i = 26; i < 32; i++)
+		/* dns = { } defaults */
+		assert_int_equal(st->dns_grace_s, 300);
+		assert_int_equal(st->dns_max_entries, 65536);
+		for (int i = 29; i < 32; i++)
 			assert_int_equal(st->anomaly_action[i], 0);
 	}
 	cpm_policy_free(cp);

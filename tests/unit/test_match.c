@@ -1701,6 +1701,127 @@ test_cidr_scale(void **state)
 	rmdir(dir);
 }
 
+/* ---- name binding (bind = "pinned" | "dns") and the DoH list ---------------------- */
+
+static const char bind_conf[] =
+	"default = \"deny\";\n"
+	"rules = (\n"
+	"  { id = \"pin\"; action = \"allow\"; sni = [\"api.example.com\"];\n"
+	"    dst = [\"198.51.100.0/24\", \"2001:db8:5::/48\"]; bind = \"pinned\"; },\n"
+	"  { id = \"other\"; action = \"allow\"; sni = [\"api.example.com\"]; },\n"
+	"  { id = \"dnsb\"; action = \"allow\"; host = [\".svc.example\"]; bind = \"dns\"; },\n"
+	"  { id = \"nodst\"; action = \"allow\"; proto = \"tcp\"; dst = [\"203.0.113.0/24\"]; dport = [443]; },\n"
+	"  { id = \"plain\"; action = \"allow\"; sni = [\"plain.example.com\"]; dst = [\"198.51.100.0/24\"]; }\n"
+	");\n";
+
+/* the deciding rule of q and whether its pin holds */
+static const char *
+pin_case(const struct fx *f, const char *dst, const char *name, int *holds, uint8_t *bind)
+{
+	struct cpm_query q = mkq(TCP, strchr(dst, ':') ? "fd77:1::5" : "10.77.1.5", dst, 443,
+				 CPM_FIELD_SNI, name);
+	struct cpm_verdict v = { 0 };
+
+	assert_int_equal(cpm_match(f->p, f->s, &q, &v), 0);
+	*holds = cpm_rule_pin_holds(f->p, v.rule, &q);
+	*bind = cpm_rule_bind(f->p, v.rule);
+	return decide(f, &q, NULL);
+}
+
+static void
+test_bind(void **state)
+{
+	const struct cpm_blob_hdr *h;
+	struct cpm_verdict v;
+	struct cpm_query q;
+	struct fx f;
+	uint8_t bind;
+	int holds;
+
+	fx_open(&f, bind_conf);
+	/* a pinned rule decides its name wherever it goes; the pin says where it may go */
+	assert_string_equal(pin_case(&f, "198.51.100.10", "api.example.com", &holds, &bind), "pin");
+	assert_int_equal(bind, CPM_BIND_PINNED);
+	assert_int_equal(holds, 1);
+	assert_string_equal(pin_case(&f, "192.0.2.77", "api.example.com", &holds, &bind), "pin");
+	assert_int_equal(holds, 0);
+	assert_string_equal(pin_case(&f, "203.0.113.5", "API.Example.com.", &holds, &bind), "pin");
+	assert_int_equal(holds, 0);
+	assert_string_equal(pin_case(&f, "2001:db8:5::1", "api.example.com", &holds, &bind), "pin");
+	assert_int_equal(holds, 1);
+	assert_string_equal(pin_case(&f, "2001:db8:6::1", "api.example.com", &holds, &bind), "pin");
+	assert_int_equal(holds, 0);
+	/* a rule without bind keeps dst as a condition: no match outside it */
+	assert_string_equal(pin_case(&f, "198.51.100.10", "plain.example.com", &holds, &bind), "plain");
+	assert_int_equal(bind, CPM_BIND_NONE);
+	assert_string_equal(pin_case(&f, "192.0.2.77", "plain.example.com", &holds, &bind), "default");
+	/* the name-less rule's dst is still a condition too */
+	assert_string_equal(pin_case(&f, "203.0.113.5", NULL, &holds, &bind), "nodst");
+	assert_string_equal(pin_case(&f, "198.51.100.10", NULL, &holds, &bind), "default");
+	/* at the SYN, the pinned rule needs the name wherever the flow goes */
+	q = mkq(TCP, "10.77.1.5", "192.0.2.77", 443, CPM_FIELD_NONE, NULL);
+	assert_int_equal(cpm_classify_l34(f.p, &q, &v), CPM_NEED_NAME);
+	/* bind = "dns": on Host rules too */
+	q = mkq(TCP, "10.77.1.5", "192.0.2.77", 80, CPM_FIELD_HOST, "a.svc.example");
+	assert_string_equal(decide(&f, &q, NULL), "dnsb");
+	assert_int_equal(cpm_match(f.p, f.s, &q, &v), 0);
+	assert_int_equal(cpm_rule_bind(f.p, v.rule), CPM_BIND_DNS);
+	assert_int_equal(cpm_rule_pin_holds(f.p, v.rule, &q), 0);
+	/* no rule, a rule out of range */
+	assert_int_equal(cpm_rule_bind(f.p, -1), CPM_BIND_NONE);
+	assert_int_equal(cpm_rule_bind(f.p, 5), CPM_BIND_NONE);
+	assert_int_equal(cpm_rule_pin_holds(f.p, -1, &q), 0);
+	/* the loader refuses a bind it cannot honour */
+	h = (const struct cpm_blob_hdr *)f.cp->blob;
+	bend8(&f, h->sect[CPM_SECT_RULES].off + offsetof(struct cpm_blob_rule, bind), CPM_BIND_MAX,
+	      "rule 0 bind");
+	bend8(&f, h->sect[CPM_SECT_RULES].off + 3 * sizeof(struct cpm_blob_rule) +
+	      offsetof(struct cpm_blob_rule, bind), CPM_BIND_DNS, "bind dns on a name-less rule");
+	bend8(&f, h->sect[CPM_SECT_RULES].off + 2 * sizeof(struct cpm_blob_rule) +
+	      offsetof(struct cpm_blob_rule, bind), CPM_BIND_PINNED, "pinned without dst");
+	bend8(&f, h->sect[CPM_SECT_RULES].off + offsetof(struct cpm_blob_rule, pad) + 1, 1,
+	      "rule 0 padding");
+	/* the default DoH list is the shipped one */
+	assert_true(h->n_doh > 10);
+	assert_int_equal(cpm_is_doh_name(f.p, "dns.google", 10), 1);
+	assert_int_equal(cpm_is_doh_name(f.p, "cloudflare-dns.com", 18), 1);
+	assert_int_equal(cpm_is_doh_name(f.p, "mozilla.cloudflare-dns.com", 26), 1);
+	assert_int_equal(cpm_is_doh_name(f.p, "abc123.dns.nextdns.io", 21), 1);
+	assert_int_equal(cpm_is_doh_name(f.p, "google", 6), 0);
+	assert_int_equal(cpm_is_doh_name(f.p, "xdns.google", 11), 0);
+	assert_int_equal(cpm_is_doh_name(f.p, "api.example.com", 15), 0);
+	/* a DoH entry is no rule: the names of the list never decide a flow */
+	assert_string_equal(sni(&f, "dns.google"), "default");
+	bend32(&f, offsetof(struct cpm_blob_hdr, n_doh), h->n_doh + 1, "n_doh");
+	fx_close(&f);
+}
+
+static void
+test_doh_file(void **state)
+{
+	char list[] = "/tmp/chokepoint-test-doh-XXXXXX.txt", conf[512];
+	const char text[] = "# test list\n*.doh.example\nexact.example\n";
+	struct fx f;
+	int fd = mkstemps(list, 4);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	snprintf(conf, sizeof(conf), "default = \"allow\";\ndoh_file = \"%s\";\n", list);
+	fx_open(&f, conf);
+	assert_int_equal(((const struct cpm_blob_hdr *)f.cp->blob)->n_doh, 2);
+	assert_int_equal(cpm_is_doh_name(f.p, "a.doh.example", 13), 1);
+	assert_int_equal(cpm_is_doh_name(f.p, "b.a.doh.example", 15), 1);
+	assert_int_equal(cpm_is_doh_name(f.p, "doh.example", 11), 0);      /* `*.` = subdomains only */
+	assert_int_equal(cpm_is_doh_name(f.p, "exact.example", 13), 1);
+	assert_int_equal(cpm_is_doh_name(f.p, "x.exact.example", 15), 0);
+	assert_int_equal(cpm_is_doh_name(f.p, "dns.google", 10), 0);       /* the file replaces the shipped list */
+	/* the list file is in the policy hash's manifest */
+	assert_non_null(strstr(cp_policy_manifest(f.cp), list));
+	fx_close(&f);
+	unlink(list);
+}
+
 int
 main(void)
 {
@@ -1721,6 +1842,8 @@ main(void)
 		cmocka_unit_test(test_hyperscan_version),
 		cmocka_unit_test(test_walk_equivalence),
 		cmocka_unit_test(test_cidr_scale),
+		cmocka_unit_test(test_bind),
+		cmocka_unit_test(test_doh_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
