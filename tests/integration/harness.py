@@ -168,15 +168,18 @@ class Proc:
 
 
 class Topology:
-    """Three namespaces and two veth pairs, named after pid."""
+    """Three namespaces and two veth pairs, named after pid (and prefix, when a test wants
+    its names to carry one: netns, veth and the DPDK file prefix)."""
 
-    def __init__(self, workdir, pid=None):
+    def __init__(self, workdir, pid=None, prefix=""):
         self.pid = pid or os.getpid()
         p = self.pid
+        self.prefix = prefix
         self.workdir = workdir
-        self.ns_client, self.ns_server, self.ns_app = "ch%d" % p, "sv%d" % p, "ap%d" % p
-        self.if_client, self.if_in = "c%d" % p, "i%d" % p     # client <-> appliance inside
-        self.if_server, self.if_out = "s%d" % p, "o%d" % p    # server <-> appliance outside
+        self.ns_client, self.ns_server, self.ns_app = (prefix + "ch%d" % p, prefix + "sv%d" % p,
+                                                       prefix + "ap%d" % p)
+        self.if_client, self.if_in = prefix + "c%d" % p, prefix + "i%d" % p     # client <-> appliance inside
+        self.if_server, self.if_out = prefix + "s%d" % p, prefix + "o%d" % p    # server <-> appliance outside
         self.procs = []
         self.marker = os.path.join(MARKER_DIR, "%d.json" % p)
         self.created = False
@@ -186,7 +189,7 @@ class Topology:
     def _write_marker(self):
         os.makedirs(MARKER_DIR, exist_ok=True)
         data = {"pid": self.pid, "netns": [self.ns_client, self.ns_server, self.ns_app],
-                "procs": [pr.pid for pr in self.procs]}
+                "procs": [pr.pid for pr in self.procs], "prefix": self.prefix}
         with open(self.marker + ".tmp", "w") as f:
             json.dump(data, f)
         os.replace(self.marker + ".tmp", self.marker)
@@ -212,7 +215,7 @@ class Topology:
             for ns in data.get("netns", []):
                 sh(["ip", "netns", "del", ns], check=False)
             for prefix in ("cp-", "it-"):
-                remove_dpdk_runtime(prefix + m.group(1))
+                remove_dpdk_runtime(data.get("prefix", "") + prefix + m.group(1))
             log("cleaned leftovers of dead run %s" % m.group(1))
             with contextlib.suppress(OSError):
                 os.unlink(path)
@@ -587,7 +590,7 @@ class Appliance:
         lcores = "0-%d" % self.workers
         self.dp = t.spawn("chokepoint-dp", t.ns_app,
                           [bin_dp(), "-l", lcores, "--no-huge", "-m", "512", "--no-pci",
-                           "--file-prefix", "cp-%d" % t.pid,
+                           "--file-prefix", "%scp-%d" % (t.prefix, t.pid),
                            "--vdev", "net_af_packet0,iface=%s,qpairs=%d" % (t.if_in, self.workers),
                            "--vdev", "net_af_packet1,iface=%s,qpairs=%d" % (t.if_out, self.workers),
                            "--", "--mode", "wire", "--ctl", self.dp_sock])
@@ -642,7 +645,7 @@ class Appliance:
         for pr in (self.dp, self.cpd):
             if pr is not None:
                 codes[pr.name] = pr.stop()
-        remove_dpdk_runtime("cp-%d" % self.topo.pid)
+        remove_dpdk_runtime("%scp-%d" % (self.topo.prefix, self.topo.pid))
         return codes
 
     # -- audit
@@ -900,11 +903,12 @@ class Env:
     """Topology + PKI + servers + appliance (or the testpmd stand-in) + clients.
     Use as a context manager: teardown runs on any exit, and on SIGTERM (meson timeout)."""
 
-    def __init__(self, config_text=None, standin=False, workers=1, keep=None):
+    def __init__(self, config_text=None, standin=False, workers=1, keep=None, prefix="",
+                 names=CERT_NAMES):
         self.workdir = tempfile.mkdtemp(prefix="chokepoint-it-%d-" % os.getpid())
-        self.topo = Topology(self.workdir)
-        self.pki = Pki(os.path.join(self.workdir, "pki"))
-        self.nginx = Nginx(self.topo, self.pki)
+        self.topo = Topology(self.workdir, prefix=prefix)
+        self.pki = Pki(os.path.join(self.workdir, "pki"), names=names)
+        self.nginx = Nginx(self.topo, self.pki, names=names)
         self.app = AppServer(self.topo, self.pki)
         self.clients = Clients(self.topo, self.pki)
         self.standin = standin

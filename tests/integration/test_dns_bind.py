@@ -1,0 +1,208 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Issue 9, inline binding: a name leads to its own address.
+
+A real dnsmasq answers in the server namespace, on the path: the client namespace resolves
+through it (/etc/netns/<ns>/resolv.conf), so its answers cross the appliance, which binds
+them per client. Then:
+  (a) curl to api.openai.com through the resolver is allowed, "bound": "dns";
+  (b) the same name toward another server address it never resolved to (curl --resolve)
+      is reset as sni_dst_mismatch, while an unbound name reaches that address fine;
+  (c) with TTL 2 s and dns.grace 2 s, a stream opened while bound outlives the binding
+      (3x TTL + grace), and a new connection after expiry without a new lookup is denied;
+  (d) a pinned rule: inside its dst "bound": "pinned", outside sni_dst_mismatch (not a
+      fall-through to a later rule allowing the same name);
+  (e) DNS over TLS (TCP 853, to a real TLS listener) and DNS over HTTPS (a name of the
+      shipped DoH list, with a server certificate for it) are denied and audited, although
+      a rule allows each.
+"""
+
+import json
+import os
+import shutil
+import time
+
+import pytest
+
+import harness
+from harness import SERVER4, expect_decision, expect_ok, expect_reset
+
+OTHER4 = "10.77.1.40"      # a server address no answer ever named
+TTL = 2                     # dnsmasq --local-ttl
+GRACE = 2                   # dns.grace
+DOH_NAME = "dns.google"     # on etc/doh-names.txt
+NAMES = harness.CERT_NAMES + [DOH_NAME]
+
+
+def policy():
+    rules = [
+        {"id": "dns", "action": "allow", "proto": "udp", "dport": [53]},
+        {"id": "llm", "action": "allow", "sni": ["api.openai.com"], "bind": "dns"},
+        {"id": "pin", "action": "allow", "sni": ["hooks.slack.com"],
+         "dst": [SERVER4 + "/32"], "bind": "pinned"},
+        # a pinned rule must not fall through to this one outside its dst
+        {"id": "slack-any", "action": "allow", "sni": ["hooks.slack.com"]},
+        # the doh / dot anomalies must override these allows
+        {"id": "doh-by-rule", "action": "allow", "sni": [DOH_NAME]},
+        {"id": "docs", "action": "allow", "host": ["docs.example.com"]},
+        {"id": "dot-by-rule", "action": "allow", "proto": "tcp", "dport": [853]},
+    ]
+    return harness.render_config(mode="enforce", default="deny", rules=rules,
+                                 extra={"dns": {"grace": GRACE}})
+
+
+@pytest.fixture(scope="module")
+def env(request):
+    failed = request.session.testsfailed
+    with harness.Env(config_text=policy(), prefix="bd", names=NAMES) as e:
+        t = e.topo
+        etc = os.path.join("/etc/netns", t.ns_client)
+        try:
+            t.run(t.ns_server, ["ip", "addr", "add", OTHER4 + "/24", "dev", t.if_server],
+                  check=True)
+            e.dnsmasq = t.spawn("dnsmasq", t.ns_server, [
+                "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv",
+                "--no-hosts", "--user=root", "--log-facility=-", "--log-queries",
+                "--bind-interfaces", "--listen-address=" + SERVER4, "--port=53",
+                "--pid-file=" + os.path.join(t.workdir, "dnsmasq.pid"),
+                "--local-ttl=%d" % TTL, "--host-record=api.openai.com," + SERVER4])
+            # DNS over TLS: a real TLS listener on 853, so only the appliance can refuse it
+            e.dot = t.spawn("dot-server", t.ns_server, [
+                "openssl", "s_server", "-quiet", "-accept", "853", "-cert", e.pki.cert,
+                "-key", e.pki.key])
+            t.wait_listen(t.ns_server, 853, proc=e.dot)
+            deadline = time.monotonic() + 10
+            while "started" not in e.dnsmasq.output():
+                if not e.dnsmasq.alive() or time.monotonic() > deadline:
+                    raise harness.HarnessError("dnsmasq did not start:\n" + e.dnsmasq.tail())
+                time.sleep(0.05)
+            os.makedirs(etc, exist_ok=True)
+            with open(os.path.join(etc, "resolv.conf"), "w") as f:
+                f.write("nameserver %s\noptions timeout:1 attempts:2\n" % SERVER4)
+            yield e
+            if request.session.testsfailed > failed:
+                print("\n" + e.logs(), flush=True)
+        finally:
+            shutil.rmtree(etc, ignore_errors=True)
+
+
+def lookup(env, name):
+    """getaddrinfo in the client namespace (through dnsmasq, across the appliance)."""
+    t = env.topo
+    p = t.run(t.ns_client, ["getent", "ahostsv4", name], timeout=10)
+    addrs = sorted({l.split()[0] for l in p.stdout.splitlines() if l.strip()})
+    harness.log("lookup %s -> %s" % (name, addrs))
+    return addrs
+
+
+def curl_resolver(env, name, timeout=10):
+    """curl with no --resolve: the name is resolved by the client namespace's resolver."""
+    c, t = env.clients, env.topo
+    sport = c.port()
+    argv = ["curl", "-sS", "--max-time", str(timeout), "--connect-timeout", "5",
+            "--local-port", str(sport), "-o", "/dev/null", "-w", "%{http_code} %{remote_ip}",
+            "--noproxy", "*", "--cacert", env.pki.ca, "https://%s/" % name]
+    p = t.run(t.ns_client, argv, timeout=timeout + 10)
+    harness.log("curl (resolver) %s sport %d -> rc %d %s %s" % (
+        name, sport, p.returncode, p.stdout, p.stderr.strip()))
+    return p.returncode, p.stdout.split(), sport
+
+
+def test_a_resolved_name_is_bound_dns(env):
+    app = env.appliance
+    mark = app.mark()
+    rc, out, sport = curl_resolver(env, "api.openai.com")
+    assert rc == 0 and out == ["200", SERVER4], "curl through the resolver: rc %d %s" % (rc, out)
+    # the answer crossed the appliance on an allowed UDP 53 flow
+    app.wait_decision_since(mark, lambda r: r["proto"] == "udp" and r["dport"] == 53
+                            and r["verdict"] == "allow" and r["rule"] == "dns",
+                            what="decision of the DNS query")
+    expect_decision(app.decision_for(sport), sni="api.openai.com", rule="llm", verdict="allow",
+                    reason="rule", bound="dns", anomalies=[], dst=SERVER4)
+
+
+def test_b_spoofed_destination_is_sni_dst_mismatch(env):
+    app, c = env.appliance, env.clients
+    assert lookup(env, "api.openai.com") == [SERVER4]
+    # the other address serves: an unbound name reaches it
+    expect_ok(c.curl("docs.example.com", OTHER4, scheme="http"), "docs.example.com")
+    r = c.curl("api.openai.com", OTHER4, timeout=10)
+    expect_reset(r, "api.openai.com toward %s" % OTHER4)
+    expect_decision(app.decision_for(r["sport"]), sni="api.openai.com", rule=None,
+                    verdict="deny", enforced=True, reason="sni_dst_mismatch",
+                    anomalies=["sni_dst_mismatch"], bound="none", dst=OTHER4)
+    # the bound address still works for the same client and name
+    expect_ok(c.curl("api.openai.com", SERVER4), "api.openai.com")
+
+
+def test_c_binding_expiry_spares_open_streams_not_new_ones(env):
+    app, c, t = env.appliance, env.clients, env.topo
+    assert lookup(env, "api.openai.com") == [SERVER4]
+    t0 = time.monotonic()
+    duration = 3 * (TTL + GRACE)
+    sport = c.port()
+    probe = c.py("probe", "--ip", SERVER4, "--name", "api.openai.com", "--port",
+                 harness.PORT_PROBE, "--sport", sport, "--duration", duration,
+                 "--interval", 0.2, background=True, name="probe")
+    deadline = time.monotonic() + 5
+    while "established" not in probe.output():
+        assert probe.alive() and time.monotonic() < deadline, "probe: " + probe.tail()
+        time.sleep(0.05)
+    expect_decision(app.decision_for(sport), sni="api.openai.com", rule="llm", verdict="allow",
+                    bound="dns", dport=harness.PORT_PROBE)
+    # past TTL + grace (and a second of margin for the seconds clock), no new lookup
+    time.sleep(max(0.0, t0 + TTL + GRACE + 1.5 - time.monotonic()))
+    r = c.curl("api.openai.com", SERVER4, timeout=10)
+    expect_reset(r, "api.openai.com after the binding expired")
+    expect_decision(app.decision_for(r["sport"]), sni="api.openai.com", verdict="deny",
+                    reason="sni_dst_mismatch", bound="none", dst=SERVER4)
+    assert probe.alive(), "the stream ended before its time: " + probe.tail()
+    probe.p.wait(timeout=duration + 15)
+    res = json.loads(probe.output().strip().splitlines()[-1])
+    harness.log("probe -> %s" % res)
+    assert res["result"] == "ok", res
+    assert res["received"] == res["sent"] and res["in_order"], res
+    assert res["sent"] >= duration / 0.2 * 0.5, res
+    assert time.monotonic() - t0 >= duration, "the stream did not outlive the binding"
+    # a new lookup binds again
+    assert lookup(env, "api.openai.com") == [SERVER4]
+    expect_ok(c.curl("api.openai.com", SERVER4), "api.openai.com", "after a new lookup")
+
+
+def test_d_pinned_rule(env):
+    app, c = env.appliance, env.clients
+    r = c.curl("hooks.slack.com", SERVER4)
+    expect_ok(r, "hooks.slack.com")
+    expect_decision(app.decision_for(r["sport"]), sni="hooks.slack.com", rule="pin",
+                    verdict="allow", reason="rule", bound="pinned")
+    r = c.curl("hooks.slack.com", OTHER4, timeout=10)
+    expect_reset(r, "hooks.slack.com outside its pinned dst")
+    expect_decision(app.decision_for(r["sport"]), sni="hooks.slack.com", rule=None,
+                    verdict="deny", reason="sni_dst_mismatch",
+                    anomalies=["sni_dst_mismatch"], bound="none", dst=OTHER4)
+
+
+def test_e_dot_and_doh_denied(env):
+    app, c = env.appliance, env.clients
+    mark = app.mark()
+    s = c.s_client(DOH_NAME, SERVER4, port=853, request=False, timeout=10)
+    assert s["rc"] != 0, "DoT handshake completed through the appliance: %s" % s
+    assert s["ms"] < 3000, "DoT: not refused at once (%.0f ms): %s" % (s["ms"], s["err"][-300:])
+    rec = app.wait_decision_since(mark, lambda r: r["dport"] == 853,
+                                  what="decision of the DoT connection")
+    expect_decision(rec, verdict="deny", enforced=True, reason="dot", anomalies=["dot"],
+                    bound="none", rule=None, proto="tcp", dst=SERVER4)
+    r = c.curl(DOH_NAME, SERVER4, path="/dns-query?dns=AAABAAABAAAAAAAAA3d3dwdleGFtcGxlA2NvbQAAAQAB",
+               timeout=10)
+    expect_reset(r, "DoH request to %s" % DOH_NAME)
+    expect_decision(app.decision_for(r["sport"]), sni=DOH_NAME, rule=None, verdict="deny",
+                    reason="doh", anomalies=["doh"], bound="none")
+
+
+def test_f_audit_and_status(env):
+    recs, cnt = harness.check_trail(env)
+    dec = [r for r in recs if r.get("type") == "flow.decision"]
+    assert dec and all(r.get("bound") in ("dns", "resolved", "pinned", "none") for r in dec), \
+        [r for r in dec if r.get("bound") not in ("dns", "resolved", "pinned", "none")]
+    harness.expect_counter(cnt, "dataplane.totals.an_sni_dst_mismatch", 3)
+    harness.expect_counter(cnt, "dataplane.totals.an_dot", 1)
+    harness.expect_counter(cnt, "dataplane.totals.an_doh", 1)
