@@ -47,6 +47,17 @@ judge(struct dp_worker *w, const struct dp_flow *f, struct cpm_verdict *v)
 	}
 	if (cpm_match(g->pol, g->scratch[w->id], &q, v) != 0)
 		w->c[DP_C_MATCH_ERRORS]++;      /* v holds the default verdict */
+	/* a pinned rule's dst is its binding, not a match condition (cpm.h); bind = "dns" is
+	 * not asked again: an answer that expired while the flow was open does not cut it */
+	if (v->action == CPM_ALLOW && v->reason == CPM_REASON_RULE &&
+	    set->anomaly_action[DP_AN_SNI_DST_MISMATCH] == CPM_DENY &&
+	    cpm_rule_bind(g->pol, v->rule) == CPM_BIND_PINNED &&
+	    !cpm_rule_pin_holds(g->pol, v->rule, &q)) {
+		v->action = CPM_DENY;
+		v->reason = DP_REASON_ANOMALY;
+		v->rule = -1;
+		return;
+	}
 	if (v->action == CPM_ALLOW && dp_anomaly_denies(set, f->anomalies)) {
 		v->action = CPM_DENY;
 		v->reason = DP_REASON_ANOMALY;
