@@ -14,6 +14,8 @@ them per client. Then:
   (e) DNS over TLS (TCP 853, to a real TLS listener) and DNS over HTTPS (a name of the
       shipped DoH list, with a server certificate for it) are denied and audited, although
       a rule allows each.
+  (f) the later request heads of a keep-alive HTTP connection are bound-checked on their own:
+      a second request naming a pinned Host outside its dst is reset;
 """
 
 import json
@@ -25,6 +27,7 @@ import pytest
 
 import harness
 from harness import SERVER4, expect_decision, expect_ok, expect_reset
+from evasion_util import decisions, run
 
 OTHER4 = "10.77.1.40"      # a server address no answer ever named
 TTL = 2                     # dnsmasq --local-ttl
@@ -44,6 +47,8 @@ def policy():
         # the doh / dot anomalies must override these allows
         {"id": "doh-by-rule", "action": "allow", "sni": [DOH_NAME]},
         {"id": "docs", "action": "allow", "host": ["docs.example.com"]},
+        {"id": "web-pin", "action": "allow", "host": ["hooks.slack.com"],
+         "dst": [SERVER4 + "/32"], "bind": "pinned"},
         {"id": "dot-by-rule", "action": "allow", "proto": "tcp", "dport": [853]},
     ]
     return harness.render_config(mode="enforce", default="deny", rules=rules,
@@ -198,11 +203,35 @@ def test_e_dot_and_doh_denied(env):
                     reason="doh", anomalies=["doh"], bound="none")
 
 
-def test_f_audit_and_status(env):
+def test_f_keepalive_later_request_bound_checked(env):
+    c = env.clients
+    # inside the pin: both requests answered, the second bound "pinned" on its own
+    sport = c.port()
+    res = run(env, "requests", "--ip", SERVER4, "--sport", sport,
+              "--hosts", "docs.example.com,hooks.slack.com")
+    assert res["result"] == "ok" and [r["status"] for r in res["responses"]] == [200, 200], res
+    first, second = decisions(env, sport, 2)
+    expect_decision(first, verdict="allow", host="docs.example.com", rule="docs", bound="none")
+    expect_decision(second, verdict="allow", host="hooks.slack.com", rule="web-pin",
+                    bound="pinned", app="http")
+    # outside it: the first request (an unbound name) is answered, the second is reset
+    sport = c.port()
+    res = run(env, "requests", "--ip", OTHER4, "--sport", sport,
+              "--hosts", "docs.example.com,hooks.slack.com", "--pause-ms", 50)
+    assert res["result"] == "reset", res
+    assert [r["status"] for r in res["responses"]] == [200], res
+    first, second = decisions(env, sport, 2)
+    expect_decision(first, verdict="allow", host="docs.example.com", bound="none", dst=OTHER4)
+    expect_decision(second, verdict="deny", host="hooks.slack.com", rule=None,
+                    reason="sni_dst_mismatch", anomalies=["sni_dst_mismatch"], bound="none",
+                    dst=OTHER4, enforced=True)
+
+
+def test_g_audit_and_status(env):
     recs, cnt = harness.check_trail(env)
     dec = [r for r in recs if r.get("type") == "flow.decision"]
     assert dec and all(r.get("bound") in ("dns", "resolved", "pinned", "none") for r in dec), \
         [r for r in dec if r.get("bound") not in ("dns", "resolved", "pinned", "none")]
-    harness.expect_counter(cnt, "dataplane.totals.an_sni_dst_mismatch", 3)
+    harness.expect_counter(cnt, "dataplane.totals.an_sni_dst_mismatch", 4)
     harness.expect_counter(cnt, "dataplane.totals.an_dot", 1)
     harness.expect_counter(cnt, "dataplane.totals.an_doh", 1)
