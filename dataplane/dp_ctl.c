@@ -500,6 +500,7 @@ on_dns_resolved(struct dp_ctl *c, const struct dp_msg_dns_resolved *m, ssize_t l
 	uint8_t fam[DP_DNS_RES_ADDRS], addr[DP_DNS_RES_ADDRS][16];
 	uint32_t ttl[DP_DNS_RES_ADDRS];
 	uint32_t now_s = (uint32_t)(dp_realtime_ns() / DP_NS_PER_S);
+	struct dp_gen *g;
 	unsigned int i;
 
 	if (m->name_len == 0 || m->name_len > 253 || m->name[m->name_len] != '\0' ||
@@ -515,6 +516,10 @@ on_dns_resolved(struct dp_ctl *c, const struct dp_msg_dns_resolved *m, ssize_t l
 		garbage(c, "DNS_RESOLVED: bad op or address count", len);
 		return;
 	}
+	/* the live policy's dns.grace applies to each new answer */
+	g = dp_policy_live(c->app);
+	if (g != NULL)
+		dp_dns_resolved_set_grace(g->set->dns_grace_s);
 	for (i = 0; i < m->n_addrs; i++) {
 		fam[i] = m->addrs[i].family;
 		memcpy(addr[i], m->addrs[i].addr, 16);

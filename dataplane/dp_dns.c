@@ -360,6 +360,13 @@ dp_dns_resolved_fini(void)
 	}
 }
 
+void
+dp_dns_resolved_set_grace(uint32_t grace_s)
+{
+	if (resolved != NULL)
+		resolved->grace = grace_s;      /* read by this (the writer's) thread only */
+}
+
 int
 dp_dns_resolved_add(const char *name, size_t name_len, unsigned int n,
 		    const uint8_t *fam, const uint8_t (*addrs)[16], const uint32_t *ttl,

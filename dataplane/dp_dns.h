@@ -149,6 +149,8 @@ void dp_dns_tcp_forget(struct dp_dns_table *t, uint64_t flow_id);
  */
 int dp_dns_resolved_init(uint32_t max_entries, uint32_t grace_s);
 void dp_dns_resolved_fini(void);
+/* The grace of answers added from now on (the live policy's dns.grace). Control thread. */
+void dp_dns_resolved_set_grace(uint32_t grace_s);
 
 /*
  * Out-of-band answers for name (lower-case, no trailing dot): addrs[i] (family

@@ -356,6 +356,14 @@ test_resolved(void **state)
 	assert_int_equal(bound("10.0.0.6", "203.0.113.8", "api.anthropic.com", NOW), DP_DNS_BOUND_RESOLVED);
 	/* the observed binding of 10.0.0.5 is not the resolved table's to remove */
 	assert_int_equal(bound("10.0.0.5", "10.253.0.1", "api.openai.com", NOW), DP_DNS_BOUND_OBSERVED);
+	/* a new dns.grace applies to the answers added after it */
+	dp_dns_resolved_set_grace(0);
+	assert_int_equal(dp_dns_resolved_add("g0.test", 7, 1, &fam[1],
+					     (const uint8_t (*)[16])a[1], ttl, NOW), 0);
+	assert_int_equal(bound("10.0.0.6", "203.0.113.8", "g0.test", NOW + 60), DP_DNS_BOUND_RESOLVED);
+	assert_int_equal(bound("10.0.0.6", "203.0.113.8", "g0.test", NOW + 61), DP_DNS_BOUND_NONE);
+	assert_int_equal(bound("10.0.0.6", "203.0.113.8", "api.anthropic.com", NOW + 61), DP_DNS_BOUND_RESOLVED);
+	dp_dns_resolved_set_grace(GRACE);
 	/* bad input refused */
 	fam[0] = 5;
 	assert_int_equal(dp_dns_resolved_add("x.test", 6, 1, fam, (const uint8_t (*)[16])a, ttl, NOW), -EINVAL);
