@@ -181,6 +181,7 @@ class Topology:
         self.if_client, self.if_in = prefix + "c%d" % p, prefix + "i%d" % p     # client <-> appliance inside
         self.if_server, self.if_out = prefix + "s%d" % p, prefix + "o%d" % p    # server <-> appliance outside
         self.procs = []
+        self.extra_netns = []       # made by a test (add_netns): deleted with the others
         self.marker = os.path.join(MARKER_DIR, "%d.json" % p)
         self.created = False
 
@@ -188,7 +189,8 @@ class Topology:
 
     def _write_marker(self):
         os.makedirs(MARKER_DIR, exist_ok=True)
-        data = {"pid": self.pid, "netns": [self.ns_client, self.ns_server, self.ns_app],
+        data = {"pid": self.pid,
+                "netns": [self.ns_client, self.ns_server, self.ns_app] + self.extra_netns,
                 "procs": [pr.pid for pr in self.procs], "prefix": self.prefix}
         with open(self.marker + ".tmp", "w") as f:
             json.dump(data, f)
@@ -338,7 +340,7 @@ class Topology:
             except Exception as e:  # keep tearing down
                 errors.append("%s: %s" % (pr.name, e))
         if self.created:
-            for ns in (self.ns_client, self.ns_server, self.ns_app):
+            for ns in [self.ns_client, self.ns_server, self.ns_app] + self.extra_netns:
                 sh(["ip", "netns", "del", ns], check=False)
             left = self.leftovers()
             if left:
@@ -349,8 +351,16 @@ class Topology:
             raise HarnessError("; ".join(errors))
         log("topology down")
 
+    def add_netns(self, ns):
+        """One more namespace for a test (its name should carry the prefix): recorded in
+        the marker before it exists, deleted by down() after the processes stop."""
+        self.extra_netns.append(ns)
+        self._write_marker()
+        sh(["ip", "netns", "add", ns])
+        sh(nsx(ns, ["ip", "link", "set", "lo", "up"]))
+
     def leftovers(self):
-        mine = {self.ns_client, self.ns_server, self.ns_app}
+        mine = {self.ns_client, self.ns_server, self.ns_app} | set(self.extra_netns)
         out = sh(["ip", "netns", "list"], check=False).stdout
         return sorted(mine & {l.split()[0] for l in out.splitlines() if l.strip()})
 
@@ -957,7 +967,8 @@ class Env:
         for pr in self.topo.procs:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pr.pid, signal.SIGKILL)
-        for ns in (self.topo.ns_client, self.topo.ns_server, self.topo.ns_app):
+        for ns in [self.topo.ns_client, self.topo.ns_server, self.topo.ns_app] + \
+                self.topo.extra_netns:
             subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL)
         raise KeyboardInterrupt("SIGTERM")
 

@@ -22,6 +22,7 @@ dataplane's resolved table. Then:
 import json
 import os
 import struct
+import subprocess
 import time
 
 import pytest
@@ -133,7 +134,7 @@ def env(request):
         ns_res, if_root, if_res = "rvrs%d" % t.pid, "rvr%d" % t.pid, "rvq%d" % t.pid
         try:
             # the off-path resolver: root netns <-> its own netns, nothing of it on the path
-            harness.sh(["ip", "netns", "add", ns_res])
+            t.add_netns(ns_res)
             harness.sh(["ip", "link", "add", if_root, "type", "veth", "peer", "name", if_res,
                         "netns", ns_res])
             for ns, ifn, ip in ((None, if_root, root_ip), (ns_res, if_res, res_ip)):
@@ -142,7 +143,6 @@ def env(request):
                                   "gro", "off"])
                 harness.sh(pre + ["ip", "addr", "add", ip + "/30", "dev", ifn])
                 harness.sh(pre + ["ip", "link", "set", ifn, "up"])
-            harness.sh(["ip", "netns", "exec", ns_res, "ip", "link", "set", "lo", "up"])
             e.resolver = t.spawn("dnsmasq-offpath", ns_res, [
                 "/usr/sbin/dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null",
                 "--no-resolv", "--no-hosts", "--user=root", "--log-facility=-",
@@ -167,8 +167,8 @@ def env(request):
             if request.session.testsfailed > failed:
                 print("\n" + e.logs(), flush=True)
         finally:
-            harness.sh(["ip", "link", "del", if_root], check=False)
-            harness.sh(["ip", "netns", "del", ns_res], check=False)
+            # the netns goes with the topology (after dnsmasq stops); the root end with it
+            harness.sh(["ip", "link", "del", if_root], check=False, stderr=subprocess.DEVNULL)
 
 
 def dns_query(env, name, qtype, tcp=False):
