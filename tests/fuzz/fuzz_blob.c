@@ -32,6 +32,8 @@ query(const struct cpm_policy *p, struct cpm_scratch *s, uint8_t family, uint8_t
 	cpm_classify_l34(p, &q, &v);
 	cpm_match(p, s, &q, &v);
 	(void)cpm_rule_id(p, v.rule);
+	(void)cpm_rule_bind(p, v.rule);
+	(void)cpm_rule_pin_holds(p, v.rule, &q);
 }
 
 int
@@ -57,6 +59,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			query(p, s, 6, 58, 0, NULL, CPM_FIELD_NONE);
 			query(p, s, 4, 6, 443, "a..b.\xff", CPM_FIELD_SNI);
 			(void)cpm_is_ech_public_name(p, "cloudflare-ech.com", 18);
+			(void)cpm_is_doh_name(p, "a.dns.google", 12);
 			cpm_scratch_free(s);
 		}
 		(void)cpm_settings(p);
