@@ -16,6 +16,8 @@ them per client. Then:
       a rule allows each.
   (f) the later request heads of a keep-alive HTTP connection are bound-checked on their own:
       a second request naming a pinned Host outside its dst is reset;
+  (g) QUIC alike: an HTTP/3 download bound "dns" after a lookup completes, a QUIC SNI toward
+      an address outside a pinned rule's dst is denied as sni_dst_mismatch;
 """
 
 import json
@@ -28,6 +30,7 @@ import pytest
 import harness
 from harness import SERVER4, expect_decision, expect_ok, expect_reset
 from evasion_util import decisions, run
+import quicpeers
 
 OTHER4 = "10.77.1.40"      # a server address no answer ever named
 TTL = 2                     # dnsmasq --local-ttl
@@ -52,7 +55,7 @@ def policy():
         {"id": "dot-by-rule", "action": "allow", "proto": "tcp", "dport": [853]},
     ]
     return harness.render_config(mode="enforce", default="deny", rules=rules,
-                                 extra={"dns": {"grace": GRACE}})
+                                 extra={"dns": {"grace": GRACE}, "quic": "inspect"})
 
 
 @pytest.fixture(scope="module")
@@ -227,11 +230,43 @@ def test_f_keepalive_later_request_bound_checked(env):
                     dst=OTHER4, enforced=True)
 
 
-def test_g_audit_and_status(env):
+def test_g_quic_bound_like_tls(env):
+    app, t = env.appliance, env.topo
+    assert quicpeers.have_ngtcp2(), "ngtcp2-client / ngtcp2-server not installed"
+    blob = b"chokepoint dns bind" * 4096
+    for addr in (SERVER4, OTHER4):
+        srv = quicpeers.H3Server(env, addr=addr, name="h3-" + addr).start()
+        srv.put("blob.bin", blob)
+    # bound by a lookup through dnsmasq first; then gtlsclient takes its addresses from a
+    # hosts file (it sends the name it resolved as its SNI), asking no DNS
+    assert lookup(env, "api.openai.com") == [SERVER4]
+    hosts = os.path.join("/etc/netns", t.ns_client, "hosts")
+    with open(hosts, "w") as f:
+        f.write("127.0.0.1 localhost\n%s api.openai.com\n%s hooks.slack.com\n" % (SERVER4, OTHER4))
+    try:
+        mark = app.mark()
+        r = quicpeers.h3_get(env, "api.openai.com", "/blob.bin")
+        assert r["body"] == blob, "HTTP/3 download of a bound name: " + r["out"][-400:]
+        rec = app.wait_decision_since(mark, lambda x: x["proto"] == "udp" and
+                                      x.get("sni") == "api.openai.com", what="QUIC decision")
+        expect_decision(rec, verdict="allow", rule="llm", app="quic", bound="dns", dst=SERVER4)
+        mark = app.mark()
+        r = quicpeers.h3_get(env, "hooks.slack.com", "/blob.bin", timeout=8,
+                             extra=["--handshake-timeout=4s"])
+        assert r["body"] is None, "QUIC to hooks.slack.com outside its pinned dst completed"
+        rec = app.wait_decision_since(mark, lambda x: x["proto"] == "udp" and
+                                      x.get("sni") == "hooks.slack.com", what="QUIC decision")
+        expect_decision(rec, verdict="deny", rule=None, app="quic", reason="sni_dst_mismatch",
+                        anomalies=["sni_dst_mismatch"], bound="none", dst=OTHER4)
+    finally:
+        os.unlink(hosts)
+
+
+def test_h_audit_and_status(env):
     recs, cnt = harness.check_trail(env)
     dec = [r for r in recs if r.get("type") == "flow.decision"]
     assert dec and all(r.get("bound") in ("dns", "resolved", "pinned", "none") for r in dec), \
         [r for r in dec if r.get("bound") not in ("dns", "resolved", "pinned", "none")]
-    harness.expect_counter(cnt, "dataplane.totals.an_sni_dst_mismatch", 4)
+    harness.expect_counter(cnt, "dataplane.totals.an_sni_dst_mismatch", 5)
     harness.expect_counter(cnt, "dataplane.totals.an_dot", 1)
     harness.expect_counter(cnt, "dataplane.totals.an_doh", 1)
