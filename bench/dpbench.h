@@ -60,6 +60,7 @@ struct dpb_opts {
 	bool prof;               /* cycle accounting in the worker */
 	const char *reload_policy; /* reload: the policy reloaded */
 	uint32_t reloads;        /* reload: how many times, over --seconds */
+	uint32_t name_slots;     /* the worker's name table (chokepoint-dp --names), 0: default */
 };
 
 /* ---- the generated traffic (dpbench_gen.c) ----------------------------- */

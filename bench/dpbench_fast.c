@@ -329,7 +329,7 @@ int
 dpb_reload(const struct dpb_opts *o)
 {
 	struct reload_ctl c;
-	struct snap a, b;
+	struct snap a, b, w0, w1;
 	struct dpb_dp d;
 	pthread_t tid;
 	char err[4096] = "";
@@ -367,7 +367,8 @@ dpb_reload(const struct dpb_opts *o)
 		ret = -EINVAL;
 		goto out;
 	}
-	/* warm-up: the longest worker loop without reloads, for comparison */
+	/* warm-up: the longest worker loop and the rate without reloads, for comparison */
+	snap_take(&d, &w0);
 	t0 = dpb_now();
 	last = rte_rdtsc();
 	for (unsigned int k = 0;; k++) {
@@ -384,6 +385,7 @@ dpb_reload(const struct dpb_opts *o)
 				break;
 		}
 	}
+	snap_take(&d, &w1);
 	c.app = d.app;
 	c.n = o->reloads;
 	c.interval = o->seconds / o->reloads;
@@ -432,7 +434,7 @@ dpb_reload(const struct dpb_opts *o)
 	}
 	pthread_join(tid, NULL);
 	/* the last generation's walk, if any, to its end (revalidate = true) */
-	while (d.w->reval_active)
+	while (d.w->reval_left > 0)
 		dp_worker_poll(d.w);
 	dpb_dp_drain(&d);
 	snap_take(&d, &b);
@@ -444,14 +446,18 @@ dpb_reload(const struct dpb_opts *o)
 	       ",\"revalidated\":%" PRIu64 ",\"revoked\":%" PRIu64 ",\"reval_no_name\":%" PRIu64
 	       ",\"live_ms_mean\":%.2f,\"live_ms_max\":%.2f,\"freed_ms_max\":%.2f,"
 	       "\"longest_loop_us\":%.1f,\"longest_loop_us_no_reload\":%.1f,"
-	       "\"policy_bytes\":%zu,\"active\":%u,\"bad_load_refused\":%s}\n",
+	       "\"policy_bytes\":%zu,\"active\":%u,\"bad_load_refused\":%s,"
+	       "\"mpps_cpu\":%.3f,\"mpps_cpu_no_reload\":%.3f}\n",
 	       dpb_size_name(o->size), o->flows, c.done, c.failed, dpb_now() - t0, b.rx - a.rx,
 	       b.tx - a.tx, b.dropped - a.dropped, lost, b.created - a.created,
 	       dpb_counter(&d, DP_C_REVALIDATED) - reval0, dpb_counter(&d, DP_C_REVOKED) - revoked0,
 	       dpb_counter(&d, DP_C_REVAL_NO_NAME) - noname0,
 	       c.done ? c.live_ms_sum / c.done : 0.0, c.live_ms_max, c.freed_ms_max,
 	       (double)gap_max * 1e6 / (double)hz, (double)gap_base * 1e6 / (double)hz,
-	       c.pol->blob_len, d.w->ft.active, c.bad_load_ok ? "true" : "false");
+	       c.pol->blob_len, d.w->ft.active, c.bad_load_ok ? "true" : "false",
+	       b.cpu_ns > a.cpu_ns ? (double)(b.rx - a.rx) * 1e3 / (double)(b.cpu_ns - a.cpu_ns) : 0.0,
+	       w1.cpu_ns > w0.cpu_ns ?
+	       (double)(w1.rx - w0.rx) * 1e3 / (double)(w1.cpu_ns - w0.cpu_ns) : 0.0);
 	fprintf(stderr, "dpbench: reload: %u reloads under %" PRIu64 " packets of %u established "
 		"flows: %" PRIu64 " lost, %" PRIu64 " dropped; POLICY to live %.1f ms mean, "
 		"%.1f max; longest worker loop %.0f us\n", c.done, b.rx - a.rx, o->flows, lost,

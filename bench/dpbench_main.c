@@ -138,6 +138,7 @@ dpb_dp_start(struct dpb_dp *d, const struct dpb_opts *o, uint32_t table, uint32_
 	app.cfg.hold_mbufs = 8192;
 	app.cfg.event_ring = 4096;
 	app.cfg.idle_sleep_max_us = 0;
+	app.cfg.names = o->name_slots;
 	for (i = 0; i < DP_MAX_PORTS; i++)
 		app.cfg.linktype[i] = DP_LINK_ETHERNET;
 	app.mbuf_ts.off = -1;
@@ -245,7 +246,7 @@ usage(FILE *out)
 		"  --flows N --table N --size 64|imix|1518 --seconds S --warmup S --seed N\n"
 		"  --names N --names-file F --http-pct P --deny-pct P --lookups M\n"
 		"  --policy CONF --out PATH --data-dir DIR --smoke --no-prof\n"
-		"  --reload-policy CONF --reloads K\n");
+		"  --reload-policy CONF --reloads K --name-slots N\n");
 }
 
 static int
@@ -269,7 +270,7 @@ parse_opts(int argc, char **argv, struct dpb_opts *o)
 {
 	enum { O_FLOWS = 256, O_TABLE, O_SIZE, O_SECONDS, O_WARMUP, O_SEED, O_NAMES,
 	       O_NAMES_FILE, O_HTTP, O_DENY, O_LOOKUPS, O_POLICY, O_OUT, O_DATA, O_SMOKE,
-	       O_NOPROF, O_HELP, O_RELOAD_POLICY, O_RELOADS };
+	       O_NOPROF, O_HELP, O_RELOAD_POLICY, O_RELOADS, O_NAME_SLOTS };
 	static const struct option opts[] = {
 		{ "flows", required_argument, NULL, O_FLOWS },
 		{ "table", required_argument, NULL, O_TABLE },
@@ -290,6 +291,7 @@ parse_opts(int argc, char **argv, struct dpb_opts *o)
 		{ "help", no_argument, NULL, O_HELP },
 		{ "reload-policy", required_argument, NULL, O_RELOAD_POLICY },
 		{ "reloads", required_argument, NULL, O_RELOADS },
+		{ "name-slots", required_argument, NULL, O_NAME_SLOTS },
 		{ NULL, 0, NULL, 0 },
 	};
 	double v;
@@ -379,6 +381,11 @@ parse_opts(int argc, char **argv, struct dpb_opts *o)
 			if (parse_num("--reloads", optarg, 1, 100000, &v) != 0)
 				return -EINVAL;
 			o->reloads = (uint32_t)v;
+			break;
+		case O_NAME_SLOTS:
+			if (parse_num("--name-slots", optarg, 64, 1 << 24, &v) != 0)
+				return -EINVAL;
+			o->name_slots = (uint32_t)v;
 			break;
 		case O_HELP:
 			usage(stdout);

@@ -33,6 +33,7 @@ struct dp_config {
 	uint32_t event_ring;             /* per-worker event ring entries (2^n) */
 	uint32_t event_retain;           /* events kept until acknowledged (control thread) */
 	uint32_t idle_sleep_max_us;      /* 0: never sleep */
+	uint32_t names;                  /* name-table slots per worker, 0: from flows */
 	uint16_t linktype[DP_MAX_PORTS]; /* enum dp_link per port (replay) */
 };
 

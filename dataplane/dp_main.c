@@ -71,6 +71,8 @@ usage(FILE *out, const char *prog)
 		"  --workers N                 worker lcores (default: EAL lcores - 1, min 1)\n"
 		"  --flows N                   flow-table entries per worker (default 65536)\n"
 		"  --hold-mbufs N              hold pool size (default 8192)\n"
+		"  --names N                   names kept per worker for its flows' records and for\n"
+		"                              revalidation (default --flows/4, 64..16384; 264 B each)\n"
 		"  --event-ring N              per-worker event ring entries, power of two (default 4096)\n"
 		"  --event-retain N            events kept until the control plane acknowledges them\n"
 		"                              (default 8192, %zu bytes each)\n"
@@ -101,6 +103,7 @@ static int
 parse_args(int argc, char **argv, struct dp_config *cfg, int *workers_given)
 {
 	enum { O_MODE = 256, O_CTL, O_CTL_FD, O_WORKERS, O_FLOWS, O_HOLD, O_RING, O_RETAIN, O_IDLE,
+	       O_NAMES,
 	       O_LINK, O_HELP };
 	static const struct option opts[] = {
 		{ "mode", required_argument, NULL, O_MODE },
@@ -109,6 +112,7 @@ parse_args(int argc, char **argv, struct dp_config *cfg, int *workers_given)
 		{ "workers", required_argument, NULL, O_WORKERS },
 		{ "flows", required_argument, NULL, O_FLOWS },
 		{ "hold-mbufs", required_argument, NULL, O_HOLD },
+		{ "names", required_argument, NULL, O_NAMES },
 		{ "event-ring", required_argument, NULL, O_RING },
 		{ "event-retain", required_argument, NULL, O_RETAIN },
 		{ "idle-sleep-max-us", required_argument, NULL, O_IDLE },
@@ -166,6 +170,10 @@ parse_args(int argc, char **argv, struct dp_config *cfg, int *workers_given)
 			break;
 		case O_HOLD:
 			if (parse_u32("--hold-mbufs", optarg, 64, 1u << 24, &cfg->hold_mbufs) != 0)
+				return -EINVAL;
+			break;
+		case O_NAMES:
+			if (parse_u32("--names", optarg, 64, 1u << 24, &cfg->names) != 0)
 				return -EINVAL;
 			break;
 		case O_RING:

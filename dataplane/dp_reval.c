@@ -115,32 +115,34 @@ dp_reval_flow(struct dp_worker *w, struct dp_flow *f)
 }
 
 void
-dp_reval_step(struct dp_worker *w)
+dp_reval_step(struct dp_worker *w, int idle)
 {
 	const struct dp_gen *g = w->gen;
 	struct dp_flow_table *t = &w->ft;
-	unsigned int i;
+	unsigned int i, judged = 0, max_judged = idle ? DP_REVAL_JUDGE_IDLE : DP_REVAL_JUDGE;
 
-	if (likely(w->reval_gen == g->gen) && !w->reval_active)
+	if (likely(w->reval_gen == g->gen) && w->reval_left == 0)
 		return;
 	if (w->reval_gen != g->gen) {
-		/* a new generation: a walk of its own (a walk under way for an older one ends) */
+		/* a new generation: once around the array from the cursor */
 		w->reval_gen = g->gen;
-		w->reval_pos = 0;
-		w->reval_active = g->set->revalidate && g->set->mode == CPM_MODE_ENFORCE &&
-				  !w->replay;
-		if (!w->reval_active)
+		w->reval_left = g->set->revalidate && g->set->mode == CPM_MODE_ENFORCE &&
+				!w->replay ? t->capacity : 0;
+		if (w->reval_left == 0)
 			return;
 	}
-	for (i = 0; i < DP_REVAL_BUDGET && w->reval_pos < t->capacity; i++, w->reval_pos++) {
+	for (i = 0; i < DP_REVAL_BUDGET && judged < max_judged && w->reval_left > 0; i++) {
 		struct dp_flow *f = &t->flows[w->reval_pos];
 
+		if (++w->reval_pos == t->capacity)
+			w->reval_pos = 0;
+		w->reval_left--;
 		if ((f->state == DP_FS_ALLOWED || f->state == DP_FS_UNIT) &&
-		    f->policy_gen != g->gen)
+		    f->policy_gen != g->gen) {
 			dp_reval_flow(w, f);
+			judged++;
+		}
 	}
-	if (w->reval_pos >= t->capacity)
-		w->reval_active = 0;
 }
 
 void

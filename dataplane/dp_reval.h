@@ -4,7 +4,7 @@
  *
  * When a generation whose settings say revalidate = true (and mode enforce)
  * becomes live, each worker walks its own flow array once, a bounded number
- * of entries per loop (DP_REVAL_BUDGET, like the aging sweep), and judges
+ * of entries per loop (below, like the aging sweep), and judges
  * every decided flow that is still let through (state ALLOWED or UNIT) and
  * was decided by an older generation again: from its recorded name
  * (dp_flow.name_id, dp_names.h) and name kind, its tuple and the anomalies
@@ -33,11 +33,24 @@
 #include "dp_flow.h"
 #include "dp_worker.h"
 
-/* Flow-array entries the walk looks at per worker loop. */
+/*
+ * Per worker loop the walk looks at up to DP_REVAL_BUDGET flow-array
+ * entries and judges up to DP_REVAL_JUDGE of them in a loop that had
+ * packets (a judgement is a cpm_match and a name look-up, a few hundred ns:
+ * 16 cost about what a burst of packets does, so the loop stays short), up
+ * to DP_REVAL_JUDGE_IDLE in a loop that had none.
+ */
 #define DP_REVAL_BUDGET 1024u
+#define DP_REVAL_JUDGE 16u
+#define DP_REVAL_JUDGE_IDLE 256u
 
-/* One bounded step of the walk for the live generation (w->gen != NULL). */
-void dp_reval_step(struct dp_worker *w);
+/*
+ * One bounded step of the walk for the live generation (w->gen != NULL);
+ * idle: the loop had no packets. A newer generation arriving mid-walk takes
+ * the walk over where it is and goes once around the whole array from
+ * there, so frequent reloads never starve the flows at the array's end.
+ */
+void dp_reval_step(struct dp_worker *w, int idle);
 
 /*
  * Judge one flow by w->gen: 1 if it was denied (and its record written),

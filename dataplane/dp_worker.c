@@ -74,7 +74,8 @@ dp_worker_create(struct dp_proc *app, unsigned int id, int socket, struct dp_wor
 	ret = dp_quic_init(&w->quic, slots, dp_quic_conns_for(app->cfg.flows), socket);
 	if (ret != 0)
 		goto err_hold;
-	names = RTE_MIN(RTE_MAX(app->cfg.flows / 4, 64u), 16384u);
+	names = app->cfg.names != 0 ? app->cfg.names :
+		RTE_MIN(RTE_MAX(app->cfg.flows / 4, 64u), 16384u);
 	snprintf(name, sizeof(name), "dp_names_w%u", id);
 	ret = dp_names_init(&w->names, name, names, socket);
 	if (ret != 0)
@@ -449,7 +450,7 @@ loop_end(struct dp_worker *w, const int prof)
 		t0 = rte_rdtsc();
 	if (w->gen != NULL) {
 		age(w);
-		dp_reval_step(w);
+		dp_reval_step(w, w->loop_idle);
 	}
 	rte_rcu_qsbr_quiescent(w->app->rcu, w->id);
 	if (prof)
@@ -502,6 +503,7 @@ poll_once(struct dp_worker *w, const int prof)
 			total += dp_local_poll(w);
 	}
 	dp_evq_poll(&w->evq, w->now_ns, w->c);     /* a lost range reported once room is back */
+	w->loop_idle = total == 0;
 	loop_end(w, prof);
 	return total;
 }

@@ -80,7 +80,8 @@ struct dp_worker {
 	uint32_t end_pos;        /* shutdown: next flow index to end */
 	uint64_t reval_gen;      /* generation the revalidation walk is for (dp_reval.h) */
 	uint32_t reval_pos;      /* its next flow index */
-	uint8_t reval_active;    /* a walk is under way */
+	uint32_t reval_left;     /* entries left to look at in this walk (0: none under way) */
+	uint8_t loop_idle;       /* this loop received no packet */
 	volatile int stopped;    /* the lcore function returned */
 	/*
 	 * Cycle accounting (benchmarks, or CHOKEPOINT_DP_CYCLES=1 in the
