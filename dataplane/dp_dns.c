@@ -55,6 +55,8 @@ struct dp_dns_table {
 	uint32_t mask;          /* n_buckets - 1 */
 	uint32_t grace;
 	uint32_t tcp_used;      /* slots in use */
+	uint8_t tcp_https;      /* this call's enum dp_dns_tcp_https */
+	uint8_t tcp_block;      /* a message completed in this call is to be blocked */
 	struct tcp_slot *tcp;   /* DP_DNS_TCP_SLOTS; NULL for the resolved table */
 	struct dp_dns_stats st;
 };
@@ -506,21 +508,50 @@ static void
 tcp_message(struct dp_dns_table *t, uint8_t family, const uint8_t client[16],
 	    const uint8_t *msg, size_t len, uint32_t now_s)
 {
+	struct dns_svcb_info in;
+
 	CNT(t, tcp_messages);
+	/* SVCB/HTTPS records cannot be rewritten in a TCP stream: block or pass */
+	if (dns_svcb_scan(msg, len, &in) == DNS_OK && in.n_svcb > 0) {
+		if (t->tcp_https == DP_DNS_TCP_HTTPS_REFUSE) {
+			CNT(t, https_refused);
+			t->tcp_block = 1;
+		} else if (t->tcp_https == DP_DNS_TCP_HTTPS_NO_ECH && in.n_ech > 0) {
+			CNT(t, https_unstrippable);
+			t->tcp_block = 1;
+		} else {
+			CNT(t, https_allowed);
+		}
+	}
 	dp_dns_observe(t, family, client, msg, len, now_s);
 }
 
-void
+static void observe_tcp(struct dp_dns_table *t, uint64_t flow_id, uint8_t family,
+			const uint8_t client[16], uint32_t seq, const uint8_t *data,
+			size_t len, uint32_t now_s);
+
+int
 dp_dns_observe_tcp(struct dp_dns_table *t, uint64_t flow_id, uint8_t family,
 		   const uint8_t client[16], uint32_t seq, const uint8_t *data,
-		   size_t len, uint32_t now_s)
+		   size_t len, uint32_t now_s, enum dp_dns_tcp_https https)
+{
+	if (t == NULL || t->tcp == NULL || len == 0)
+		return 0;
+	t->tcp_https = (uint8_t)https;
+	t->tcp_block = 0;
+	observe_tcp(t, flow_id, family, client, seq, data, len, now_s);
+	return t->tcp_block;
+}
+
+static void
+observe_tcp(struct dp_dns_table *t, uint64_t flow_id, uint8_t family,
+	    const uint8_t client[16], uint32_t seq, const uint8_t *data,
+	    size_t len, uint32_t now_s)
 {
 	struct tcp_slot *s;
 	size_t take;
 	uint32_t mlen;
 
-	if (t == NULL || t->tcp == NULL || len == 0)
-		return;
 	s = tcp_find(t, flow_id);
 	if (s != NULL) {
 		if (seq_lt(seq, s->next_seq)) {
@@ -565,8 +596,8 @@ dp_dns_observe_tcp(struct dp_dns_table *t, uint64_t flow_id, uint8_t family,
 					s->have = s->need - 2;
 					if (len == 0)
 						return;
-					dp_dns_observe_tcp(t, flow_id, family, client, seq, data,
-							   len, now_s);
+					observe_tcp(t, flow_id, family, client, seq, data,
+						    len, now_s);
 					return;
 				}
 			}

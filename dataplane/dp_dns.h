@@ -135,9 +135,22 @@ void dp_dns_https_count(struct dp_dns_table *t, enum dp_dns_https_action a);
  * answer of a connection always does); if it does not, the parser counts it
  * bad. Writer: the table's worker.
  */
-void dp_dns_observe_tcp(struct dp_dns_table *t, uint64_t flow_id, uint8_t family,
-			const uint8_t client[16], uint32_t seq, const uint8_t *data,
-			size_t len, uint32_t now_s);
+/* What a TCP answer holding SVCB/HTTPS records does (they cannot be rewritten in a stream). */
+enum dp_dns_tcp_https {
+	DP_DNS_TCP_HTTPS_PASS = 0,      /* dns.https_rr = "allow" (and monitor mode) */
+	DP_DNS_TCP_HTTPS_REFUSE,        /* "refuse": any SVCB/HTTPS record blocks */
+	DP_DNS_TCP_HTTPS_NO_ECH,        /* "strip_ech": one with an ech SvcParam blocks */
+};
+
+/*
+ * Returns 1 when a message completed by this segment holds SVCB/HTTPS
+ * records that https says to block (counted refused / unstrippable): the
+ * caller drops the segment, so the client never has the whole message, and
+ * ends the flow. 0 otherwise.
+ */
+int dp_dns_observe_tcp(struct dp_dns_table *t, uint64_t flow_id, uint8_t family,
+		       const uint8_t client[16], uint32_t seq, const uint8_t *data,
+		       size_t len, uint32_t now_s, enum dp_dns_tcp_https https);
 /* The flow ended: forget its partial message (if any; counted skipped).
  * Optional: a slot left behind is taken over later (and counted then). */
 void dp_dns_tcp_forget(struct dp_dns_table *t, uint64_t flow_id);

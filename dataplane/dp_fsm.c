@@ -476,15 +476,35 @@ tcp_syn(struct dp_worker *w, struct dp_pktctx *pc)
 		dp_forward(w, pc);
 }
 
-static void
-dns_tcp(struct dp_worker *w, const struct dp_flow *f, const struct dp_pktctx *pc)
+/*
+ * DNS over TCP: answers read for the binding table (dp_dns.h). An answer with
+ * SVCB/HTTPS records that dns.https_rr blocks cannot be rewritten inside a
+ * stream: the segment completing it is dropped and the flow ends (state
+ * DENIED, both ends reset, as a revalidation denial does), so the client never
+ * holds the whole message. Returns 1 when the packet was consumed.
+ */
+static int
+dns_tcp(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc, int dir)
 {
 	/* unique per flow: the table index, and the flow's start time */
 	uint64_t id = ((uint64_t)(f - w->ft.flows) << 40) ^ f->start_ns;
+	uint8_t mode = w->gen != NULL ? w->gen->set->dns_https_rr : CPM_HTTPS_RR_STRIP_ECH;
+	enum dp_dns_tcp_https h = DP_DNS_TCP_HTTPS_PASS;
 
-	dp_dns_observe_tcp(dp_dns_table_of(w->id), id, pc->p.family, pc->p.dst, pc->p.seq,
-			   pc->data + pc->p.payload_off, pc->p.payload_len,
-			   (uint32_t)(w->now_ns / DP_NS_PER_S));
+	if (enforcing(w) && mode == CPM_HTTPS_RR_REFUSE)
+		h = DP_DNS_TCP_HTTPS_REFUSE;
+	else if (enforcing(w) && mode == CPM_HTTPS_RR_STRIP_ECH)
+		h = DP_DNS_TCP_HTTPS_NO_ECH;
+	if (!dp_dns_observe_tcp(dp_dns_table_of(w->id), id, pc->p.family, pc->p.dst, pc->p.seq,
+				pc->data + pc->p.payload_off, pc->p.payload_len,
+				(uint32_t)(w->now_ns / DP_NS_PER_S), h))
+		return 0;
+	f->state = DP_FS_DENIED;
+	f->close_cause = DP_CLOSE_DENIED;
+	if (!(f->flags & DP_FF_RST))
+		dp_reval_rsts(w, f, pc, dir);
+	dp_drop(w, pc);
+	return 1;
 }
 
 static void
@@ -525,8 +545,9 @@ tcp_packet(struct dp_worker *w, struct dp_pktctx *pc, struct dp_flow *f)
 			break;
 		}
 		/* DNS over TCP: answers read for the binding table (dp_dns.h) */
-		if (unlikely(p->sport == 53) && dir == DP_DIR_S2C && p->payload_len > 0)
-			dns_tcp(w, f, pc);
+		if (unlikely(p->sport == 53) && dir == DP_DIR_S2C && p->payload_len > 0 &&
+		    dns_tcp(w, f, pc, dir))
+			break;
 		dp_forward(w, pc);
 		break;
 	case DP_FS_DENIED:

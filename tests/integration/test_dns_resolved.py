@@ -13,7 +13,8 @@ dataplane's resolved table. Then:
       the client asks a second dnsmasq (on the path) over TCP 53: "bound": "dns";
   (c) an HTTPS record (type 65) with an ech SvcParam, asked over UDP through the
       appliance: the client receives it without ech (other params intact; the kernel
-      accepted the rewritten UDP checksum), counted in status;
+      accepted the rewritten UDP checksum), counted in status; asked over TCP (where it
+      cannot be rewritten) the connection is reset before the answer is whole;
   (d) a new policy that caps the names resolved (dns.resolve_max_names) drops the name
       over the cap from the resolved table at once: sni_dst_mismatch again;
   (e) the trail verifies; status shows the resolver's and the table's counters.
@@ -171,10 +172,15 @@ def env(request):
             harness.sh(["ip", "link", "del", if_root], check=False, stderr=subprocess.DEVNULL)
 
 
-def dns_query(env, name, qtype, tcp=False):
+def dns_query(env, name, qtype, tcp=False, fails=False):
     t = env.topo
     p = t.run(t.ns_client, [PY, "-c", QUERY_SCRIPT, SERVER4, name, str(qtype),
                             "tcp" if tcp else "udp"], timeout=15)
+    if fails:
+        assert p.returncode != 0, "DNS query %s/%d got an answer: %s" % (name, qtype, p.stdout)
+        harness.log("dns %s/%d over %s -> failed as it should: %s" % (
+            name, qtype, "tcp" if tcp else "udp", p.stderr.strip().splitlines()[-1:]))
+        return p.stderr
     assert p.returncode == 0, "DNS query %s/%d (%s): %s" % (name, qtype, "tcp" if tcp else "udp",
                                                             p.stderr[-500:])
     res = json.loads(p.stdout.strip().splitlines()[-1])
@@ -243,6 +249,11 @@ def test_c_https_record_loses_ech(env):
     assert params[2][1] == "fd770001000000000000000000000020", params
     after = status(env)["dataplane"]["dns"]["https_rr"]
     assert after["stripped"] == before["stripped"] + 1 and after["refused"] == 0, (before, after)
+    # over TCP it cannot be rewritten: the answer never arrives whole, the connection is reset
+    err = dns_query(env, "https.example.test", 65, tcp=True, fails=True)
+    assert "reset" in err.lower() or "Connection" in err, err[-300:]
+    last = status(env)["dataplane"]["dns"]["https_rr"]
+    assert last["unstrippable"] == after["unstrippable"] + 1, (after, last)
 
 
 def test_d_new_policy_drops_names_over_the_cap(env):

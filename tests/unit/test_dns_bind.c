@@ -413,7 +413,7 @@ test_tcp(void **state)
 	ip("10.0.0.5", c);
 	n = load("dnsmasq-api-openai-com-a", msg, sizeof(msg));
 	fl = tcp_frame(seg, msg, n);
-	dp_dns_observe_tcp(t, 7, 4, c, seq, seg, fl, NOW);
+	dp_dns_observe_tcp(t, 7, 4, c, seq, seg, fl, NOW, DP_DNS_TCP_HTTPS_PASS);
 	assert_int_equal(bound("10.0.0.5", "10.253.0.1", "api.openai.com", NOW), DP_DNS_BOUND_OBSERVED);
 	assert_int_equal(bound("10.0.0.6", "10.253.0.1", "api.openai.com", NOW), DP_DNS_BOUND_NONE);
 	dp_dns_stats_get(t, &st);
@@ -422,29 +422,29 @@ test_tcp(void **state)
 	assert_true(st.recorded > 0);
 	/* every split point, on a new flow each time */
 	for (cut = 1; cut < fl; cut++) {
-		dp_dns_observe_tcp(t, (uint32_t)(100 + cut), 4, c, seq, seg, cut, NOW);
+		dp_dns_observe_tcp(t, (uint32_t)(100 + cut), 4, c, seq, seg, cut, NOW, DP_DNS_TCP_HTTPS_PASS);
 		dp_dns_observe_tcp(t, (uint32_t)(100 + cut), 4, c, seq + (uint32_t)cut,
-				   seg + cut, fl - cut, NOW);
+				   seg + cut, fl - cut, NOW, DP_DNS_TCP_HTTPS_PASS);
 	}
 	dp_dns_stats_get(t, &st);
 	assert_int_equal(st.tcp_messages, fl);
 	assert_int_equal(st.tcp_skipped, 0);
 	assert_int_equal(st.bad[DNS_TRUNCATED] + st.bad[DNS_MALFORMED], 0);
 	/* three pieces with a retransmission of the first in between */
-	dp_dns_observe_tcp(t, 9, 4, c, seq, seg, 10, NOW);
-	dp_dns_observe_tcp(t, 9, 4, c, seq, seg, 20, NOW);
-	dp_dns_observe_tcp(t, 9, 4, c, seq + 20, seg + 20, fl - 20, NOW);
+	dp_dns_observe_tcp(t, 9, 4, c, seq, seg, 10, NOW, DP_DNS_TCP_HTTPS_PASS);
+	dp_dns_observe_tcp(t, 9, 4, c, seq, seg, 20, NOW, DP_DNS_TCP_HTTPS_PASS);
+	dp_dns_observe_tcp(t, 9, 4, c, seq + 20, seg + 20, fl - 20, NOW, DP_DNS_TCP_HTTPS_PASS);
 	dp_dns_stats_get(t, &st);
 	assert_int_equal(st.tcp_messages, fl + 1);
 	/* two messages in one segment, the second split off into the next */
 	o = tcp_frame(seg + fl, msg, n) + fl;
-	dp_dns_observe_tcp(t, 10, 4, c, seq, seg, o - 5, NOW);
-	dp_dns_observe_tcp(t, 10, 4, c, seq + (uint32_t)(o - 5), seg + o - 5, 5, NOW);
+	dp_dns_observe_tcp(t, 10, 4, c, seq, seg, o - 5, NOW, DP_DNS_TCP_HTTPS_PASS);
+	dp_dns_observe_tcp(t, 10, 4, c, seq + (uint32_t)(o - 5), seg + o - 5, 5, NOW, DP_DNS_TCP_HTTPS_PASS);
 	dp_dns_stats_get(t, &st);
 	assert_int_equal(st.tcp_messages, fl + 3);
 	/* a gap: the piece after it is skipped, counted, not parsed */
-	dp_dns_observe_tcp(t, 11, 4, c, seq, seg, 10, NOW);
-	dp_dns_observe_tcp(t, 11, 4, c, seq + 15, seg + 15, fl - 15, NOW);
+	dp_dns_observe_tcp(t, 11, 4, c, seq, seg, 10, NOW, DP_DNS_TCP_HTTPS_PASS);
+	dp_dns_observe_tcp(t, 11, 4, c, seq + 15, seg + 15, fl - 15, NOW, DP_DNS_TCP_HTTPS_PASS);
 	dp_dns_stats_get(t, &st);
 	assert_int_equal(st.tcp_messages, fl + 3);
 	assert_int_equal(st.tcp_skipped, 1);
@@ -453,22 +453,22 @@ test_tcp(void **state)
 	memset(big, 0, sizeof(big));
 	big[0] = (uint8_t)((DP_DNS_TCP_MSG_MAX + 100) >> 8);
 	big[1] = (uint8_t)(DP_DNS_TCP_MSG_MAX + 100);
-	dp_dns_observe_tcp(t, 12, 4, c, 0, big, 1000, NOW);
-	dp_dns_observe_tcp(t, 12, 4, c, 1000, big + 1000, DP_DNS_TCP_MSG_MAX + 102 - 1000, NOW);
-	dp_dns_observe_tcp(t, 12, 4, c, DP_DNS_TCP_MSG_MAX + 102, seg, fl, NOW);
+	dp_dns_observe_tcp(t, 12, 4, c, 0, big, 1000, NOW, DP_DNS_TCP_HTTPS_PASS);
+	dp_dns_observe_tcp(t, 12, 4, c, 1000, big + 1000, DP_DNS_TCP_MSG_MAX + 102 - 1000, NOW, DP_DNS_TCP_HTTPS_PASS);
+	dp_dns_observe_tcp(t, 12, 4, c, DP_DNS_TCP_MSG_MAX + 102, seg, fl, NOW, DP_DNS_TCP_HTTPS_PASS);
 	dp_dns_stats_get(t, &st);
 	assert_int_equal(st.tcp_skipped, 2);
 	assert_int_equal(st.tcp_messages, fl + 4);
 	/* more flows in pieces than slots: the oldest is given up, counted */
 	for (unsigned i = 0; i <= DP_DNS_TCP_SLOTS; i++)
-		dp_dns_observe_tcp(t, 200 + i, 4, c, 0, seg, 10, NOW + i);
+		dp_dns_observe_tcp(t, 200 + i, 4, c, 0, seg, 10, NOW + i, DP_DNS_TCP_HTTPS_PASS);
 	dp_dns_stats_get(t, &st);
 	assert_int_equal(st.tcp_skipped, 3);
 	/*
 	 * the flow that lost its slot: its next piece is read as if it started a
 	 * message, and the parser counts what it makes of it as bad
 	 */
-	dp_dns_observe_tcp(t, 200, 4, c, 10, seg + 10, fl - 10, NOW + 20);
+	dp_dns_observe_tcp(t, 200, 4, c, 10, seg + 10, fl - 10, NOW + 20, DP_DNS_TCP_HTTPS_PASS);
 	dp_dns_stats_get(t, &st);
 	assert_true(st.bad[DNS_TRUNCATED] + st.bad[DNS_MALFORMED] + st.bad[DNS_NOT_RESPONSE] +
 		    st.bad[DNS_UNSUPPORTED] + st.tcp_skipped > 3);
@@ -476,6 +476,46 @@ test_tcp(void **state)
 	dp_dns_tcp_forget(t, 201);
 	dp_dns_stats_get(t, &st);
 	assert_true(st.tcp_skipped >= 4);
+	dp_dns_table_free(t);
+}
+
+/*
+ * DNS over TCP with HTTPS records (dnsmasq's answers): they cannot be rewritten
+ * in a stream, so the segment completing a message to block says so (1):
+ * strip_ech blocks one with ech, refuse blocks any; allow passes; counted.
+ */
+static void
+test_tcp_https(void **state)
+{
+	static uint8_t msg[4096], seg[8192];
+	struct dp_dns_table *t = dp_dns_table_create(0, 1024, GRACE);
+	struct dp_dns_stats st;
+	uint8_t c[16];
+	size_t n, fl;
+
+	(void)state;
+	ip("10.0.0.5", c);
+	n = load("dnsmasq-https-two-ech", msg, sizeof(msg));
+	fl = tcp_frame(seg, msg, n);
+	assert_int_equal(dp_dns_observe_tcp(t, 1, 4, c, 0, seg, fl, NOW, DP_DNS_TCP_HTTPS_PASS), 0);
+	assert_int_equal(dp_dns_observe_tcp(t, 2, 4, c, 0, seg, fl, NOW, DP_DNS_TCP_HTTPS_NO_ECH), 1);
+	/* in two pieces: the first passes, the one completing the message is blocked */
+	assert_int_equal(dp_dns_observe_tcp(t, 3, 4, c, 0, seg, 50, NOW, DP_DNS_TCP_HTTPS_NO_ECH), 0);
+	assert_int_equal(dp_dns_observe_tcp(t, 3, 4, c, 50, seg + 50, fl - 50, NOW,
+					    DP_DNS_TCP_HTTPS_NO_ECH), 1);
+	n = load("dnsmasq-https-no-ech", msg, sizeof(msg));
+	fl = tcp_frame(seg, msg, n);
+	assert_int_equal(dp_dns_observe_tcp(t, 4, 4, c, 0, seg, fl, NOW, DP_DNS_TCP_HTTPS_NO_ECH), 0);
+	assert_int_equal(dp_dns_observe_tcp(t, 5, 4, c, 0, seg, fl, NOW, DP_DNS_TCP_HTTPS_REFUSE), 1);
+	/* no HTTPS record: nothing to block */
+	n = load("dnsmasq-api-openai-com-a", msg, sizeof(msg));
+	fl = tcp_frame(seg, msg, n);
+	assert_int_equal(dp_dns_observe_tcp(t, 6, 4, c, 0, seg, fl, NOW, DP_DNS_TCP_HTTPS_REFUSE), 0);
+	dp_dns_stats_get(t, &st);
+	assert_int_equal(st.https_allowed, 2);
+	assert_int_equal(st.https_unstrippable, 2);
+	assert_int_equal(st.https_refused, 1);
+	assert_int_equal(st.tcp_messages, 6);
 	dp_dns_table_free(t);
 }
 
@@ -490,6 +530,7 @@ main(void)
 		cmocka_unit_test(test_concurrent_reader),
 		cmocka_unit_test(test_resolved),
 		cmocka_unit_test(test_tcp),
+		cmocka_unit_test(test_tcp_https),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
