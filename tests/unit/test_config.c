@@ -30,6 +30,7 @@
 #include "cp_config.h"
 #include "cp_policy.h"
 #include "cpm.h"
+#include "dp_proto.h"
 
 #define ERRLEN 16384
 
@@ -380,6 +381,44 @@ test_every_setting(void **state)
 	cp_policy_free(p);
 }
 
+/* good-bind.conf: bind per rule, dns = { grace; max_entries; }, a DoH list file */
+static void
+test_bind_config(void **state)
+{
+	const struct cpm_settings *st;
+	struct cpm_policy *cp;
+	struct cp_policy *p;
+	char err[ERRLEN];
+	const uint8_t want_bind[] = { CPM_BIND_NONE, CPM_BIND_DNS, CPM_BIND_PINNED,
+				      CPM_BIND_PINNED, CPM_BIND_NONE };
+
+	assert_int_equal(cp_policy_compile_file("tests/data/config/good-bind.conf", &p, err,
+						sizeof(err)), 0);
+	/* the out-of-band resolver's names: the exact names of bind = "dns" rules, once each */
+	assert_int_equal(p->dns.n_names, 1);
+	assert_string_equal(p->dns.names[0], "api.openai.com");
+	/* the DoH list file is in the manifest (the policy hash covers it) */
+	assert_non_null(strstr(cp_policy_manifest(p), "lists/doh-names.txt"));
+	assert_int_equal(cpm_policy_load(p->blob, p->blob_len, &cp, err, sizeof(err)), 0);
+	st = cpm_settings(cp);
+	assert_int_equal(st->dns_grace_s, 60);
+	assert_int_equal(st->dns_max_entries, 4096);
+	assert_int_equal(st->anomaly_action[DP_AN_SNI_DST_MISMATCH], CPM_DENY);
+	assert_int_equal(st->anomaly_action[DP_AN_DOT], CPM_ALLOW);
+	assert_int_equal(st->anomaly_action[DP_AN_DOH], CPM_DENY);
+	assert_int_equal(cpm_rule_count(cp), 5);
+	for (int32_t r = 0; r < 5; r++)
+		assert_int_equal(cpm_rule_bind(cp, r), want_bind[r]);
+	assert_int_equal(cpm_is_doh_name(cp, "dns.example", 11), 1);
+	assert_int_equal(cpm_is_doh_name(cp, "doh.example", 11), 1);
+	assert_int_equal(cpm_is_doh_name(cp, "a.doh.example", 13), 1);
+	assert_int_equal(cpm_is_doh_name(cp, "resolver.example", 16), 0);
+	assert_int_equal(cpm_is_doh_name(cp, "x.resolver.example", 18), 1);
+	assert_int_equal(cpm_is_doh_name(cp, "dns.google", 10), 0);
+	cpm_policy_free(cp);
+	cp_policy_free(p);
+}
+
 static void
 test_file_errors(void **state)
 {
@@ -662,6 +701,7 @@ main(void)
 		cmocka_unit_test(test_good_fixtures),
 		cmocka_unit_test(test_demo_config),
 		cmocka_unit_test(test_every_setting),
+		cmocka_unit_test(test_bind_config),
 		cmocka_unit_test(test_file_errors),
 		cmocka_unit_test(test_name_parse),
 		cmocka_unit_test(test_memfd),
