@@ -246,6 +246,8 @@ ocsf(const struct rec *r, char *buf, size_t cap)
 		raw(&o, r, "enforced");
 		lit(&o, ",\"anomalies\":");
 		raw(&o, r, "anomalies");
+		lit(&o, ",\"bound\":");
+		raw(&o, r, "bound");
 		lit(&o, ",\"alpn\":");
 		raw(&o, r, "alpn");
 		lit(&o, ",\"ech\":");

@@ -1373,7 +1373,7 @@ test_export_syslog_ocsf(void **state)
 			    "assert d[\"tls\"][\"sni\"]==\"api.openai.com\" and d[\"tls\"][\"ja4_fingerprint_list\"][0][\"value\"]==R[0][\"ja4\"]\n"
 			    "assert d[\"firewall_rule\"][\"uid\"]==\"llm\" and d[\"policy\"][\"uid\"]==R[0][\"policy\"]\n"
 			    "assert d[\"metadata\"][\"uid\"]==R[0][\"hash\"] and d[\"metadata\"][\"sequence\"]==1\n"
-			    "u=d[\"unmapped\"][\"chokepoint\"]; assert u[\"prev\"]==R[0][\"prev\"] and u[\"reason\"]==\"rule\" and u[\"alpn\"]==[\"h2\",\"http/1.1\"]\n"
+			    "u=d[\"unmapped\"][\"chokepoint\"]; assert u[\"prev\"]==R[0][\"prev\"] and u[\"reason\"]==\"rule\" and u[\"alpn\"]==[\"h2\",\"http/1.1\"] and u[\"bound\"]==R[0][\"bound\"]==\"none\"\n"
 			    "assert e[\"activity_id\"]==3 and e[\"activity_name\"]==\"Reset\" and e[\"traffic\"]=={\"bytes_out\":517,\"bytes_in\":4242,\"packets_out\":0,\"packets_in\":0}\n"
 			    "assert e[\"unmapped\"][\"chokepoint\"][\"close\"]==\"rst\" and e[\"metadata\"][\"sequence\"]==2\n"
 			    "' %s %s", file, path), 0);
