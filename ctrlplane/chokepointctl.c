@@ -185,6 +185,64 @@ parse_ip(const char *s, uint8_t out[16], uint8_t *family)
 	return -EINVAL;
 }
 
+
+/*
+ * What the dataplane adds to the matcher's verdict for a named flow (dp_verdict.c):
+ * dot (port 853), doh (a DoH list name), the rule's binding (sni_dst_mismatch for a
+ * pinned rule and a destination outside its dst). An anomaly whose action is deny
+ * turns an allow into deny (*an: the class). Returns the "bind:" line to print, or
+ * NULL when the deciding rule binds nothing. DNS answers are the dataplane's: a
+ * bind = "dns" rule is reported, not checked.
+ */
+static const char *
+test_binding(const struct cpm_policy *mp, const struct cpm_query *q, struct cpm_verdict *v,
+	     unsigned int *an)
+{
+	const struct cpm_settings *set = cpm_settings(mp);
+	const char *line = NULL;
+	char norm[DP_NAME_MAX + 1];
+	uint32_t found = 0;
+	int n;
+
+	if (v->reason == CPM_REASON_TRUSTED || v->reason == CPM_REASON_NOT_INTERNAL)
+		return NULL;
+	if (q->dport == 853)
+		found |= 1u << DP_AN_DOT;
+	n = cpm_normalise_name(q->name, q->name_len, norm, sizeof(norm));
+	if (n > 0 && cpm_is_doh_name(mp, norm, (size_t)n))
+		found |= 1u << DP_AN_DOH;
+	if (v->action == CPM_ALLOW && v->reason == CPM_REASON_RULE) {
+		switch (cpm_rule_bind(mp, v->rule)) {
+		case CPM_BIND_DNS:
+			line = "dns (the destination must be a DNS answer for the name to the client: "
+			       "the dataplane's tables decide, not checked here)";
+			break;
+		case CPM_BIND_PINNED:
+			if (cpm_rule_pin_holds(mp, v->rule, q)) {
+				line = "pinned (the destination is in the rule's dst)";
+			} else {
+				line = "pinned: the destination is outside the rule's dst (sni_dst_mismatch)";
+				found |= 1u << DP_AN_SNI_DST_MISMATCH;
+			}
+			break;
+		default:
+			break;
+		}
+	}
+	if (v->action != CPM_ALLOW)
+		return line;
+	for (unsigned int i = 0; i < DP_AN_MAX; i++) {
+		if ((found & (1u << i)) && set->anomaly_action[i] == CPM_DENY) {
+			v->action = CPM_DENY;
+			v->reason = DP_REASON_ANOMALY;
+			v->rule = -1;
+			*an = i;
+			break;
+		}
+	}
+	return line;
+}
+
 static int
 cmd_policy_test(int argc, char **argv)
 {
@@ -207,7 +265,8 @@ cmd_policy_test(int argc, char **argv)
 	uint8_t fs = 0, fd = 0;
 	long dport = -1;
 	char *err, *end, sbuf[INET6_ADDRSTRLEN], dbuf[INET6_ADDRSTRLEN];
-	const char *id;
+	const char *id, *bind;
+	unsigned int an = DP_AN_MAX;
 	int c, rc;
 
 	memset(&q, 0, sizeof(q));
@@ -298,10 +357,16 @@ cmd_policy_test(int argc, char **argv)
 			fprintf(stderr, "chokepointctl: %s: pattern scan failed: default applied\n",
 				config);
 	}
+	bind = test_binding(mp, &q, &v, &an);
 	id = v.rule >= 0 ? cpm_rule_id(mp, v.rule) : NULL;
 	printf("%s\n", v.action == CPM_DENY ? "deny" : "allow");
 	printf("rule: %s\n", id != NULL ? id : "none");
-	printf("reason: %s\n", v.reason < DP_REASON_MAX ? dp_reason_names[v.reason] : "unknown");
+	if (v.reason == DP_REASON_ANOMALY && an < DP_AN_MAX)
+		printf("reason: %s\n", dp_anomaly_names[an]);
+	else
+		printf("reason: %s\n", v.reason < DP_REASON_MAX ? dp_reason_names[v.reason] : "unknown");
+	if (bind != NULL)
+		printf("bind: %s\n", bind);
 	if (cpm_settings(mp)->mode == CPM_MODE_MONITOR)
 		printf("mode: monitor (recorded, not enforced)\n");
 	inet_ntop(q.family == 4 ? AF_INET : AF_INET6, q.src, sbuf, sizeof(sbuf));

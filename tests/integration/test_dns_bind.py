@@ -187,6 +187,15 @@ def test_d_pinned_rule(env):
     expect_decision(app.decision_for(r["sport"]), sni="hooks.slack.com", rule=None,
                     verdict="deny", reason="sni_dst_mismatch",
                     anomalies=["sni_dst_mismatch"], bound="none", dst=OTHER4)
+    # chokepointctl policy test says what the dataplane did, offline
+    for args, want in ((["--sni", "hooks.slack.com", "--dst", OTHER4],
+                        ["deny", "rule: none", "reason: sni_dst_mismatch"]),
+                       (["--sni", "hooks.slack.com", "--dst", SERVER4],
+                        ["allow", "rule: pin", "reason: rule"]),
+                       (["--sni", DOH_NAME, "--dst", SERVER4],
+                        ["deny", "rule: none", "reason: doh"])):
+        p = app.ctl("policy", "test", "--config", app.conf, *args)
+        assert p.returncode == 0 and p.stdout.splitlines()[:3] == want, (args, p.stdout, p.stderr)
 
 
 def test_e_dot_and_doh_denied(env):
