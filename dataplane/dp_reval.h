@@ -35,12 +35,13 @@
 
 /*
  * Per worker loop the walk looks at up to DP_REVAL_BUDGET flow-array
- * entries and judges up to DP_REVAL_JUDGE of them in a loop that had
+ * entries (each a record's first cache line, likely a miss: 256 bound the
+ * loop's cost on a sparse table) and judges up to DP_REVAL_JUDGE of them in a loop that had
  * packets (a judgement is a cpm_match and a name look-up, a few hundred ns:
  * 16 cost about what a burst of packets does, so the loop stays short), up
  * to DP_REVAL_JUDGE_IDLE in a loop that had none.
  */
-#define DP_REVAL_BUDGET 1024u
+#define DP_REVAL_BUDGET 256u
 #define DP_REVAL_JUDGE 16u
 #define DP_REVAL_JUDGE_IDLE 256u
 
