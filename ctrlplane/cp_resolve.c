@@ -71,6 +71,7 @@ struct cp_resolve {
 	size_t n_names;
 	int udp;                  /* this round's socket, -1 between rounds */
 	bool in_round;
+	bool again;               /* asked for a round during this one: the next starts at its end */
 	size_t cursor;            /* next query to start: name * 2 + type */
 	unsigned inflight;
 	uint64_t round_start_ms, next_round_ms;
@@ -276,6 +277,11 @@ round_check_end(struct cp_resolve *r)
 	if (r->in_round && r->inflight == 0 && r->cursor >= r->n_names * 2) {
 		round_stop(r);
 		r->st.rounds++;
+		if (r->again) {
+			/* answers sent before the dataplane connected were lost: go again */
+			r->again = false;
+			r->next_round_ms = 0;
+		}
 	}
 }
 
@@ -558,6 +564,8 @@ cp_resolve_kick(struct cp_resolve *r, uint64_t now_ms)
 		return;
 	if (!r->in_round)
 		r->next_round_ms = now_ms;
+	else
+		r->again = true;
 }
 
 static void

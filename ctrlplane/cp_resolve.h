@@ -82,7 +82,8 @@ void cp_resolve_free(struct cp_resolve *r);
 int cp_resolve_configure(struct cp_resolve *r, const struct cp_resolve_conf *c,
 			 uint64_t now_ms, char *err, size_t errlen);
 
-/* Start a round now (a dataplane connected: its table may be empty). */
+/* Start a round now (a dataplane connected: its table may be empty); during a
+ * round, the next one starts as soon as it ends. */
 void cp_resolve_kick(struct cp_resolve *r, uint64_t now_ms);
 
 /* The descriptors to poll (fills pfd, returns how many, <= CP_RESOLVE_FDS). */

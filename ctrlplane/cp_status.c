@@ -169,7 +169,7 @@ resolver_text(struct out *o, const struct cp_resolve_stats *r)
 }
 
 static void
-dns_text(struct out *o, const struct dp_dns_status *d, const struct cp_resolve_stats *r)
+dns_text(struct out *o, const struct dp_dns_status *d)
 {
 	put(o, "dns: responses %" PRIu64 ", recorded %" PRIu64 ", refreshed %" PRIu64
 	    ", evicted %" PRIu64 ", reused %" PRIu64 "; bad:", d->responses, d->recorded,
@@ -186,8 +186,6 @@ dns_text(struct out *o, const struct dp_dns_status *d, const struct cp_resolve_s
 	    ", removes %" PRIu64 ", recorded %" PRIu64 ", refreshed %" PRIu64 ", evicted %"
 	    PRIu64 ", reused %" PRIu64 "\n", d->res_entries, d->res_capacity, d->res_updates,
 	    d->res_removes, d->res_recorded, d->res_refreshed, d->res_evicted, d->res_reused);
-	if (r != NULL)
-		resolver_text(o, r);
 }
 
 int
@@ -245,13 +243,15 @@ cp_status_text(const struct cp_status_in *in, char *buf, size_t cap)
 		    in->syslog->connected ? "connected" : "NOT connected", in->syslog->sent,
 		    in->syslog->queued, in->syslog->dropped, in->syslog->failures,
 		    in->syslog->last_error[0] ? ", last: " : "", in->syslog->last_error);
+	if (in->resolve != NULL)
+		resolver_text(&o, in->resolve);
 	if (s == NULL || !in->dp_connected)
 		goto done;
 	summary(&o, s, "flows", flow_counters, sizeof(flow_counters) / sizeof(flow_counters[0]));
 	summary(&o, s, "verdicts", verdict_counters,
 		sizeof(verdict_counters) / sizeof(verdict_counters[0]));
 	rule_hits_text(&o, in);
-	dns_text(&o, &s->dns, in->resolve);
+	dns_text(&o, &s->dns);
 	put(&o, "ports:\n  %-4s %-20s %12s %12s %14s %14s %8s %8s %8s %8s\n", "port", "name",
 	    "rx_pkts", "tx_pkts", "rx_bytes", "tx_bytes", "missed", "rx_err", "tx_err", "nombuf");
 	for (unsigned p = 0; p < n_ports(s); p++) {

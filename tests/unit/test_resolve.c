@@ -392,6 +392,13 @@ test_round(void **state)
 	/* a dataplane that connects asks for a round now */
 	cp_resolve_kick(r, now_ms());
 	assert_int_equal(cp_resolve_timeout_ms(r, now_ms()), 0);
+	/* ... and during a round, for another one right after it */
+	cp_resolve_service(r, now_ms());          /* starts round 3 */
+	cp_resolve_kick(r, now_ms());
+	run_round(r, 2);
+	assert_int_equal(cp_resolve_timeout_ms(r, now_ms()), 0);
+	run_round(r, 3);
+	assert_true(cp_resolve_timeout_ms(r, now_ms()) > 50000);
 
 	/* resolver off: every name removed */
 	k.n = 0;
