@@ -11,7 +11,7 @@ them per client. Then:
       (3x TTL + grace), and a new connection after expiry without a new lookup is denied;
   (d) a pinned rule: inside its dst "bound": "pinned", outside sni_dst_mismatch (not a
       fall-through to a later rule allowing the same name);
-  (e) DNS over TLS (TCP 853, to a real TLS listener) and DNS over HTTPS (a name of the
+  (e) DNS over TLS (TCP 853, to a real TLS listener), over QUIC (a UDP 853 datagram) and DNS over HTTPS (a name of the
       shipped DoH list, with a server certificate for it) are denied and audited, although
       a rule allows each.
   (f) the later request heads of a keep-alive HTTP connection are bound-checked on their own:
@@ -208,6 +208,15 @@ def test_e_dot_and_doh_denied(env):
                                   what="decision of the DoT connection")
     expect_decision(rec, verdict="deny", enforced=True, reason="dot", anomalies=["dot"],
                     bound="none", rule=None, proto="tcp", dst=SERVER4)
+    # DNS over QUIC (UDP 853): refused at its first datagram too
+    mark = app.mark()
+    t = env.topo
+    t.run(t.ns_client, [harness.PY, "-c", "import socket; s=socket.socket(socket.AF_INET, "
+                        "socket.SOCK_DGRAM); s.sendto(b'\\x00' * 64, ('%s', 853))" % SERVER4],
+          check=True)
+    rec = app.wait_decision_since(mark, lambda r: r["dport"] == 853 and r["proto"] == "udp",
+                                  what="decision of the UDP 853 datagram")
+    expect_decision(rec, verdict="deny", reason="dot", anomalies=["dot"], bound="none")
     r = c.curl(DOH_NAME, SERVER4, path="/dns-query?dns=AAABAAABAAAAAAAAA3d3dwdleGFtcGxlA2NvbQAAAQAB",
                timeout=10)
     expect_reset(r, "DoH request to %s" % DOH_NAME)
@@ -277,5 +286,5 @@ def test_h_audit_and_status(env):
     assert dec and all(r.get("bound") in ("dns", "resolved", "pinned", "none") for r in dec), \
         [r for r in dec if r.get("bound") not in ("dns", "resolved", "pinned", "none")]
     harness.expect_counter(cnt, "dataplane.totals.an_sni_dst_mismatch", 5)
-    harness.expect_counter(cnt, "dataplane.totals.an_dot", 1)
+    harness.expect_counter(cnt, "dataplane.totals.an_dot", 2)
     harness.expect_counter(cnt, "dataplane.totals.an_doh", 1)
