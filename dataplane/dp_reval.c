@@ -39,6 +39,12 @@ judge(struct dp_worker *w, const struct dp_flow *f, struct cpm_verdict *v)
 	dp_flow_query(f, &q);
 	if (cpm_classify_l34(g->pol, &q, v) == CPM_DECIDED)
 		return;
+	if (f->app == DP_APP_QUIC && set->quic_action == CPM_DENY) {
+		/* QUIC by content on another port than 443, as dp_classify_new decides it */
+		v->action = CPM_DENY;
+		v->reason = DP_REASON_QUIC;
+		return;
+	}
 	ns = dp_names_slot(&w->names, f->name_id);
 	if (ns != NULL && f->name_kind != DP_NAME_NONE) {
 		q.field = f->name_kind == DP_NAME_SNI ? CPM_FIELD_SNI : CPM_FIELD_HOST;

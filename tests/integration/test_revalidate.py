@@ -11,6 +11,7 @@ no longer allows that name:
     alone: it completes in order;
   - a UDP flow allowed by an address/port rule stops passing (no reply after the reload)
     when the new policy, revalidating, no longer allows it;
+  - a QUIC flow named by its Initial's SNI stops reaching the server;
   - a keep-alive HTTP connection to a Host no longer allowed is reset between requests;
   - a trusted (bypass) flow survives while the new policy trusts its destination, and is
     reset when it no longer does;
@@ -18,6 +19,7 @@ no longer allows that name:
 """
 
 import json
+import subprocess
 import time
 
 import harness
@@ -213,6 +215,88 @@ except Exception as e:
 res.update({"responses": n, "end": time.time()})
 print(json.dumps(res), flush=True)
 """
+
+
+UDP_SINK = """
+import json, socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 443))
+s.settimeout(0.2)
+n, last, end = 0, None, time.monotonic() + float(sys.argv[2])
+print("listening", flush=True)
+while time.monotonic() < end:
+    try:
+        s.recv(4096)
+    except socket.timeout:
+        continue
+    n += 1
+    last = time.time()
+print(json.dumps({"datagrams": n, "last": last}), flush=True)
+"""
+QUIC_SENDER = """
+import socket, sys, time
+sport, dst, secs = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+initial = bytes.fromhex(sys.stdin.readline().strip())
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", sport))
+s.sendto(initial, (dst, 443))
+end, i = time.monotonic() + secs, 0
+while time.monotonic() < end:
+    i += 1
+    time.sleep(0.02)
+    # 1-RTT (short header) packets of the same connection: 0x40 | bits, the DCID, bytes
+    s.sendto(bytes([0x41]) + bytes(8) + i.to_bytes(4, "big") + bytes(40), (dst, 443))
+print(i, flush=True)
+"""
+
+
+def test_revalidate_stops_a_quic_flow(env):
+    """quic = "inspect": a QUIC flow named by its Initial's SNI (RFC 9001 A.2's hello,
+    example.com) passes; a revalidating reload to a policy that no longer allows the name
+    stops its datagrams at once (they never reach the server again)."""
+    import quicpeers
+    app = env.appliance
+    topo = app.topo
+    rfc = {"id": "rfc", "action": "allow", "sni": ["example.com"]}
+    reload_to(app, default_policy(rules=RULES_B + [rfc], extra={"quic": "inspect"}))
+    dcid, scid = bytes.fromhex("8394c8f03e515708"), bytes.fromhex("0102030405060708")
+    initial = quicpeers.client_initial(dcid, scid, 0,
+                                       quicpeers.crypto_frame(0, quicpeers.rfc9001_clienthello()))
+    sink = topo.spawn("udp-sink", topo.ns_server, ["/usr/bin/python3", "-c", UDP_SINK,
+                                                    harness.SERVER4, "9"])
+    deadline = time.monotonic() + 10
+    while "listening" not in sink.output():
+        assert sink.alive() and time.monotonic() < deadline, sink.output()
+        time.sleep(0.05)
+    sport = env.clients.port()
+    mark = app.mark()
+    sender = topo.spawn("quic-sender", topo.ns_client,
+                        ["/usr/bin/python3", "-c", QUIC_SENDER, str(sport), harness.SERVER4, "6"],
+                        stdin=subprocess.PIPE)
+    try:
+        sender.p.stdin.write((initial.hex() + "\n").encode())
+        sender.p.stdin.close()
+        first = app.decision_for(sport)
+        expect_decision(first, proto="udp", app="quic", sni="example.com", rule="rfc",
+                        verdict="allow")
+        time.sleep(1.5)
+        reload_to(app, default_policy(rules=RULES_B, extra={"quic": "inspect",
+                                                            "revalidate": True}))
+        t_live = time.time()
+        sender.p.wait(timeout=20)
+        sink.p.wait(timeout=20)
+        res = json.loads(sink.output().strip().splitlines()[-1])
+    finally:
+        sender.stop()
+        sink.stop()
+    harness.log("udp-sink: %s" % res)
+    assert res["datagrams"] > 30, res
+    assert res["last"] < t_live + 0.5, \
+        "QUIC datagrams reached the server %.2fs after the reload" % (res["last"] - t_live)
+    rec = app.wait_decision_since(
+        mark, lambda r: r.get("sport") == sport and r.get("reason") == "revalidated",
+        timeout=5, what="revalidated flow.decision of the QUIC flow")
+    expect_decision(rec, proto="udp", app="quic", sni="example.com", verdict="deny", rule=None)
 
 
 def test_revalidate_resets_a_keepalive_http_connection(env):
