@@ -263,12 +263,12 @@ cp_status_text(const struct cp_status_in *in, char *buf, size_t cap)
 		    ps->opackets, ps->ibytes, ps->obytes, ps->imissed, ps->ierrors, ps->oerrors,
 		    ps->rx_nombuf);
 	}
-	put(&o, "workers:\n  %-20s", "counter");
+	put(&o, "workers:\n  %-28s", "counter");
 	for (unsigned w = 0; w < n_workers(s); w++)
 		put(&o, " %12s%-2u", "w", w);
 	put(&o, " %14s\n", "total");
 	for (unsigned c = 0; c < DP_C_MAX; c++) {
-		put(&o, "  %-20s", dp_counter_names[c]);
+		put(&o, "  %-28s", dp_counter_names[c]);
 		for (unsigned w = 0; w < n_workers(s); w++)
 			put(&o, " %14" PRIu64, s->counters[w][c]);
 		put(&o, " %14" PRIu64 "\n", total(s, c));

@@ -42,6 +42,7 @@ cleanup() {
 	sleep 0.5
 	for pid in "${PIDS[@]}"; do kill -KILL -- "-$pid" 2>/dev/null; done
 	for ns in "$CH" "$SV" "$AP"; do ip netns del "$ns" 2>/dev/null; done
+	rm -rf "/etc/netns/$CH"        # the agent's resolv.conf
 	rm -rf "/var/run/dpdk/cp-$P"   # EAL runtime dir of our chokepoint-dp
 	if [ "${DEMO_KEEP:-0}" = 1 ]; then echo "demo: kept $T"; else rm -rf "$T"; fi
 }
@@ -68,6 +69,8 @@ done
 in_ns "$CH" ip addr add 10.77.1.10/24 dev "c$P"
 in_ns "$CH" ip -6 addr add fd77:1::10/64 dev "c$P" nodad
 in_ns "$SV" ip addr add 10.77.1.20/24 dev "s$P"
+# a second server address that no DNS answer ever names (the spoofed destination below)
+in_ns "$SV" ip addr add 10.77.1.21/24 dev "s$P"
 in_ns "$SV" ip -6 addr add fd77:1::20/64 dev "s$P" nodad
 
 say "test CA and a server certificate for every demo name"
@@ -99,6 +102,15 @@ mkdir -p "$T/nginx"
 } >"$T/nginx/nginx.conf"
 bg "$T/nginx/out.log" ip netns exec "$SV" nginx -c "$T/nginx/nginx.conf" -e "$T/nginx/error.log"
 
+say "dnsmasq in $SV (10.77.1.20:53): the agent's resolver, its answers cross the appliance"
+DNS_ARGS=()
+for n in $NAMES; do DNS_ARGS+=("--host-record=$n,10.77.1.20"); done
+bg "$T/dnsmasq.log" ip netns exec "$SV" dnsmasq --keep-in-foreground --conf-file=/dev/null \
+	--no-resolv --no-hosts --user=root --log-facility=- --bind-interfaces \
+	--listen-address=10.77.1.20 --port=53 --pid-file="$T/dnsmasq.pid" "${DNS_ARGS[@]}"
+mkdir -p "/etc/netns/$CH"
+printf 'nameserver 10.77.1.20\noptions timeout:1 attempts:2\n' >"/etc/netns/$CH/resolv.conf"
+
 say "chokepointd (policy $CONF) and chokepoint-dp inline in $AP"
 bg "$T/chokepointd.log" "$CPD" -c "$CONF" --dp-socket "$T/dp.sock" --ctl-socket "$T/ctl.sock" \
 	--audit "$T/audit.jsonl"
@@ -125,14 +137,18 @@ echo "dataplane running the policy"
 
 say "traffic from the agent namespace"
 fails=0
-# try NAME SCHEME EXPECT(allow|deny) WHAT
+# try NAME SCHEME EXPECT(allow|deny) WHAT [ADDRESS]
+# Without ADDRESS curl resolves NAME through dnsmasq (across the appliance); with it,
+# curl connects there without asking (--resolve), as a spoofing client would.
 try() {
-	local name=$1 scheme=$2 expect=$3 what=$4 port=443 out rc t0 t1 ms
+	local name=$1 scheme=$2 expect=$3 what=$4 addr=${5:-} port=443 out rc t0 t1 ms
+	local res=()
 	[ "$scheme" = http ] && port=80
+	[ -n "$addr" ] && res=(--resolve "$name:$port:$addr")
 	t0=$(date +%s%N)
 	set +e
 	out=$(in_ns "$CH" curl -sS --max-time 5 --cacert "$T/ca.pem" \
-		--resolve "$name:$port:10.77.1.20" "$scheme://$name/" 2>&1)
+		"${res[@]}" "$scheme://$name/" 2>&1)
 	rc=$?
 	set -e
 	t1=$(date +%s%N)
@@ -146,7 +162,8 @@ try() {
 		[ "$expect" = deny ] || { fails=$((fails + 1)); echo "     ^ expected an allow"; }
 	fi
 }
-try api.openai.com https allow "rule llm, TLS SNI"
+try api.openai.com https allow "rule llm, TLS SNI, bound dns"
+try api.openai.com https deny "SNI spoofed toward 10.77.1.21" 10.77.1.21
 try api.anthropic.com https allow "rule llm, TLS SNI"
 try hooks.slack.com https allow "rule webhooks, .slack.com"
 try evil.example.net https deny "no rule: default deny"
@@ -162,9 +179,10 @@ for line in open(sys.argv[1]):
     r = json.loads(line)
     if r["type"] == "flow.decision":
         name = r.get("sni") or r.get("host") or "-"
-        print("  #%-3d %-13s %-5s rule=%-9s reason=%-8s %s %s:%s -> %s:%s %s" % (
-            r["seq"], r["type"], r["verdict"], r["rule"] or "-", r["reason"], r["app"], r["src"],
-            r["sport"], r["dst"], r["dport"], name))
+        print("  #%-3d %-13s %-5s rule=%-9s reason=%-8s bound=%-5s %s %s:%s -> %s:%s %s%s" % (
+            r["seq"], r["type"], r["verdict"], r["rule"] or "-", r["reason"],
+            r.get("bound") or "-", r["app"], r["src"], r["sport"], r["dst"], r["dport"], name,
+            "  anomalies=" + ",".join(r["anomalies"]) if r.get("anomalies") else ""))
     elif r["type"] == "flow.end":
         print("  #%-3d %-13s %-5s close=%s pkts %d/%d bytes %d/%d %s" % (
             r["seq"], r["type"], r["verdict"], r["close"], r["pkts_c2s"], r["pkts_s2c"],
