@@ -14,6 +14,9 @@ that every figure is there, non-zero and sane.
   b. newflow    chokepoint-dpbench newflow (fresh tuple per flow, full
                 ClientHello / HTTP extraction, 10,000-name policy, audit
                 events) vs ndpiReader over the same flows' capture
+  b2. newflow-scale  the same new flows against policies of 100, 10,000,
+                100,000 and 1,000,000 names (+ 1,000 regex names), sizes
+                alternating; each size's rate and its ratio to 100 names
   c. flowtable  chokepoint-dpbench flowtable: bytes per flow, inserts,
                 lookups and aging at 10M flows
   d. latency    bench/latency.py: HTTPS request latency over the kernel
@@ -378,6 +381,78 @@ def bench_newflow(r):
     os.unlink(pcap)
 
 
+def bench_newflow_scale(r):
+    """b2. the new-flow path by policy size: the same capture (flows, names, verdicts)
+    against policies of every size, sizes alternating within each repetition."""
+    a = r.args
+    sizes = [int(x) for x in a.scale_sizes.split(",")]
+    pol = {}
+    for n in sizes:
+        d = os.path.join(r.work, "scale-%d" % n)
+        r.dpb("gen-policy", None, ["--names", str(n), "--regex", str(a.scale_regex), "--out", d])
+        pol[n] = (os.path.join(d, "chokepoint.conf"), os.path.join(d, "names.txt"))
+    # gen-policy's name k is a function of k alone, so the smallest list is the head of
+    # every other: its names are listed in every policy and the flows' verdicts agree.
+    small, big = min(sizes), max(sizes)
+    runs = [(n, pol[small][1]) for n in sizes]
+    if a.scale_spread and big != small:
+        # and the biggest policy once more with its listed names drawn from all its names
+        runs.append((-big, pol[big][1]))
+    opts = ["--flows", str(a.newflows), "--regex", str(a.scale_regex), "--regex-pct",
+            str(a.scale_regex_pct), "--deny-pct", str(a.scale_deny_pct)]
+    res = {n: [] for n, _ in runs}
+    for rep in range(a.reps):
+        order = runs[rep % len(runs):] + runs[:rep % len(runs)]
+        for n, names in order:
+            eal = r.eal(r.prefix(), 1024 + a.newflows // 1000, ["net_null0,no-rx=1",
+                                                                "net_null1,no-rx=1"])
+            j = r.dpb("newflow", eal, opts + ["--policy", pol[abs(n)][0], "--names-file", names])
+            res[n].append(j)
+            log("newflow-scale rep %d: %s names%s: %.0f flows/s (%.0f cycles/flow), policy "
+                "compile %.0f ms, load %.0f ms, %.1f MB" % (
+                    rep + 1, "{:,}".format(abs(n)), " (spread)" if n < 0 else "",
+                    j["flows_per_s"], j["cycles_per_flow"], j["policy_compile_ms"],
+                    j["policy_load_ms"], j["policy_loaded"] / 1e6))
+
+    def fps(n):
+        return [x["flows_per_s"] for x in res[n]]
+
+    base = median(fps(small))
+    sec = "b2. new flows by policy size (+ %s regex names), %s flows, same capture" % (
+        "{:,}".format(a.scale_regex), "{:,}".format(a.newflows))
+    for n, _ in runs:
+        label = "{:,}".format(abs(n)) + " names" + (
+            ", listed names spread over all" if n < 0 else "")
+        v = median(fps(n))
+        # each repetition's ratio against the smallest policy's run of the same repetition
+        per_rep = [x / y for x, y in zip(fps(n), fps(small))]
+        r.row(sec, "new flows per CPU-second, %s" % label, v, "flows/s",
+              "%s names" % "{:,}".format(small) if n != small else None,
+              base if n != small else None,
+              goal=0.9 if n == big and small <= 100 else None, fmt="%.0f")
+        j = res[n][-1]
+        r.notes.append("new flows by policy size, %s: %s flows/s per CPU-second (per rep: %s; "
+                       "ratio to %s names per rep: %s); %.0f cycles/flow; policy blob %.1f MB, "
+                       "loaded %.1f MB, compile %s ms, dataplane load %s ms; %d decisions, "
+                       "%d allow / %d deny" % (
+                           label, "{:,.0f}".format(v), "/".join("%.0f" % x for x in fps(n)),
+                           small, "/".join("%.3f" % x for x in per_rep),
+                           median([x["cycles_per_flow"] for x in res[n]]),
+                           j["policy_blob"] / 1e6, j["policy_loaded"] / 1e6,
+                           "/".join("%.0f" % x["policy_compile_ms"] for x in res[n]),
+                           "/".join("%.0f" % x["policy_load_ms"] for x in res[n]),
+                           j["decisions"], j["allow"], j["deny"]))
+        r.sane("newflow-scale %d flows/s" % n, v, 100, 1e9)
+        r.sane("newflow-scale %d loaded bytes" % n, j["policy_loaded"], 1000, 1e10)
+        # the same capture must get the same verdicts from every policy (chokepoint-dpbench
+        # already failed the run if a verdict differs from the flow's expected one)
+        for x in res[n]:
+            if (x["allow"], x["deny"]) != (res[small][0]["allow"], res[small][0]["deny"]):
+                r.failed.append("newflow-scale %d names: %d allow / %d deny, %d names: %d / %d"
+                                % (n, x["allow"], x["deny"], small, res[small][0]["allow"],
+                                   res[small][0]["deny"]))
+
+
 # ---------------------------------------------------------------------------
 # c. flow table
 
@@ -657,7 +732,7 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default=os.environ.get("CHOKEPOINT_BUILD",
                                                       os.path.join(SRC, "build")))
-    ap.add_argument("--only", default="fastpath,newflow,flowtable,latency,reload")
+    ap.add_argument("--only", default="fastpath,newflow,newflow-scale,flowtable,latency,reload")
     ap.add_argument("--smoke", action="store_true",
                     help="small sizes; figures checked for sanity, the doc is not written")
     ap.add_argument("--reps", type=int, default=3)
@@ -667,6 +742,17 @@ def main():
     ap.add_argument("--warmup", type=float, default=1.0)
     ap.add_argument("--names", type=int, default=10000)
     ap.add_argument("--newflows", type=int, default=200000)
+    ap.add_argument("--scale-sizes", default="100,10000,100000,1000000",
+                    help="newflow-scale: policy sizes (names), the smallest the base")
+    ap.add_argument("--scale-regex", type=int, default=1000,
+                    help="newflow-scale: regex names in every policy")
+    ap.add_argument("--scale-regex-pct", type=int, default=5,
+                    help="newflow-scale: flows named by a regex")
+    ap.add_argument("--scale-deny-pct", type=int, default=50,
+                    help="newflow-scale: flows with a name on no list")
+    ap.add_argument("--no-scale-spread", dest="scale_spread", action="store_false",
+                    help="newflow-scale: skip the biggest policy's run with listed names "
+                         "drawn from all its names")
     ap.add_argument("--table-flows", type=int, default=10000000)
     ap.add_argument("--lookups", type=int, default=50000000)
     ap.add_argument("--requests", type=int, default=10000)
@@ -686,12 +772,14 @@ def main():
         a.reps, a.flows, a.seconds, a.warmup = 1, 20000, 1.0, 0.3
         a.newflows, a.table_flows, a.lookups, a.requests = 20000, 100000, 2000000, 200
         a.reload_names, a.reloads, a.reload_seconds = 20000, 5, 2.0
+        a.scale_sizes, a.scale_regex = "100,5000", 50
         a.no_doc = True
     only = set(a.only.split(","))
     r = Runner(a)
     t0 = time.monotonic()
     try:
         for name, fn in (("fastpath", bench_fastpath), ("newflow", bench_newflow),
+                         ("newflow-scale", bench_newflow_scale),
                          ("flowtable", bench_flowtable), ("latency", bench_latency),
                          ("reload", bench_reload)):
             if name in only:

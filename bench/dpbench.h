@@ -61,6 +61,8 @@ struct dpb_opts {
 	const char *reload_policy; /* reload: the policy reloaded */
 	uint32_t reloads;        /* reload: how many times, over --seconds */
 	uint32_t name_slots;     /* the worker's name table (chokepoint-dp --names), 0: default */
+	uint32_t regex;          /* gen-policy: regex names rN (0: none); newflow: ask for them */
+	uint32_t regex_pct;      /* newflow with --regex: share of flows named by a regex */
 };
 
 /* ---- the generated traffic (dpbench_gen.c) ----------------------------- */
@@ -162,6 +164,10 @@ struct dpb_dp {
 	uint64_t ev_allow, ev_deny;
 	size_t worker_bytes;     /* DPDK heap the worker took (flow table, slots, ...) */
 	uint64_t cpu_ns;         /* newflow: this thread's CPU time inside the worker */
+	double policy_compile_ms; /* the policy: compiled in-process (cp_policy_compile_file) */
+	double policy_load_ms;   /* ... and loaded by the dataplane (dp_policy_apply) */
+	size_t policy_blob;      /* its blob's bytes */
+	size_t policy_loaded;    /* what the loaded policy holds (cpm_policy_size) */
 };
 
 /*

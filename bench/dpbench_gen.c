@@ -462,7 +462,11 @@ dpb_newflow_request(uint32_t i, const struct dpb_opts *o, const struct dpb_tmpls
 	h >>= 8;
 	*denied = (uint32_t)(h % 100) < o->deny_pct;
 	h >>= 8;
-	if (*denied) {
+	if (!*denied && o->regex > 0 && (uint32_t)((h >> 32) % 100) < o->regex_pct) {
+		/* --regex N: a name only gen-policy --regex N's regex rule allows */
+		snprintf(name, sizeof(name), "r%u-%x.api.example.org",
+			 (unsigned)((h >> 16) % o->regex), (unsigned)(h & 0xffff) + i);
+	} else if (*denied) {
 		snprintf(name, sizeof(name), "h%u.unlisted-%u.example.org", i, (unsigned)(h % 997));
 	} else {
 		n = nl->v[(uint32_t)(h % nl->n)];

@@ -4,9 +4,9 @@
  * inside this process the way chokepoint-dp sets itself up (dp_main.c):
  * ports, pools, one worker, the policy loaded from a sealed memfd.
  *
- *   chokepoint-dpbench gen-policy  --names N --out DIR
+ *   chokepoint-dpbench gen-policy  --names N [--regex N] --out DIR
  *   chokepoint-dpbench gen-fast    --flows N --size 64|imix|1518 --names-file F --out PCAP
- *   chokepoint-dpbench gen-newflow --flows N --names-file F --out PCAP
+ *   chokepoint-dpbench gen-newflow --flows N --names-file F [--regex N --regex-pct P] --out PCAP
  *   chokepoint-dpbench [EAL options] -- fastpath  --flows N --policy CONF --names-file F
  *                                        [--size ..] [--seconds S] [--warmup S]
  *      (port 0: net_pcap rx_pcap=<gen-fast capture>,infinite_rx=1; port 1: net_null no-rx=1)
@@ -44,6 +44,7 @@
 #include <rte_ring_elem.h>
 
 #include "cp_policy.h"
+#include "cpm.h"
 #include "dp.h"
 #include "dp_policy.h"
 #include "dp_port.h"
@@ -80,14 +81,16 @@ dpb_sane(const char *what, double v, double lo, double hi)
 }
 
 static int
-load_policy(struct dp_proc *a, const char *path)
+load_policy(struct dp_proc *a, struct dpb_dp *d, const char *path)
 {
 	struct dp_msg_policy msg;
 	struct cp_policy *pol = NULL;
 	char err[4096] = "";
+	double t0 = dpb_now(), t1;
 	int fd, ret;
 
 	ret = cp_policy_compile_file(path, &pol, err, sizeof(err));
+	t1 = dpb_now();
 	if (ret != 0) {
 		fprintf(stderr, "dpbench: policy %s: %s\n%s", path, strerror(-ret), err);
 		return ret;
@@ -103,6 +106,11 @@ load_policy(struct dp_proc *a, const char *path)
 	memcpy(msg.sha256, pol->sha256, sizeof(msg.sha256));
 	ret = dp_policy_apply(a, fd, &msg, err, sizeof(err));
 	close(fd);
+	d->policy_compile_ms = (t1 - t0) * 1e3;
+	d->policy_load_ms = (dpb_now() - t1) * 1e3;
+	d->policy_blob = pol->blob_len;
+	if (ret == 0 && dp_policy_live(a) != NULL)
+		d->policy_loaded = cpm_policy_size(dp_policy_live(a)->pol);
 	if (ret != 0)
 		fprintf(stderr, "dpbench: policy %s rejected by the dataplane: %s\n", path, err);
 	else
@@ -175,7 +183,7 @@ dpb_dp_start(struct dpb_dp *d, const struct dpb_opts *o, uint32_t table, uint32_
 	if (ret != 0)
 		return ret;
 	if (o->policy != NULL) {
-		ret = load_policy(&app, o->policy);
+		ret = load_policy(&app, d, o->policy);
 		if (ret != 0)
 			return ret;
 	}
@@ -246,7 +254,7 @@ usage(FILE *out)
 		"  --flows N --table N --size 64|imix|1518 --seconds S --warmup S --seed N\n"
 		"  --names N --names-file F --http-pct P --deny-pct P --lookups M\n"
 		"  --policy CONF --out PATH --data-dir DIR --smoke --no-prof\n"
-		"  --reload-policy CONF --reloads K --name-slots N\n");
+		"  --reload-policy CONF --reloads K --name-slots N --regex N --regex-pct P\n");
 }
 
 static int
@@ -270,7 +278,7 @@ parse_opts(int argc, char **argv, struct dpb_opts *o)
 {
 	enum { O_FLOWS = 256, O_TABLE, O_SIZE, O_SECONDS, O_WARMUP, O_SEED, O_NAMES,
 	       O_NAMES_FILE, O_HTTP, O_DENY, O_LOOKUPS, O_POLICY, O_OUT, O_DATA, O_SMOKE,
-	       O_NOPROF, O_HELP, O_RELOAD_POLICY, O_RELOADS, O_NAME_SLOTS };
+	       O_NOPROF, O_HELP, O_RELOAD_POLICY, O_RELOADS, O_NAME_SLOTS, O_REGEX, O_REGEX_PCT };
 	static const struct option opts[] = {
 		{ "flows", required_argument, NULL, O_FLOWS },
 		{ "table", required_argument, NULL, O_TABLE },
@@ -292,6 +300,8 @@ parse_opts(int argc, char **argv, struct dpb_opts *o)
 		{ "reload-policy", required_argument, NULL, O_RELOAD_POLICY },
 		{ "reloads", required_argument, NULL, O_RELOADS },
 		{ "name-slots", required_argument, NULL, O_NAME_SLOTS },
+		{ "regex", required_argument, NULL, O_REGEX },
+		{ "regex-pct", required_argument, NULL, O_REGEX_PCT },
 		{ NULL, 0, NULL, 0 },
 	};
 	double v;
@@ -348,6 +358,16 @@ parse_opts(int argc, char **argv, struct dpb_opts *o)
 			if (parse_num("--http-pct", optarg, 0, 100, &v) != 0)
 				return -EINVAL;
 			o->http_pct = (uint32_t)v;
+			break;
+		case O_REGEX:
+			if (parse_num("--regex", optarg, 0, 100000, &v) != 0)
+				return -EINVAL;
+			o->regex = (uint32_t)v;
+			break;
+		case O_REGEX_PCT:
+			if (parse_num("--regex-pct", optarg, 0, 100, &v) != 0)
+				return -EINVAL;
+			o->regex_pct = (uint32_t)v;
 			break;
 		case O_DENY:
 			if (parse_num("--deny-pct", optarg, 0, 100, &v) != 0)
@@ -418,6 +438,7 @@ defaults(struct dpb_opts *o)
 	o->names = 10000;
 	o->http_pct = 20;
 	o->deny_pct = 10;
+	o->regex_pct = 5;
 	o->lookups = 20000000;
 	o->prof = true;
 	snprintf(data, sizeof(data), "%s/tests/data", src != NULL ? src : ".");

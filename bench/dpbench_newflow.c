@@ -8,8 +8,9 @@
  * Chromium's in two segments) or HTTP request head with its name replaced,
  * then, if allowed, the server's ACK and the client's RST. The worker holds
  * the request, extracts SNI/Host, ALPN, versions, JA4, matches the policy
- * (gen-policy: 10,000 names), releases or resets, writes the flow.decision
- * event; the events are drained from its ring as the control thread would.
+ * (gen-policy: 10,000 names; --regex N: and N regex names), releases or
+ * resets, writes the flow.decision event; the events are drained from its
+ * ring as the control thread would.
  * Building the frames (copies and checksums) is not counted: only the
  * cycles inside dp_worker_inject and the drain are.
  */
@@ -86,13 +87,28 @@ dpb_gen_policy(const struct dpb_opts *o)
 		"rules = (\n"
 		"  { id = \"imds\"; action = \"deny\"; dst = [\"169.254.169.254/32\"]; },\n"
 		"  { id = \"bench-names\"; action = \"allow\"; sni_file = \"names.txt\";\n"
-		"    host_file = \"names.txt\"; dport = (80, 443); }\n"
-		");\n"
-		"audit = { path = \"audit.jsonl\"; };\n", o->names);
+		"    host_file = \"names.txt\"; dport = (80, 443); }", o->names);
+	if (o->regex > 0) {
+		/* --regex N: N Hyperscan names rK-<anything>.api.example.org, SNI and Host */
+		static const char *const key[] = { "sni_regex", "host_regex" };
+
+		fprintf(fc, ",\n  { id = \"bench-regex\"; action = \"allow\"; dport = (80, 443);");
+		for (unsigned int x = 0; x < 2; x++) {
+			fprintf(fc, "\n    %s = [", key[x]);
+			for (k = 0; k < o->regex; k++)
+				fprintf(fc, "%s\"^r%u-[a-z0-9]+\\\\.api\\\\.example\\\\.org$\"",
+					k == 0 ? "\n      " : k % 8 == 0 ? ",\n      " : ", ", k);
+			fprintf(fc, " ];");
+		}
+		fprintf(fc, " }");
+	}
+	fprintf(fc, "\n);\naudit = { path = \"audit.jsonl\"; };\n");
 	if (fclose(fc) != 0)
 		return -EIO;
-	fprintf(stderr, "dpbench: wrote %s and %s/names.txt (%u names)\n", path, o->out, o->names);
-	printf("{\"bench\":\"gen-policy\",\"names\":%u,\"config\":\"%s\"}\n", o->names, path);
+	fprintf(stderr, "dpbench: wrote %s and %s/names.txt (%u names, %u regex names)\n", path,
+		o->out, o->names, o->regex);
+	printf("{\"bench\":\"gen-policy\",\"names\":%u,\"regex\":%u,\"config\":\"%s\"}\n",
+	       o->names, o->regex, path);
 	return 0;
 }
 
@@ -300,12 +316,14 @@ dpb_newflow(const struct dpb_opts *o)
 	       "\"wall_s\":%.3f,\"tsc_hz\":%" PRIu64 ",\"decisions\":%" PRIu64
 	       ",\"allow\":%" PRIu64 ",\"deny\":%" PRIu64 ",\"events_lost\":%" PRIu64
 	       ",\"table_full\":%" PRIu64 ",\"rst_sent\":%" PRIu64 ",\"flows_created\":%" PRIu64
-	       ",\"sizeof_flow\":%zu}\n",
+	       ",\"sizeof_flow\":%zu,\"policy_compile_ms\":%.1f,\"policy_load_ms\":%.1f,"
+	       "\"policy_blob\":%zu,\"policy_loaded\":%zu}\n",
 	       o->flows, c0_pkts, n_http, n_denied, (double)req_bytes / o->flows, cpf, fps,
 	       (double)o->flows * (double)hz / (double)cyc,
 	       (double)d.cpu_ns * 1e-9 * (double)hz / (double)cyc, wall, hz, d.decisions, d.ev_allow, d.ev_deny, dpb_counter(&d, DP_C_EVENTS_LOST),
 	       dpb_counter(&d, DP_C_TABLE_FULL), dpb_counter(&d, DP_C_RST_SENT),
-	       dpb_counter(&d, DP_C_FLOWS_CREATED), sizeof(struct dp_flow));
+	       dpb_counter(&d, DP_C_FLOWS_CREATED), sizeof(struct dp_flow), d.policy_compile_ms,
+	       d.policy_load_ms, d.policy_blob, d.policy_loaded);
 	fprintf(stderr, "dpbench: newflow: %.0f new flows/s per core (%.0f cycles/flow, %.1f "
 		"packets/flow), %" PRIu64 " decisions (%" PRIu64 " allow, %" PRIu64 " deny)\n",
 		fps, cpf, c0_pkts / o->flows, d.decisions, d.ev_allow, d.ev_deny);
