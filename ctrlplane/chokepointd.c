@@ -6,16 +6,22 @@
  *
  * One thread, one poll() loop over: the signalfd (SIGHUP reload, SIGTERM /
  * SIGINT exit), the dataplane listening socket and connection, the control
- * listening socket and its connections.
+ * listening socket and its connections, and the compile eventfd. A reload
+ * compiles in a worker thread (one at a time; a reload asked for meanwhile
+ * runs once after it, the latest asker's name kept) that shares nothing
+ * mutable with the loop: the loop keeps draining audit events and answering
+ * status, and applies the result when the eventfd says the compile is done.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -44,6 +50,7 @@ enum ctl_wait {
 	WAIT_STATUS,
 	WAIT_STATUS_JSON,
 	WAIT_RELOAD,
+	WAIT_COMPILE,             /* reload: its compile (seq) has not finished */
 };
 
 struct ctl_conn {
@@ -52,6 +59,21 @@ struct ctl_conn {
 	uint64_t deadline_ms;
 	uint64_t gen;             /* WAIT_RELOAD: generation pushed */
 	uint64_t stats_seen;      /* WAIT_STATUS: stats counter when asked */
+	uint64_t compile_seq;     /* WAIT_COMPILE: the compile whose result it waits for */
+};
+
+/* One compile in the worker thread. The thread reads only config and writes
+ * only pol, err and rc, then signals efd; the loop joins it after that. */
+struct compile_job {
+	pthread_t tid;
+	bool threaded;            /* false: ran inline (no thread could be made) */
+	int efd;
+	const char *config;
+	const char *by;           /* "ctl" or "sighup" (static strings) */
+	uint64_t seq;
+	struct cp_policy *pol;
+	int rc;
+	char *err;                /* ERR_MAX bytes */
 };
 
 struct daemon {
@@ -70,6 +92,11 @@ struct daemon {
 	struct cp_dplink *link;
 	struct cp_resolve *resolve; /* out-of-band resolution (dns.resolver) */
 	char *audit_path;         /* in use (the config's may change on reload) */
+	int compile_efd;          /* the worker's "compile done" */
+	struct compile_job *job;  /* compile running, NULL when none */
+	uint64_t compile_seq;     /* seq of the last compile started */
+	uint64_t compile_since_ns; /* CLOCK_REALTIME when job started */
+	const char *again_by;     /* non-NULL: compile again after job, asked by */
 	uint64_t start_ms;
 	uint64_t stats_count;     /* STATS messages received */
 	bool stats_outstanding;
@@ -190,19 +217,14 @@ resolve_apply(struct daemon *d)
 }
 
 /*
- * Compile the config and make it current. On failure the old policy stays;
- * the reason goes to the log and into why (for a ctl reply).
+ * Make a finished compile current (rc, pol, err: its result; pol is taken).
+ * On failure the old policy stays; the reason goes to the log and into why
+ * (for a ctl reply).
  */
 static int
-reload(struct daemon *d, const char *by, char *why, size_t whylen)
+reload_apply(struct daemon *d, const char *by, int rc, struct cp_policy *pol, char *err,
+	     char *why, size_t whylen)
 {
-	struct cp_policy *pol = NULL;
-	char *err = calloc(1, ERR_MAX);
-	int rc;
-
-	if (err == NULL)
-		return -ENOMEM;
-	rc = cp_policy_compile_file(d->config, &pol, err, ERR_MAX);
 	if (rc < 0) {
 		if (err[0] == '\0')
 			snprintf(err, ERR_MAX, "%s: %s", d->config, strerror(-rc));
@@ -210,7 +232,6 @@ reload(struct daemon *d, const char *by, char *why, size_t whylen)
 		log_errors("  ", err);
 		snprintf(why, whylen, "reload of %s failed, the current policy stays:\n%s",
 			 d->config, err);
-		free(err);
 		return rc;
 	}
 	if (d->audit_opt == NULL && pol->audit_path != NULL &&
@@ -230,15 +251,80 @@ reload(struct daemon *d, const char *by, char *why, size_t whylen)
 		CP_ERR("reload (%s) of %s: %s; the current policy stays", by, d->config, err);
 		snprintf(why, whylen, "reload of %s failed: %s", d->config, err);
 		cp_policy_free(pol);
-		free(err);
 		return rc;
 	}
 	if (!cp_dplink_ready(d->link))
 		CP_INFO("policy generation %llu current; no dataplane connected: pushed when one connects",
 			(unsigned long long)cp_dplink_policy_gen(d->link));
 	resolve_apply(d);
-	free(err);
 	return 0;
+}
+
+/* The worker: compile, hand the result over, wake the loop. */
+static void *
+compile_main(void *arg)
+{
+	struct compile_job *j = arg;
+	uint64_t one = 1;
+
+	j->rc = cp_policy_compile_file(j->config, &j->pol, j->err, ERR_MAX);
+	while (write(j->efd, &one, sizeof(one)) < 0 && errno == EINTR)
+		;
+	return NULL;
+}
+
+/* Start compiling d->config in the worker (none is running). 0 or -errno. */
+static int
+compile_start(struct daemon *d, const char *by)
+{
+	struct compile_job *j = calloc(1, sizeof(*j));
+	int rc;
+
+	if (j != NULL)
+		j->err = calloc(1, ERR_MAX);
+	if (j == NULL || j->err == NULL) {
+		free(j);
+		return -ENOMEM;
+	}
+	j->efd = d->compile_efd;
+	j->config = d->config;
+	j->by = by;
+	j->seq = ++d->compile_seq;
+	d->job = j;
+	d->compile_since_ns = cp_now_ns();
+	CP_INFO("reload (%s): compiling %s (compile %llu)", by, d->config,
+		(unsigned long long)j->seq);
+	rc = pthread_create(&j->tid, NULL, compile_main, j);
+	if (rc != 0) {
+		/* no thread: compile here, the result is picked up the same way */
+		CP_WARN("reload (%s): no compile thread (%s): compiling in the event loop",
+			by, strerror(rc));
+		compile_main(j);
+		return 0;
+	}
+	j->threaded = true;
+	return 0;
+}
+
+/*
+ * A reload is asked for (by "ctl" or "sighup"): compile now, or after the
+ * running compile when one is. The seq of the compile whose result answers
+ * it, or 0 when none could start.
+ */
+static uint64_t
+reload_request(struct daemon *d, const char *by)
+{
+	if (d->job != NULL) {
+		if (d->again_by == NULL)
+			CP_INFO("reload (%s): a compile is running: compiling again after it", by);
+		d->again_by = by;
+		return d->compile_seq + 1;
+	}
+	if (compile_start(d, by) < 0) {
+		CP_ERR("reload (%s) of %s: out of memory; the current policy stays", by, d->config);
+		return 0;
+	}
+	return d->compile_seq;
 }
 
 /* ------------------------------------------------------------------ ctl */
@@ -300,6 +386,12 @@ status_reply(struct daemon *d, struct ctl_conn *c, bool json, bool with_stats)
 	in.audit_head = head;
 	in.c = cp_dplink_counters(d->link);
 	in.gens = cp_dplink_gens(d->link);
+	if (d->job != NULL) {
+		in.compile_since_ns = d->compile_since_ns;
+		in.compile_ms = (cp_now_ns() - d->compile_since_ns) / 1000000u;
+		in.compile_by = d->job->by;
+		in.compile_again = d->again_by != NULL;
+	}
 	if (d->resolve != NULL) {
 		cp_resolve_stats(d->resolve, &rs);
 		in.resolve = &rs;
@@ -371,26 +463,77 @@ ctl_request(struct daemon *d, struct ctl_conn *c)
 		c->deadline_ms = cp_mono_ms() + STATUS_WAIT_MS;
 		return;
 	case CP_CTL_RELOAD:
-		if (reload(d, "ctl", why, sizeof(why)) < 0) {
+		c->compile_seq = reload_request(d, "ctl");
+		if (c->compile_seq == 0) {
+			snprintf(why, sizeof(why), "reload of %s failed: %s\n", d->config,
+				 strerror(ENOMEM));
 			ctl_reply(c, false, why);
 			return;
 		}
-		if (!cp_dplink_ready(d->link)) {
-			reload_reply_ok(d, c, " (dataplane not connected: applied when it connects)");
-			return;
-		}
-		if (cp_dplink_pending_gen(d->link) == 0) {
-			reload_reply_ok(d, c, "");
-			return;
-		}
-		c->wait = WAIT_RELOAD;
-		c->gen = cp_dplink_pending_gen(d->link);
-		c->deadline_ms = cp_mono_ms() + RELOAD_WAIT_MS;
+		c->wait = WAIT_COMPILE;
+		c->deadline_ms = UINT64_MAX;    /* answered when its compile ends */
 		return;
 	default:
 		CP_WARN("ctl: unknown request refused");
 		ctl_reply(c, false,
 			  "unknown request (known: \"status\", \"status json\", \"reload\")\n");
+	}
+}
+
+/* A reload client's compile ended (applied when rc is 0): answer, or wait
+ * for the dataplane's acknowledgement. */
+static void
+reload_answer(struct daemon *d, struct ctl_conn *c, int rc, const char *why)
+{
+	if (rc < 0) {
+		ctl_reply(c, false, why);
+		return;
+	}
+	if (!cp_dplink_ready(d->link)) {
+		reload_reply_ok(d, c, " (dataplane not connected: applied when it connects)");
+		return;
+	}
+	if (cp_dplink_pending_gen(d->link) == 0) {
+		reload_reply_ok(d, c, "");
+		return;
+	}
+	c->wait = WAIT_RELOAD;
+	c->gen = cp_dplink_pending_gen(d->link);
+	c->deadline_ms = cp_mono_ms() + RELOAD_WAIT_MS;
+}
+
+/* The eventfd says the compile is done: apply it, answer its reload
+ * clients, start the queued compile if one was asked for. */
+static void
+compile_done(struct daemon *d)
+{
+	struct compile_job *j = d->job;
+	char why[ERR_MAX];
+	uint64_t v;
+	int rc;
+
+	if (read(d->compile_efd, &v, sizeof(v)) < 0 || j == NULL)
+		return;
+	if (j->threaded)
+		pthread_join(j->tid, NULL);
+	d->job = NULL;
+	rc = reload_apply(d, j->by, j->rc, j->pol, j->err, why, sizeof(why));
+	for (int i = 0; i < MAX_CTL_CONNS; i++)
+		if (d->ctl[i].wait == WAIT_COMPILE && d->ctl[i].compile_seq == j->seq)
+			reload_answer(d, &d->ctl[i], rc, why);
+	free(j->err);
+	free(j);
+	if (d->again_by != NULL) {
+		const char *by = d->again_by;
+
+		d->again_by = NULL;
+		if (compile_start(d, by) < 0) {
+			CP_ERR("reload (%s) of %s: out of memory; the current policy stays",
+			       by, d->config);
+			for (int i = 0; i < MAX_CTL_CONNS; i++)
+				if (d->ctl[i].wait == WAIT_COMPILE)
+					ctl_reply(&d->ctl[i], false, "reload failed: out of memory\n");
+		}
 	}
 }
 
@@ -424,6 +567,8 @@ ctl_progress(struct daemon *d, unsigned bits)
 				status_reply(d, c, c->wait == WAIT_STATUS_JSON, true);
 			else if (!cp_dplink_ready(d->link) || now >= c->deadline_ms)
 				status_reply(d, c, c->wait == WAIT_STATUS_JSON, false);
+			break;
+		case WAIT_COMPILE:
 			break;
 		case WAIT_RELOAD:
 			if (cp_dplink_live_gen(d->link) == c->gen) {
@@ -523,12 +668,11 @@ static void
 on_signal(struct daemon *d)
 {
 	struct signalfd_siginfo si;
-	char why[ERR_MAX];
 
 	while (read(d->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
 			CP_INFO("SIGHUP: reloading %s", d->config);
-			reload(d, "sighup", why, sizeof(why));
+			reload_request(d, "sighup");
 		} else {
 			CP_INFO("signal %u: exiting", si.ssi_signo);
 			d->quit = true;
@@ -556,7 +700,7 @@ next_timeout(struct daemon *d)
 static int
 run(struct daemon *d)
 {
-	enum { P_SIG, P_DPL, P_DP, P_CTLL, P_CTL0, P_RES = P_CTL0 + MAX_CTL_CONNS };
+	enum { P_SIG, P_CMP, P_DPL, P_DP, P_CTLL, P_CTL0, P_RES = P_CTL0 + MAX_CTL_CONNS };
 	struct pollfd pfd[P_RES + CP_RESOLVE_FDS];
 
 	while (!d->quit) {
@@ -564,6 +708,7 @@ run(struct daemon *d)
 		unsigned bits = 0;
 
 		pfd[P_SIG] = (struct pollfd){ .fd = d->sig_fd, .events = POLLIN };
+		pfd[P_CMP] = (struct pollfd){ .fd = d->compile_efd, .events = POLLIN };
 		pfd[P_DPL] = (struct pollfd){ .fd = d->dp_listen, .events = POLLIN };
 		pfd[P_DP] = (struct pollfd){ .fd = cp_dplink_fd(d->link), .events = POLLIN };
 		pfd[P_CTLL] = (struct pollfd){ .fd = d->ctl_listen, .events = POLLIN };
@@ -581,6 +726,8 @@ run(struct daemon *d)
 		if (n > 0) {
 			if (pfd[P_SIG].revents)
 				on_signal(d);
+			if (pfd[P_CMP].revents)
+				compile_done(d);
 			if (pfd[P_DP].revents)
 				bits |= cp_dplink_service(d->link);
 			if (pfd[P_DPL].revents)
@@ -602,6 +749,15 @@ run(struct daemon *d)
 			cp_resolve_service(d->resolve, cp_mono_ms());
 		}
 		ctl_progress(d, bits);
+	}
+	if (d->job != NULL) {
+		CP_INFO("exiting: waiting for the running compile to end");
+		if (d->job->threaded)
+			pthread_join(d->job->tid, NULL);
+		cp_policy_free(d->job->pol);
+		free(d->job->err);
+		free(d->job);
+		d->job = NULL;
 	}
 	/* a clean exit ends the trail signed */
 	if (cp_audit_checkpoint(d->audit, "shutdown") == 0 && d->key != NULL)
@@ -662,6 +818,7 @@ main(int argc, char **argv)
 	d->dp_sock_path = CP_DEFAULT_DP_SOCK;
 	d->ctl_sock_path = CP_DEFAULT_CTL_SOCK;
 	d->sig_fd = d->dp_listen = d->ctl_listen = -1;
+	d->compile_efd = -1;
 	for (int i = 0; i < MAX_CTL_CONNS; i++)
 		d->ctl[i].fd = -1;
 	while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
@@ -785,6 +942,12 @@ main(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
+	d->compile_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (d->compile_efd < 0) {
+		CP_ERR("eventfd: %s", strerror(errno));
+		rc = 1;
+		goto out;
+	}
 	d->dp_listen = cp_ctl_listen(d->dp_sock_path, err, sizeof(err));
 	if (d->dp_listen < 0) {
 		CP_ERR("dataplane socket %s", err);
@@ -812,6 +975,8 @@ out:
 	}
 	if (d->sig_fd >= 0)
 		close(d->sig_fd);
+	if (d->compile_efd >= 0)
+		close(d->compile_efd);
 	cp_resolve_free(d->resolve);
 	cp_dplink_free(d->link);
 	if (d->audit != NULL)

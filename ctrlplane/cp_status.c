@@ -210,6 +210,14 @@ cp_status_text(const struct cp_status_in *in, char *buf, size_t cap)
 	} else {
 		put(&o, "policy: none\n");
 	}
+	if (in->compile_since_ns != 0) {
+		char ts[CP_TS_LEN];
+
+		cp_fmt_ts(in->compile_since_ns, ts);
+		put(&o, "policy: compiling since %s (%" PRIu64 " ms, reload by %s)%s\n", ts,
+		    in->compile_ms, in->compile_by != NULL ? in->compile_by : "?",
+		    in->compile_again ? ", another reload queued after it" : "");
+	}
 	if (!in->dp_connected || in->hello == NULL) {
 		put(&o, "dataplane: not connected\n");
 	} else if (s == NULL) {
@@ -414,6 +422,24 @@ cp_status_json(const struct cp_status_in *in, char *buf, size_t cap)
 		cp_json_u64(&j, in->rules);
 		cp_json_key(&j, "path");
 		cp_json_strz(&j, in->policy_path);
+		cp_json_obj_end(&j);
+	} else {
+		cp_json_null(&j);
+	}
+	cp_json_key(&j, "policy_compile");
+	if (in->compile_since_ns != 0) {
+		char ts[CP_TS_LEN];
+
+		cp_fmt_ts(in->compile_since_ns, ts);
+		cp_json_obj_begin(&j);
+		cp_json_key(&j, "since");
+		cp_json_strz(&j, ts);
+		cp_json_key(&j, "elapsed_ms");
+		cp_json_u64(&j, in->compile_ms);
+		cp_json_key(&j, "by");
+		cp_json_strz(&j, in->compile_by != NULL ? in->compile_by : "?");
+		cp_json_key(&j, "again");
+		cp_json_bool(&j, in->compile_again);
 		cp_json_obj_end(&j);
 	} else {
 		cp_json_null(&j);

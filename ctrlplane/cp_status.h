@@ -26,6 +26,10 @@ struct cp_status_in {
 	const char *policy_path;
 	uint32_t rules;
 	uint64_t gen, live_gen, pending_gen;
+	uint64_t compile_since_ns;  /* a reload compiling since (CLOCK_REALTIME), 0: none */
+	uint64_t compile_ms;        /* for how long */
+	const char *compile_by;     /* "ctl" or "sighup" */
+	bool compile_again;         /* another reload asked for meanwhile: compiles after */
 	/* dataplane */
 	bool dp_connected;
 	const struct dp_msg_hello *hello;   /* NULL when not connected */
