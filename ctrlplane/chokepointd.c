@@ -58,6 +58,7 @@ struct ctl_conn {
 	enum ctl_wait wait;
 	uint64_t deadline_ms;
 	uint64_t gen;             /* WAIT_RELOAD: generation pushed */
+	uint8_t sha[32];          /* its policy hash */
 	uint64_t stats_seen;      /* WAIT_STATUS: stats counter when asked */
 	uint64_t compile_seq;     /* WAIT_COMPILE: the compile whose result it waits for */
 };
@@ -414,12 +415,11 @@ status_reply(struct daemon *d, struct ctl_conn *c, bool json, bool with_stats)
 static void
 reload_reply_ok(struct daemon *d, struct ctl_conn *c, const char *note)
 {
-	const struct cp_policy *pol = cp_dplink_policy(d->link);
 	char hex[65], body[256];
 
+	/* the generation this caller's compile made (a newer one may be current) */
 	snprintf(body, sizeof(body), "reloaded: generation %llu policy sha256:%s%s\n",
-		 (unsigned long long)cp_dplink_policy_gen(d->link),
-		 cp_hex(pol->sha256, 32, hex), note);
+		 (unsigned long long)c->gen, cp_hex(c->sha, 32, hex), note);
 	ctl_reply(c, true, body);
 }
 
@@ -489,6 +489,8 @@ reload_answer(struct daemon *d, struct ctl_conn *c, int rc, const char *why)
 		ctl_reply(c, false, why);
 		return;
 	}
+	c->gen = cp_dplink_policy_gen(d->link);
+	memcpy(c->sha, cp_dplink_policy(d->link)->sha256, sizeof(c->sha));
 	if (!cp_dplink_ready(d->link)) {
 		reload_reply_ok(d, c, " (dataplane not connected: applied when it connects)");
 		return;
@@ -498,7 +500,6 @@ reload_answer(struct daemon *d, struct ctl_conn *c, int rc, const char *why)
 		return;
 	}
 	c->wait = WAIT_RELOAD;
-	c->gen = cp_dplink_pending_gen(d->link);
 	c->deadline_ms = cp_mono_ms() + RELOAD_WAIT_MS;
 }
 
@@ -571,7 +572,7 @@ ctl_progress(struct daemon *d, unsigned bits)
 		case WAIT_COMPILE:
 			break;
 		case WAIT_RELOAD:
-			if (cp_dplink_live_gen(d->link) == c->gen) {
+			if (cp_dplink_live_gen(d->link) >= c->gen) {
 				reload_reply_ok(d, c, "");
 			} else if ((bits & CP_DPL_NACK) && cp_dplink_nack_gen(d->link) == c->gen) {
 				snprintf(body, sizeof(body),

@@ -8,7 +8,8 @@ Covers: --check; start and the socket directories; status (text and JSON)
 with and without a dataplane and with a dataplane that does not answer;
 HELLO -> POLICY (sealed memfd) -> ACK -> policy.loaded; EVENTS -> records
 and EVENTS_ACK; reload by ctl (accepted, refused by the compiler, rejected
-by the dataplane) and by SIGHUP; garbage from the dataplane drops it and the
+by the dataplane) and by SIGHUP; a slow compile in the worker thread while
+events are recorded, reloads queued behind it; garbage from the dataplane drops it and the
 daemon lives on; SIGTERM; restart resumes the chain; a torn last line is
 cut; `audit verify` on the result.
 """
@@ -346,6 +347,49 @@ def main():
     wait_for(lambda: records(audit)[-1].get("by") == "sighup", "policy.loaded by sighup")
     check(records(audit)[-1]["generation"] == 4, "SIGHUP reload is generation 4")
 
+    # a reload compiles in a worker thread: a slow compile (1,000 regexes) leaves the
+    # loop draining events; reloads asked for meanwhile compile once after it, the
+    # latest asker named; each ctl caller is answered with its own compile's result
+    rx = ", ".join('"^r%04d[a-z]+[.]dyn[0-9]*[.]example[.]net$"' % i for i in range(1000))
+    open(cfg, "w").write(conf_a.replace("rules = (", 'rules = ( { id = "rx"; action = '
+                                        '"allow"; sni_regex = [ %s ]; },' % rx))
+
+    def compiles():
+        with open(log, encoding="utf-8", errors="replace") as f:
+            return f.read().count(": compiling " + cfg)
+    n_comp = compiles()
+    c1 = subprocess.Popen([CTL, "--socket", run + "/ctl.sock", "reload"], stdout=subprocess.PIPE)
+    wait_for(lambda: compiles() == n_comp + 1, "the slow compile started")
+    n = len(records(audit))
+    t0 = time.time()
+    dp.send(events_msg([event(1, 2, 4, 0, "during.compile.example")]))
+    typ = dp.recv()[0]
+    check(typ == EVENTS_ACK and time.time() - t0 < 0.5 and len(records(audit)) == n + 1 and
+          records(audit)[-1]["sni"] == "during.compile.example" and c1.poll() is None,
+          "events recorded and acknowledged while the compile runs (%.3f s)" % (time.time() - t0))
+    d.send_signal(signal.SIGHUP)
+    open(cfg, "w").write(conf_b)
+    time.sleep(0.2)
+    c2 = subprocess.Popen([CTL, "--socket", run + "/ctl.sock", "reload"], stdout=subprocess.PIPE)
+    sha5 = dp.expect_policy(5)
+    dp.ack(5)
+    sha6 = dp.expect_policy(6)
+    dp.ack(6)
+    out1, out2 = c1.communicate(timeout=30)[0].decode(), c2.communicate(timeout=30)[0].decode()
+    check(c1.returncode == 0 and out1 == "reloaded: generation 5 policy sha256:%s\n" % sha5.hex(),
+          "first reload answered with its compile: " + out1.strip())
+    check(c2.returncode == 0 and out2 == "reloaded: generation 6 policy sha256:%s\n" % sha6.hex(),
+          "queued reload answered with the next compile: " + out2.strip())
+    wait_for(lambda: records(audit)[-1].get("generation") == 6, "policy.loaded gen 6")
+    loaded = [r for r in records(audit) if r["type"] == "policy.loaded"]
+    # (generation 5 may be superseded by 6 before its ACK is read: no record of its own)
+    check((loaded[-1]["generation"], loaded[-1]["by"]) == (6, "ctl") and
+          (loaded[-2]["generation"], loaded[-2]["by"]) in ((5, "ctl"), (4, "sighup")) and
+          compiles() == n_comp + 2, "two reloads during a compile: one more compile, by the "
+          "latest: %s, %d compiles" % ([(r["generation"], r["by"]) for r in loaded[-3:]],
+                                       compiles() - n_comp))
+    open(cfg, "w").write(conf_a)
+
     # garbage from the dataplane: it is dropped, the daemon lives on
     dp.send(b"\x00" * 9)
     typ, _, _ = dp.recv()
@@ -354,9 +398,9 @@ def main():
     rc, out, _ = ctl(run + "/ctl.sock", "status")
     check(rc == 0 and "dataplane: not connected" in out and "1 bad messages" in out,
           "daemon alive after garbage, counted")
-    # reconnect: same boot, gen 4 live already -> no push
+    # reconnect: same boot, gen 6 live already -> no push
     dp = FakeDp(run + "/dp.sock")
-    dp.send(hello_msg(4, bytes.fromhex(records(audit)[-1]["policy"][7:])))
+    dp.send(hello_msg(6, bytes.fromhex(records(audit)[-1]["policy"][7:])))
     dp.s.settimeout(0.5)
     try:
         typ = dp.recv()[0]

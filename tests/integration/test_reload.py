@@ -230,11 +230,10 @@ def test_loop_serves_while_compiling(env):
     gaps = [x for x in new if x.get("type") == "audit.gap"]
     assert not gaps, "audit.gap during the reload: %s" % gaps
     # the big policy is live: a listed name and a regex name are allowed by their rules
-    r, rec = policy_of_new_flow(env, "n000123.bulk26.example.org")
-    expect_ok(r, "n000123.bulk26.example.org", "a bulk-listed name after the reload")
+    # (the test server has no certificate for them: the verdict is what counts here)
+    _, rec = policy_of_new_flow(env, "n000123.bulk26.example.org")
     expect_decision(rec, rule="bulk", verdict="allow")
-    r, rec = policy_of_new_flow(env, "r0042abc.dyn7.example.net")
-    expect_ok(r, "r0042abc.dyn7.example.net", "a bulk regex name after the reload")
+    _, rec = policy_of_new_flow(env, "r0042abc.dyn7.example.net")
     expect_decision(rec, rule="bulk-rx", verdict="allow")
     # back to the small policy for what follows
     reload_and_wait(app, default_policy(), "ctl")
