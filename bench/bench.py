@@ -394,25 +394,32 @@ def bench_newflow_scale(r):
     # gen-policy's name k is a function of k alone, so the smallest list is the head of
     # every other: its names are listed in every policy and the flows' verdicts agree.
     small, big = min(sizes), max(sizes)
-    runs = [(n, pol[small][1]) for n in sizes]
+    # (key, size, names file the flows' listed names come from, extra options, label)
+    runs = [(n, n, pol[small][1], [], "{:,} names".format(n)) for n in sizes]
     if a.scale_spread and big != small:
         # and the biggest policy once more with its listed names drawn from all its names
-        runs.append((-big, pol[big][1]))
+        runs.append(("spread", big, pol[big][1], [],
+                     "{:,} names, listed names spread over all".format(big)))
+    if a.scale_thp and big != small:
+        # and once more from a copy of the blob in transparent huge pages
+        runs.append(("thp", big, pol[small][1], ["--policy-thp"],
+                     "{:,} names, blob copied into huge pages (--policy-thp)".format(big)))
     opts = ["--flows", str(a.newflows), "--regex", str(a.scale_regex), "--regex-pct",
             str(a.scale_regex_pct), "--deny-pct", str(a.scale_deny_pct)]
-    res = {n: [] for n, _ in runs}
+    res = {x[0]: [] for x in runs}
     for rep in range(a.reps):
         order = runs[rep % len(runs):] + runs[:rep % len(runs)]
-        for n, names in order:
+        for key, n, names, extra, label in order:
             eal = r.eal(r.prefix(), 1024 + a.newflows // 1000, ["net_null0,no-rx=1",
                                                                 "net_null1,no-rx=1"])
-            j = r.dpb("newflow", eal, opts + ["--policy", pol[abs(n)][0], "--names-file", names])
-            res[n].append(j)
-            log("newflow-scale rep %d: %s names%s: %.0f flows/s (%.0f cycles/flow), policy "
-                "compile %.0f ms, load %.0f ms, %.1f MB" % (
-                    rep + 1, "{:,}".format(abs(n)), " (spread)" if n < 0 else "",
-                    j["flows_per_s"], j["cycles_per_flow"], j["policy_compile_ms"],
-                    j["policy_load_ms"], j["policy_loaded"] / 1e6))
+            j = r.dpb("newflow", eal, opts + extra + ["--policy", pol[n][0],
+                                                     "--names-file", names])
+            res[key].append(j)
+            log("newflow-scale rep %d: %s: %.0f flows/s (%.0f cycles/flow), policy "
+                "compile %.0f ms, load %.0f ms, %.1f MB, %d kB in huge pages" % (
+                    rep + 1, label, j["flows_per_s"], j["cycles_per_flow"],
+                    j["policy_compile_ms"], j["policy_load_ms"], j["policy_loaded"] / 1e6,
+                    j.get("anon_huge_kb", 0)))
 
     def fps(n):
         return [x["flows_per_s"] for x in res[n]]
@@ -420,9 +427,7 @@ def bench_newflow_scale(r):
     base = median(fps(small))
     sec = "b2. new flows by policy size (+ %s regex names), %s flows, same capture" % (
         "{:,}".format(a.scale_regex), "{:,}".format(a.newflows))
-    for n, _ in runs:
-        label = "{:,}".format(abs(n)) + " names" + (
-            ", listed names spread over all" if n < 0 else "")
+    for n, _, _, _, label in runs:
         v = median(fps(n))
         # each repetition's ratio against the smallest policy's run of the same repetition
         per_rep = [x / y for x, y in zip(fps(n), fps(small))]
@@ -430,10 +435,15 @@ def bench_newflow_scale(r):
               "%s names" % "{:,}".format(small) if n != small else None,
               base if n != small else None,
               goal=0.9 if n == big and small <= 100 else None, fmt="%.0f")
+        if n == "thp":
+            j = res[n][-1]
+            r.row(sec, "policy blob in transparent huge pages, %s" % label,
+                  j.get("anon_huge_kb", 0) / 1e3, "MB", fmt="%.1f")
         j = res[n][-1]
         r.notes.append("new flows by policy size, %s: %s flows/s per CPU-second (per rep: %s; "
                        "ratio to %s names per rep: %s); %.0f cycles/flow; policy blob %.1f MB, "
-                       "loaded %.1f MB, compile %s ms, dataplane load %s ms; %d decisions, "
+                       "loaded %.1f MB, compile %s ms, dataplane load %s ms; %.1f MB in huge "
+                       "pages; %d decisions, "
                        "%d allow / %d deny" % (
                            label, "{:,.0f}".format(v), "/".join("%.0f" % x for x in fps(n)),
                            small, "/".join("%.3f" % x for x in per_rep),
@@ -441,14 +451,14 @@ def bench_newflow_scale(r):
                            j["policy_blob"] / 1e6, j["policy_loaded"] / 1e6,
                            "/".join("%.0f" % x["policy_compile_ms"] for x in res[n]),
                            "/".join("%.0f" % x["policy_load_ms"] for x in res[n]),
-                           j["decisions"], j["allow"], j["deny"]))
-        r.sane("newflow-scale %d flows/s" % n, v, 100, 1e9)
-        r.sane("newflow-scale %d loaded bytes" % n, j["policy_loaded"], 1000, 1e10)
+                           j.get("anon_huge_kb", 0) / 1e3, j["decisions"], j["allow"], j["deny"]))
+        r.sane("newflow-scale %s flows/s" % n, v, 100, 1e9)
+        r.sane("newflow-scale %s loaded bytes" % n, j["policy_loaded"], 1000, 1e10)
         # the same capture must get the same verdicts from every policy (chokepoint-dpbench
         # already failed the run if a verdict differs from the flow's expected one)
         for x in res[n]:
             if (x["allow"], x["deny"]) != (res[small][0]["allow"], res[small][0]["deny"]):
-                r.failed.append("newflow-scale %d names: %d allow / %d deny, %d names: %d / %d"
+                r.failed.append("newflow-scale %s: %d allow / %d deny, %d names: %d / %d"
                                 % (n, x["allow"], x["deny"], small, res[small][0]["allow"],
                                    res[small][0]["deny"]))
 
@@ -753,6 +763,9 @@ def main():
     ap.add_argument("--no-scale-spread", dest="scale_spread", action="store_false",
                     help="newflow-scale: skip the biggest policy's run with listed names "
                          "drawn from all its names")
+    ap.add_argument("--no-scale-thp", dest="scale_thp", action="store_false",
+                    help="newflow-scale: skip the biggest policy's run with its blob copied "
+                         "into transparent huge pages (--policy-thp)")
     ap.add_argument("--table-flows", type=int, default=10000000)
     ap.add_argument("--lookups", type=int, default=50000000)
     ap.add_argument("--requests", type=int, default=10000)
@@ -772,7 +785,7 @@ def main():
         a.reps, a.flows, a.seconds, a.warmup = 1, 20000, 1.0, 0.3
         a.newflows, a.table_flows, a.lookups, a.requests = 20000, 100000, 2000000, 200
         a.reload_names, a.reloads, a.reload_seconds = 20000, 5, 2.0
-        a.scale_sizes, a.scale_regex = "100,5000", 50
+        a.scale_sizes, a.scale_regex = "100,30000", 50
         a.no_doc = True
     only = set(a.only.split(","))
     r = Runner(a)

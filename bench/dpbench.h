@@ -168,6 +168,7 @@ struct dpb_dp {
 	double policy_load_ms;   /* ... and loaded by the dataplane (dp_policy_apply) */
 	size_t policy_blob;      /* its blob's bytes */
 	size_t policy_loaded;    /* what the loaded policy holds (cpm_policy_size) */
+	uint64_t anon_huge_kb;   /* AnonHugePages of the process once the policy is loaded */
 };
 
 /*

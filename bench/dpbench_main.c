@@ -80,6 +80,23 @@ dpb_sane(const char *what, double v, double lo, double hi)
 	return false;
 }
 
+/* AnonHugePages of this process, kB (transparent huge pages in use) */
+static uint64_t
+anon_huge_kb(void)
+{
+	unsigned long long kb = 0;
+	char line[256];
+	FILE *fp = fopen("/proc/self/smaps_rollup", "r");
+
+	if (fp == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (sscanf(line, "AnonHugePages: %llu kB", &kb) == 1)
+			break;
+	fclose(fp);
+	return kb;
+}
+
 static int
 load_policy(struct dp_proc *a, struct dpb_dp *d, const char *path)
 {
@@ -111,6 +128,7 @@ load_policy(struct dp_proc *a, struct dpb_dp *d, const char *path)
 	d->policy_blob = pol->blob_len;
 	if (ret == 0 && dp_policy_live(a) != NULL)
 		d->policy_loaded = cpm_policy_size(dp_policy_live(a)->pol);
+	d->anon_huge_kb = anon_huge_kb();
 	if (ret != 0)
 		fprintf(stderr, "dpbench: policy %s rejected by the dataplane: %s\n", path, err);
 	else
@@ -254,7 +272,8 @@ usage(FILE *out)
 		"  --flows N --table N --size 64|imix|1518 --seconds S --warmup S --seed N\n"
 		"  --names N --names-file F --http-pct P --deny-pct P --lookups M\n"
 		"  --policy CONF --out PATH --data-dir DIR --smoke --no-prof\n"
-		"  --reload-policy CONF --reloads K --name-slots N --regex N --regex-pct P\n");
+		"  --reload-policy CONF --reloads K --name-slots N --regex N --regex-pct P\n"
+		"  --policy-thp (load the policy from a copy in transparent huge pages)\n");
 }
 
 static int
@@ -278,7 +297,8 @@ parse_opts(int argc, char **argv, struct dpb_opts *o)
 {
 	enum { O_FLOWS = 256, O_TABLE, O_SIZE, O_SECONDS, O_WARMUP, O_SEED, O_NAMES,
 	       O_NAMES_FILE, O_HTTP, O_DENY, O_LOOKUPS, O_POLICY, O_OUT, O_DATA, O_SMOKE,
-	       O_NOPROF, O_HELP, O_RELOAD_POLICY, O_RELOADS, O_NAME_SLOTS, O_REGEX, O_REGEX_PCT };
+	       O_NOPROF, O_HELP, O_RELOAD_POLICY, O_RELOADS, O_NAME_SLOTS, O_REGEX, O_REGEX_PCT,
+	       O_THP };
 	static const struct option opts[] = {
 		{ "flows", required_argument, NULL, O_FLOWS },
 		{ "table", required_argument, NULL, O_TABLE },
@@ -302,6 +322,7 @@ parse_opts(int argc, char **argv, struct dpb_opts *o)
 		{ "name-slots", required_argument, NULL, O_NAME_SLOTS },
 		{ "regex", required_argument, NULL, O_REGEX },
 		{ "regex-pct", required_argument, NULL, O_REGEX_PCT },
+		{ "policy-thp", no_argument, NULL, O_THP },
 		{ NULL, 0, NULL, 0 },
 	};
 	double v;
@@ -358,6 +379,9 @@ parse_opts(int argc, char **argv, struct dpb_opts *o)
 			if (parse_num("--http-pct", optarg, 0, 100, &v) != 0)
 				return -EINVAL;
 			o->http_pct = (uint32_t)v;
+			break;
+		case O_THP:
+			dp_policy_thp = 1;
 			break;
 		case O_REGEX:
 			if (parse_num("--regex", optarg, 0, 100000, &v) != 0)

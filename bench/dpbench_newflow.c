@@ -317,13 +317,13 @@ dpb_newflow(const struct dpb_opts *o)
 	       ",\"allow\":%" PRIu64 ",\"deny\":%" PRIu64 ",\"events_lost\":%" PRIu64
 	       ",\"table_full\":%" PRIu64 ",\"rst_sent\":%" PRIu64 ",\"flows_created\":%" PRIu64
 	       ",\"sizeof_flow\":%zu,\"policy_compile_ms\":%.1f,\"policy_load_ms\":%.1f,"
-	       "\"policy_blob\":%zu,\"policy_loaded\":%zu}\n",
+	       "\"policy_blob\":%zu,\"policy_loaded\":%zu,\"anon_huge_kb\":%" PRIu64 "}\n",
 	       o->flows, c0_pkts, n_http, n_denied, (double)req_bytes / o->flows, cpf, fps,
 	       (double)o->flows * (double)hz / (double)cyc,
 	       (double)d.cpu_ns * 1e-9 * (double)hz / (double)cyc, wall, hz, d.decisions, d.ev_allow, d.ev_deny, dpb_counter(&d, DP_C_EVENTS_LOST),
 	       dpb_counter(&d, DP_C_TABLE_FULL), dpb_counter(&d, DP_C_RST_SENT),
 	       dpb_counter(&d, DP_C_FLOWS_CREATED), sizeof(struct dp_flow), d.policy_compile_ms,
-	       d.policy_load_ms, d.policy_blob, d.policy_loaded);
+	       d.policy_load_ms, d.policy_blob, d.policy_loaded, d.anon_huge_kb);
 	fprintf(stderr, "dpbench: newflow: %.0f new flows/s per core (%.0f cycles/flow, %.1f "
 		"packets/flow), %" PRIu64 " decisions (%" PRIu64 " allow, %" PRIu64 " deny)\n",
 		fps, cpf, c0_pkts / o->flows, d.decisions, d.ev_allow, d.ev_deny);

@@ -61,6 +61,49 @@ gen_free(struct dp_gen *g)
 	free(g);
 }
 
+int dp_policy_thp;
+
+#define THP_SIZE (2u << 20)
+
+/*
+ * Copy a large blob into anonymous memory the kernel may back with 2 MiB
+ * transparent huge pages (MADV_HUGEPAGE, 2 MiB aligned), read-only once
+ * written, so the matcher's table reads cost fewer TLB misses than on the
+ * memfd's 4 KiB shmem pages. Needs no hugetlbfs reservation (works with
+ * --no-huge). On success *map / *map_len become the copy (the memfd mapping
+ * is unmapped); on any failure they are left as they were.
+ */
+static void
+blob_to_thp(const void **map, size_t *map_len, size_t blob_len)
+{
+	size_t len = RTE_ALIGN_CEIL(blob_len, THP_SIZE), room = len + THP_SIZE, head;
+	uint8_t *raw, *p;
+
+	if (!dp_policy_thp || blob_len < THP_SIZE)
+		return;
+	raw = mmap(NULL, room, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (raw == MAP_FAILED)
+		return;
+	p = RTE_PTR_ALIGN_CEIL(raw, THP_SIZE);
+	head = (size_t)(p - raw);
+	if (head > 0)
+		munmap(raw, head);
+	if (room - head > len)
+		munmap(p + len, room - head - len);
+	if (madvise(p, len, MADV_HUGEPAGE) != 0) {
+		munmap(p, len);
+		return;
+	}
+	memcpy(p, *map, blob_len);
+	if (mprotect(p, len, PROT_READ) != 0) {
+		munmap(p, len);
+		return;
+	}
+	munmap((void *)(uintptr_t)*map, *map_len);
+	*map = p;
+	*map_len = len;
+}
+
 static void
 hex32(const uint8_t *b, char *out)
 {
@@ -157,7 +200,8 @@ gen_build(struct dp_proc *app, int fd, const struct dp_msg_policy *msg, struct d
 		snprintf(err, errlen, "mmap of the policy blob: %s", strerror(-ret));
 		goto err_free;
 	}
-	ret = cpm_policy_load(g->map, g->map_len, &g->pol, err, errlen);
+	blob_to_thp(&g->map, &g->map_len, msg->blob_len);
+	ret = cpm_policy_load(g->map, msg->blob_len, &g->pol, err, errlen);
 	if (ret != 0) {
 		if (err[0] == '\0')
 			snprintf(err, errlen, "policy blob rejected (%d)", ret);

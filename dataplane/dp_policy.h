@@ -66,6 +66,15 @@ uint64_t dp_gen_hits(const struct dp_gen *g, unsigned int n_workers, uint32_t r)
 int dp_policy_init(struct dp_proc *app);
 
 /*
+ * 1: a blob of 2 MiB or more is copied out of the memfd into anonymous
+ * memory advised for transparent huge pages before it is loaded
+ * (dp_policy.c, blob_to_thp). 0 (default): loaded from the memfd mapping;
+ * the copy made no measurable difference to new flows with 1M names on the
+ * reference VM (docs/performance.md, "New flows by policy size").
+ */
+extern int dp_policy_thp;
+
+/*
  * Load the blob in fd (sealed memfd) announced by msg and make it live.
  * Returns 0, or -errno with err filled (nothing changed).
  */
