@@ -105,7 +105,7 @@ dpb_flowtable(const struct dpb_opts *o)
 			goto out;
 		}
 		f->state = DP_FS_ALLOWED;
-		f->last_ns = now0;
+		f->last_ms = dp_flow_ms(now0);
 	}
 	ins_s = (double)n * 1e9 / (double)(dpb_thread_cpu_ns() - t0);
 

@@ -183,11 +183,11 @@ dp_event_fill(struct dp_event *ev, uint8_t type, const struct dp_flow *f,
 	if (replay)
 		ev->flags |= DP_EVF_REPLAY;
 	ev->close_cause = f->close_cause;
-	ev->pkts_c2s = f->pkts[DP_DIR_C2S];
-	ev->pkts_s2c = f->pkts[DP_DIR_S2C];
+	ev->pkts_c2s = dp_flow_pkts(f, DP_DIR_C2S);
+	ev->pkts_s2c = dp_flow_pkts(f, DP_DIR_S2C);
 	ev->bytes_c2s = f->bytes[DP_DIR_C2S];
 	ev->bytes_s2c = f->bytes[DP_DIR_S2C];
-	ev->start_ns = f->start_ns;
+	ev->start_ns = dp_flow_ms_ns(f->start_ms, ts_ns);
 	if (name != NULL && name_len > 0) {
 		if (name_len > DP_NAME_MAX)
 			name_len = DP_NAME_MAX;

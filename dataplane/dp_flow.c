@@ -15,9 +15,10 @@
  * extendable buckets: ~90 B per flow; docs/performance.md.)
  *
  * Memory per worker, capacity n: the records n x sizeof(struct dp_flow)
- * (192 B) + buckets align32pow2(n / 6) x 64 B (at most 75 % of the slots
- * are ever used, so displacement stays rare) + the free-index stack n x 4 B:
- * ~210-220 B per flow, 14 MB for the default 65536.
+ * (128 B) + buckets align32pow2(n / 6) x 64 B (at most 75 % of the slots
+ * are ever used, so displacement stays rare) + the free-index stack n x 4 B
+ * + the side records dp_flow_cold_cap(n) x 48 B: ~157 B per flow at 10M,
+ * ~193 B at the default 65536 (every flow may hold a side record).
  */
 #include <errno.h>
 #include <string.h>
@@ -31,6 +32,9 @@
 #include <rte_prefetch.h>
 
 #include "dp_flow.h"
+
+_Static_assert(sizeof(struct dp_flow) == 128, "struct dp_flow is two cache lines");
+_Static_assert(sizeof(struct dp_flow) <= DP_FLOW_HOT_BYTES, "the prefetch covers the record");
 
 #define BKT_SLOTS 8
 #define MAX_KICKS 256
@@ -161,7 +165,11 @@ dp_flow_table_init(struct dp_flow_table *t, const char *name, uint32_t capacity,
 				    RTE_CACHE_LINE_SIZE, socket);
 	t->free_idx = rte_malloc_socket("dp_flow_free", (size_t)capacity * sizeof(uint32_t),
 					RTE_CACHE_LINE_SIZE, socket);
-	if (t->flows == NULL || t->bkt == NULL || t->free_idx == NULL) {
+	t->cold_cap = dp_flow_cold_cap(capacity);
+	t->cold = rte_malloc_socket("dp_flow_cold",
+				    (size_t)t->cold_cap * sizeof(struct dp_flow_cold),
+				    RTE_CACHE_LINE_SIZE, socket);
+	if (t->flows == NULL || t->bkt == NULL || t->free_idx == NULL || t->cold == NULL) {
 		dp_flow_table_free(t);
 		return -ENOMEM;
 	}
@@ -169,6 +177,9 @@ dp_flow_table_init(struct dp_flow_table *t, const char *name, uint32_t capacity,
 	for (i = 0; i < capacity; i++)
 		t->free_idx[i] = capacity - 1 - i;
 	t->n_free = capacity;
+	for (i = 0; i < t->cold_cap; i++)
+		t->cold[i].next_free = i + 2 <= t->cold_cap ? i + 2 : 0;
+	t->cold_free = 1;
 	t->bkt_mask = n_bkt - 1;
 	t->capacity = capacity;
 	return 0;
@@ -180,7 +191,39 @@ dp_flow_table_free(struct dp_flow_table *t)
 	rte_free(t->flows);
 	rte_free(t->bkt);
 	rte_free(t->free_idx);
+	rte_free(t->cold);
 	memset(t, 0, sizeof(*t));
+}
+
+int
+dp_flow_cold_take(struct dp_flow_table *t, struct dp_flow *f)
+{
+	struct dp_flow_cold *c;
+	uint32_t id = t->cold_free;
+
+	if (f->key.l4proto != 6)
+		return -EINVAL;         /* the union member is a UDP flow's QUIC record */
+	if (f->cold != 0)
+		return 0;
+	if (id == 0)
+		return -ENOSPC;
+	c = &t->cold[id - 1];
+	t->cold_free = c->next_free;
+	memset(c, 0, sizeof(*c));
+	f->cold = id;
+	t->cold_used++;
+	return 0;
+}
+
+void
+dp_flow_cold_put(struct dp_flow_table *t, struct dp_flow *f)
+{
+	if (f->key.l4proto != 6 || f->cold == 0)
+		return;
+	t->cold[f->cold - 1].next_free = t->cold_free;
+	t->cold_free = f->cold;
+	f->cold = 0;
+	t->cold_used--;
 }
 
 struct dp_flow *
@@ -350,6 +393,7 @@ dp_flow_remove(struct dp_flow_table *t, struct dp_flow *f)
 		return;
 	if (unplace(t, key_hash(&f->key), fi + 1) != 0)
 		return;         /* not in the table: never happens */
+	dp_flow_cold_put(t, f);
 	f->state = DP_FS_FREE;
 	t->free_idx[t->n_free++] = fi;
 	t->active--;
@@ -388,7 +432,7 @@ dp_flow_sweep(struct dp_flow_table *t, uint64_t now, const struct dp_timeouts *t
 	      unsigned int budget, struct dp_flow **expired, unsigned int max)
 {
 	unsigned int n = 0;
-	uint32_t pos = t->sweep_pos;
+	uint32_t pos = t->sweep_pos, now_ms = dp_flow_ms(now);
 
 	if (t->active == 0)
 		return 0;
@@ -399,7 +443,9 @@ dp_flow_sweep(struct dp_flow_table *t, uint64_t now, const struct dp_timeouts *t
 			pos = 0;
 		if (f->state == DP_FS_FREE)
 			continue;
-		if (now > f->last_ns && now - f->last_ns > dp_flow_timeout(f, to))
+		int32_t idle = (int32_t)(now_ms - f->last_ms);
+
+		if (idle > 0 && (uint64_t)idle * 1000000u > dp_flow_timeout(f, to))
 			expired[n++] = f;
 	}
 	t->sweep_pos = pos;

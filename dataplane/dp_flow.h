@@ -51,14 +51,31 @@ enum dp_fstate {
 #define DP_DIR_S2C 1
 
 /*
- * Field order is by cache line (the record is three 64-byte lines):
+ * The state only a TCP flow that is pending, watched (its client stream
+ * followed after a decision), verifying or denied needs: a record of a
+ * bounded side pool of the table (dp_flow_cold_take), named by
+ * dp_flow.cold, taken at the SYN and given back when an allowed flow is no
+ * longer watched nor verifying (or when the flow is removed). A SYN that
+ * finds the pool empty gets the table_full verdict (counted, audited).
+ */
+struct dp_flow_cold {
+	uint32_t isn;            /* client ISN */
+	uint32_t c_ack;          /* ACK field of the latest client segment */
+	uint32_t c_nxt;          /* client's next seq: highest seq + len seen */
+	uint32_t next_free;      /* free list: next free record + 1 (0 end) */
+	uint64_t last_rst_ns;    /* last RST sent for this DENIED flow */
+	struct dp_wstate ws;     /* the client stream after a decision (dp_stream.h) */
+};
+
+/*
+ * The record is two 64-byte lines (128 B; docs/performance.md):
  *   line 0: the key (compared by every lookup) and the state every packet
  *           reads;
- *   line 1: what every packet of a decided flow writes (last_ns, counters)
- *           and the client-stream watch it tests;
- *   line 2: what only new, pending, denied or ending flows need.
- * The fast path of an established flow touches lines 0 and 1 only
- * (DP_FLOW_HOT_BYTES, what the worker prefetches; docs/performance.md).
+ *   line 1: what every packet of a decided flow writes (counters, last_ms)
+ *           and the decision's names and indexes.
+ * Packet counters are 40 bits (32 + an 8-bit high part), timestamps are
+ * milliseconds modulo 2^32 (dp_flow_ms; a span of up to 49 days is
+ * recovered against the current time, dp_flow_ms_ns).
  */
 struct dp_flow {
 	struct dp_flow_key key;  /* 56 B: the hash key, kept for deletion */
@@ -70,30 +87,28 @@ struct dp_flow {
 	uint8_t app;             /* enum dp_app */
 	uint8_t close_cause;     /* enum dp_close_cause once closing */
 	/* line 1 */
-	uint64_t last_ns;
-	uint64_t pkts[2];        /* [DP_DIR_C2S], [DP_DIR_S2C] */
-	uint64_t bytes[2];
-	struct dp_wstate ws;     /* the client stream after a decision (dp_stream.h) */
-	/* line 2 */
+	uint64_t bytes[2];       /* [DP_DIR_C2S], [DP_DIR_S2C] */
+	uint32_t pkts[2];        /* low 32 bits; pkts_hi holds the next 8 */
+	uint32_t last_ms;        /* dp_flow_ms of the latest packet */
+	uint32_t start_ms;       /* dp_flow_ms of the first packet */
+	int32_t rule;            /* deciding rule index, -1 none */
+	uint32_t anomalies;      /* bitmask of enum dp_anomaly */
+	uint32_t slot;           /* inspection slot (dp_hold.h), DP_NO_SLOT */
+	uint32_t name_id;        /* interned name (dp_names), DP_NO_NAME */
+	uint32_t policy_gen;     /* generation that decided (low 32 bits) */
+	union {
+		uint32_t quic;   /* UDP: QUIC connection record + 1 (dp_quic.h), 0 none */
+		uint32_t cold;   /* TCP: side record + 1 (struct dp_flow_cold), 0 none */
+	};
 	uint8_t reason;          /* enum dp_reason */
 	uint8_t name_kind;       /* enum dp_name_kind */
 	uint8_t syn_ttl;         /* TTL / hop limit of the client's SYN, 0 unknown */
 	uint8_t bound;           /* enum dp_bound of the latest decision */
 	uint16_t tls_versions;   /* DP_TLSV_* */
-	int32_t rule;            /* deciding rule index, -1 none */
-	uint32_t anomalies;      /* bitmask of enum dp_anomaly */
-	uint32_t isn;            /* client ISN (TCP) */
-	uint32_t c_ack;          /* ACK field of the latest client segment */
-	uint32_t c_nxt;          /* client's next seq: highest seq + len seen */
-	uint32_t slot;           /* inspection slot (dp_hold.h), DP_NO_SLOT */
-	uint32_t name_id;        /* interned name (dp_names), DP_NO_NAME */
-	uint32_t quic;           /* QUIC connection record + 1 (dp_quic.h), 0 none */
-	uint64_t policy_gen;     /* generation that decided */
-	uint64_t start_ns;
-	uint64_t last_rst_ns;    /* last RST sent for this DENIED flow */
+	uint8_t pkts_hi[2];      /* bits 32-39 of the packet counters */
 };
 
-/* Bytes of a record the packets of a decided flow touch (lines 0 and 1). */
+/* Bytes of a record the packets of a decided flow touch (lines 0 and 1: all of it). */
 #define DP_FLOW_HOT_BYTES 128
 
 /* A table bucket: 8 x (signature, flow index + 1), one cache line (dp_flow.c). */
@@ -111,6 +126,10 @@ struct dp_flow_table {
 	uint32_t active;
 	uint32_t sweep_pos;      /* next array index the aging sweep looks at */
 	uint32_t n_stash;
+	struct dp_flow_cold *cold; /* cold_cap side records */
+	uint32_t cold_cap;
+	uint32_t cold_free;      /* first free side record + 1, 0 none */
+	uint32_t cold_used;
 	uint32_t stash_sig[DP_FLOW_STASH];
 	uint32_t stash_idx[DP_FLOW_STASH];
 	uint64_t kicks;          /* cuckoo displacements so far */
@@ -155,6 +174,49 @@ static inline uint32_t
 dp_flow_index(const struct dp_flow_table *t, const struct dp_flow *f)
 {
 	return (uint32_t)(f - t->flows);
+}
+
+/* Side records per table of capacity n: all of them up to 65536, else n / 4. */
+static inline uint32_t
+dp_flow_cold_cap(uint32_t n)
+{
+	return n <= 65536 ? n : (n / 4 > 65536 ? n / 4 : 65536);
+}
+
+/* The flow's side record (TCP flows only), NULL if it has none. */
+static inline struct dp_flow_cold *
+dp_flow_cold(const struct dp_flow_table *t, const struct dp_flow *f)
+{
+	return f->key.l4proto == 6 && f->cold != 0 ? &t->cold[f->cold - 1] : NULL;
+}
+
+/* Give f (TCP) a zeroed side record if it has none: 0, or -ENOSPC (pool empty). */
+int dp_flow_cold_take(struct dp_flow_table *t, struct dp_flow *f);
+
+/* Give f's side record back (none: nothing). */
+void dp_flow_cold_put(struct dp_flow_table *t, struct dp_flow *f);
+
+/* A time in ns as the record keeps it: milliseconds modulo 2^32. */
+static inline uint32_t
+dp_flow_ms(uint64_t ns)
+{
+	return (uint32_t)(ns / 1000000u);
+}
+
+/* The ns time of a record timestamp ms, at most 49 days before now_ns. */
+static inline uint64_t
+dp_flow_ms_ns(uint32_t ms, uint64_t now_ns)
+{
+	uint64_t back = (uint64_t)(uint32_t)(dp_flow_ms(now_ns) - ms) * 1000000u;
+
+	return (now_ns / 1000000u) * 1000000u - back;
+}
+
+/* A packet counter of a record (40 bits). */
+static inline uint64_t
+dp_flow_pkts(const struct dp_flow *f, int dir)
+{
+	return ((uint64_t)f->pkts_hi[dir] << 32) | f->pkts[dir];
 }
 
 /* Idle timeout of a flow in its current state. Pure. */

@@ -36,14 +36,19 @@ flow_dir(const struct dp_flow *f, const struct dp_pktctx *pc)
 static inline void
 account(struct dp_worker *w, struct dp_flow *f, const struct dp_pktctx *pc, int dir)
 {
-	f->pkts[dir]++;
+	if (unlikely(++f->pkts[dir] == 0))
+		f->pkts_hi[dir]++;
 	f->bytes[dir] += pc->p.ip_len;
-	f->last_ns = w->now_ns;
+	f->last_ms = dp_flow_ms(w->now_ns);
 }
 
-/* New flow for pc's key; the sender is its client when sender_is_client. */
+/*
+ * New flow for pc's key; the sender is its client when sender_is_client;
+ * with a side record (struct dp_flow_cold) when cold. NULL: no room in the
+ * table or the side pool (the caller applies the table_full verdict).
+ */
 static struct dp_flow *
-flow_new(struct dp_worker *w, struct dp_pktctx *pc, int sender_is_client)
+flow_new(struct dp_worker *w, struct dp_pktctx *pc, int sender_is_client, int cold)
 {
 	struct dp_flow *f;
 	int ret;
@@ -57,6 +62,11 @@ flow_new(struct dp_worker *w, struct dp_pktctx *pc, int sender_is_client)
 	if (ret != 0)
 		return NULL;
 	f->state = DP_FS_ALLOWED;       /* every caller sets the real state */
+	if (cold && dp_flow_cold_take(&w->ft, f) != 0) {
+		w->c[DP_C_COLD_FULL]++;
+		dp_flow_remove(&w->ft, f);
+		return NULL;
+	}
 	w->tbl_changes++;
 	w->c[DP_C_FLOWS_CREATED]++;
 	w->c[DP_C_FLOWS_ACTIVE] = w->ft.active;
@@ -67,8 +77,8 @@ flow_new(struct dp_worker *w, struct dp_pktctx *pc, int sender_is_client)
 		f->client_is_a = (uint8_t)(pc->a_is_src == 0);
 		f->client_port = (uint8_t)dp_out_port(w, pc->pidx);
 	}
-	f->start_ns = w->now_ns;
-	f->last_ns = w->now_ns;
+	f->start_ms = dp_flow_ms(w->now_ns);
+	f->last_ms = f->start_ms;
 	return f;
 }
 
@@ -89,17 +99,20 @@ track_close(struct dp_flow *f, const struct dp_pktctx *pc, int dir)
 
 /* Client sequence tracking (ACK field and next seq) for the RSTs. */
 static void
-track_client(struct dp_flow *f, const struct dp_pkt *p)
+track_client(struct dp_worker *w, struct dp_flow *f, const struct dp_pkt *p)
 {
+	struct dp_flow_cold *c = dp_flow_cold(&w->ft, f);
 	uint32_t end = p->seq + p->payload_len + ((p->tcp_flags & DP_TCP_SYN) ? 1 : 0) +
 		       ((p->tcp_flags & DP_TCP_FIN) ? 1 : 0);
 
+	if (c == NULL)
+		return;
 	if (p->tcp_flags & DP_TCP_ACK) {
-		f->c_ack = p->ack;
+		c->c_ack = p->ack;
 		f->flags |= DP_FF_HAS_ACK;
 	}
-	if (seq_after(end, f->c_nxt))
-		f->c_nxt = end;
+	if (seq_after(end, c->c_nxt))
+		c->c_nxt = end;
 }
 
 /* 1 if [seq, seq + len) lies inside one segment already held. */
@@ -311,7 +324,7 @@ pending_packet(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc, int
 		}
 		return;
 	}
-	track_client(f, p);
+	track_client(w, f, p);
 	if ((fl & (DP_TCP_SYN | DP_TCP_ACK)) == DP_TCP_SYN) {
 		/* the SYN again (same ISN) */
 		if (p->payload_len > 0)
@@ -362,14 +375,16 @@ static void
 midwait_packet(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc, int dir)
 {
 	const struct dp_pkt *p = &pc->p;
+	struct dp_flow_cold *c = dp_flow_cold(&w->ft, f);     /* taken with the flow */
 	uint64_t t;
+	uint8_t th;
 
 	if (p->payload_len == 0) {
 		track_close(f, pc, dir);
 		dp_forward(w, pc);
 		return;
 	}
-	if (!dp_inspect_looks_client(pc->data + p->payload_off, p->payload_len)) {
+	if (c == NULL || !dp_inspect_looks_client(pc->data + p->payload_off, p->payload_len)) {
 		dp_decide_fixed(w, f, w->gen->set->midstream_action, DP_REASON_MIDSTREAM, -1);
 		if (f->state == DP_FS_DENIED)
 			dp_drop(w, pc);
@@ -380,12 +395,13 @@ midwait_packet(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc, int
 	if (dir == DP_DIR_S2C) {
 		f->client_is_a = !f->client_is_a;
 		f->client_port = (uint8_t)pc->pidx;
-		t = f->pkts[0]; f->pkts[0] = f->pkts[1]; f->pkts[1] = t;
+		t = f->pkts[0]; f->pkts[0] = f->pkts[1]; f->pkts[1] = (uint32_t)t;
+		th = f->pkts_hi[0]; f->pkts_hi[0] = f->pkts_hi[1]; f->pkts_hi[1] = th;
 		t = f->bytes[0]; f->bytes[0] = f->bytes[1]; f->bytes[1] = t;
 	}
-	f->isn = p->seq - 1;
-	f->c_nxt = p->seq;
-	dp_stream_init(&f->ws, p->seq);
+	c->isn = p->seq - 1;
+	c->c_nxt = p->seq;
+	dp_stream_init(&c->ws, p->seq);
 	f->state = DP_FS_SYN_SEEN;
 	if (dp_classify_new(w, f, pc->pidx)) {
 		if (f->state == DP_FS_DENIED)
@@ -394,7 +410,7 @@ midwait_packet(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc, int
 			dp_forward(w, pc);
 		return;
 	}
-	track_client(f, p);
+	track_client(w, f, p);
 	client_payload(w, f, pc);
 }
 
@@ -421,7 +437,7 @@ tcp_midstream(struct dp_worker *w, struct dp_pktctx *pc)
 		sender_is_client = 0;
 	else
 		sender_is_client = p->sport >= p->dport;
-	f = flow_new(w, pc, sender_is_client);
+	f = flow_new(w, pc, sender_is_client, w->replay);     /* replay waits: MIDWAIT */
 	if (f == NULL) {
 		dp_table_full(w, pc);
 		return;
@@ -445,18 +461,20 @@ static void
 tcp_syn(struct dp_worker *w, struct dp_pktctx *pc)
 {
 	const struct dp_pkt *p = &pc->p;
+	struct dp_flow_cold *c;
 	struct dp_flow *f;
 
-	f = flow_new(w, pc, 1);
+	f = flow_new(w, pc, 1, 1);
 	if (f == NULL) {
 		dp_table_full(w, pc);
 		return;
 	}
+	c = dp_flow_cold(&w->ft, f);
 	f->flags |= DP_FF_SYN;
-	f->isn = p->seq;
+	c->isn = p->seq;
 	f->syn_ttl = p->ttl;
-	f->c_nxt = p->seq + 1;
-	dp_stream_init(&f->ws, p->seq + 1);
+	c->c_nxt = p->seq + 1;
+	dp_stream_init(&c->ws, p->seq + 1);
 	account(w, f, pc, DP_DIR_C2S);
 	if (dp_classify_new(w, f, pc->pidx)) {
 		if (f->state == DP_FS_DENIED) {
@@ -487,7 +505,7 @@ static int
 dns_tcp(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc, int dir)
 {
 	/* unique per flow: the table index, and the flow's start time */
-	uint64_t id = ((uint64_t)(f - w->ft.flows) << 40) ^ f->start_ns;
+	uint64_t id = ((uint64_t)(f - w->ft.flows) << 40) ^ f->start_ms;
 	uint8_t mode = w->gen != NULL ? w->gen->set->dns_https_rr : CPM_HTTPS_RR_STRIP_ECH;
 	enum dp_dns_tcp_https h = DP_DNS_TCP_HTTPS_PASS;
 
@@ -520,7 +538,11 @@ tcp_packet(struct dp_worker *w, struct dp_pktctx *pc, struct dp_flow *f)
 		 * A SYN that is not a retransmission of the flow's own SYN starts
 		 * a new flow: a cached verdict is never inherited (PITFALLS 5c).
 		 */
-		if (!(f->flags & DP_FF_SYN) || dir != DP_DIR_C2S || p->seq != f->isn) {
+		const struct dp_flow_cold *c = dp_flow_cold(&w->ft, f);
+
+		/* (an allowed flow no longer watched has given its ISN back) */
+		if (!(f->flags & DP_FF_SYN) || dir != DP_DIR_C2S || c == NULL ||
+		    p->seq != c->isn) {
 			dp_end_flow(w, f, DP_CLOSE_EVICTED);
 			f = NULL;
 		}
@@ -539,10 +561,19 @@ tcp_packet(struct dp_worker *w, struct dp_pktctx *pc, struct dp_flow *f)
 		track_close(f, pc, dir);
 		if (unlikely(f->flags & DP_FF_VERIFY) && dp_verify_allowed(w, f, pc, dir))
 			break;
-		if (unlikely(f->ws.mode != DP_W_NONE) && dp_watch_packet(w, f, pc, dir)) {
-			/* a later unit of the client stream starts: held until judged */
-			pending_packet(w, f, pc, dir);
-			break;
+		if (unlikely(f->cold != 0)) {
+			const struct dp_flow_cold *c = dp_flow_cold(&w->ft, f);
+
+			if (c->ws.mode != DP_W_NONE) {
+				if (dp_watch_packet(w, f, pc, dir)) {
+					/* a later unit of the client stream starts: held until judged */
+					pending_packet(w, f, pc, dir);
+					break;
+				}
+			} else if (!(f->flags & DP_FF_VERIFY)) {
+				/* neither watched nor verifying: the side record goes back */
+				dp_flow_cold_put(&w->ft, f);
+			}
 		}
 		/* DNS over TCP: answers read for the binding table (dp_dns.h) */
 		if (unlikely(p->sport == 53) && dir == DP_DIR_S2C && p->payload_len > 0 &&
@@ -627,7 +658,7 @@ other_packet(struct dp_worker *w, struct dp_pktctx *pc, struct dp_flow *f)
 		f = NULL;
 	}
 	if (f == NULL) {
-		f = flow_new(w, pc, 1);
+		f = flow_new(w, pc, 1, 0);
 		if (f == NULL) {
 			dp_table_full(w, pc);
 			return;

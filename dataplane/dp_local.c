@@ -770,7 +770,7 @@ tlv_missing(struct dp_worker *w, struct dp_pktctx *pc, const struct dp_geneve *g
 		tmp.anomalies = 1u << an;
 		tmp.policy_gen = w->gen->gen;
 		tmp.flags = DP_FF_ENFORCED;     /* never returned, whatever the mode */
-		tmp.start_ns = w->now_ns;
+		tmp.start_ms = dp_flow_ms(w->now_ns);
 		dp_event_fill(&ev, DP_EV_DECISION, &tmp, w->now_ns, NULL, 0, NULL, 0, NULL, 0);
 		dp_evq_push(&w->evq, &ev, w->c);
 		w->anomaly_audit_ns[an] = w->now_ns;

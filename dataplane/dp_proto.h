@@ -388,6 +388,9 @@ enum dp_counter {
 	DP_C_REVOKED,             /* of those, denied by it and reset (dp_reval.h) */
 	DP_C_REVAL_NO_NAME,       /* not judged: decided on a name the name table had no room
 				   * to keep (dp_names.h), so left as they are */
+	DP_C_COLD_FULL,           /* TCP flows refused (table_full verdict): the flow table's
+				   * side pool (struct dp_flow_cold) was empty; also RSTs of a
+				   * denied flow not sent for want of a side record */
 	DP_C_MAX
 };
 
@@ -493,7 +496,7 @@ static const char *const dp_counter_names[DP_C_MAX] = {
 	"an_geneve_tlv_missing", "an_sni_dst_mismatch", "an_dot", "an_doh", "geneve_rx", "geneve_bad", "arp_nd", "neigh_miss",
 	"no_route", "ttl_exceeded", "local_icmp", "health", "exc_to_kernel",
 	"exc_from_kernel", "local_dropped", "revalidated", "revoked",
-	"reval_no_name",
+	"reval_no_name", "cold_full",
 };
 #endif
 

@@ -86,7 +86,8 @@ dp_quic_fini(struct dp_quic *q)
 static inline struct dp_quic_conn *
 conn_of(struct dp_worker *w, const struct dp_flow *f)
 {
-	return f->quic != 0 ? &w->quic.conn[f->quic - 1] : NULL;
+	/* (a TCP flow's union member is its side record, dp_flow.h) */
+	return f->key.l4proto == IPPROTO_UDP && f->quic != 0 ? &w->quic.conn[f->quic - 1] : NULL;
 }
 
 /* Take a record for f (state QC_INSPECT): 0, or -ENOSPC. */

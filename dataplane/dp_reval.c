@@ -99,7 +99,8 @@ dp_reval_flow(struct dp_worker *w, struct dp_flow *f)
 	}
 	if (f->state == DP_FS_UNIT)
 		w->c[DP_C_FLOWS_PENDING]--;
-	dp_stream_stop(&f->ws);
+	if (dp_flow_cold(&w->ft, f) != NULL)
+		dp_stream_stop(&dp_flow_cold(&w->ft, f)->ws);
 	f->flags &= (uint16_t)~DP_FF_VERIFY;
 	f->flags |= DP_FF_ENFORCED;
 	if (f->key.l4proto == IPPROTO_TCP && !(f->flags & DP_FF_RST))
@@ -144,7 +145,7 @@ dp_reval_step(struct dp_worker *w, int idle)
 			w->reval_pos = 0;
 		w->reval_left--;
 		if ((f->state == DP_FS_ALLOWED || f->state == DP_FS_UNIT) &&
-		    f->policy_gen != g->gen) {
+		    f->policy_gen != (uint32_t)g->gen) {
 			dp_reval_flow(w, f);
 			judged++;
 		}
@@ -158,7 +159,11 @@ dp_reval_rsts(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc, int 
 	uint32_t seq_end;
 
 	f->flags &= (uint16_t)~DP_FF_REVOKE_RST;
-	f->last_rst_ns = w->now_ns;
+	/* the RST rate limit of the DENIED flow: its side record, taken now if given back */
+	if (dp_flow_cold_take(&w->ft, f) == 0)
+		dp_flow_cold(&w->ft, f)->last_rst_ns = w->now_ns;
+	else
+		w->c[DP_C_COLD_FULL]++;
 	if (w->replay || pc->data == NULL || (p->tcp_flags & DP_TCP_RST))
 		return;
 	seq_end = p->seq + p->payload_len + ((p->tcp_flags & DP_TCP_SYN) ? 1 : 0) +

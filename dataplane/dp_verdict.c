@@ -38,6 +38,22 @@ count_anomalies(struct dp_worker *w, uint32_t an)
 _Static_assert(DP_C_AN_LAST - DP_C_AN_FIRST + 1 == DP_AN_MAX,
 	       "dp_proto.h: one an_<class> counter per anomaly class, in class order");
 
+/* The flow's side record (dp_flow.h), NULL if it has none (UDP, or given back). */
+static inline struct dp_flow_cold *
+cold_of(struct dp_worker *w, const struct dp_flow *f)
+{
+	return dp_flow_cold(&w->ft, f);
+}
+
+/* First client byte not judged yet (0 without a side record: UDP). */
+static inline uint32_t
+ws_seq(struct dp_worker *w, const struct dp_flow *f)
+{
+	const struct dp_flow_cold *c = cold_of(w, f);
+
+	return c != NULL ? c->ws.seq : 0;
+}
+
 static void
 flow_query(const struct dp_flow *f, struct cpm_query *q)
 {
@@ -264,7 +280,7 @@ dp_flow_slot(struct dp_worker *w, struct dp_flow *f)
 	if (w->gen != NULL && w->gen->set->hold_max_bytes < cap)
 		cap = w->gen->set->hold_max_bytes;
 	/* the stream from the first byte not judged: isn + 1 for the first unit */
-	f->slot = dp_hold_slot_get(&w->hold, dp_flow_index(&w->ft, f), f->ws.seq, cap);
+	f->slot = dp_hold_slot_get(&w->hold, dp_flow_index(&w->ft, f), ws_seq(w, f), cap);
 	if (f->slot == DP_NO_SLOT) {
 		/* a pending flow comes before verifying an allowed one: take its slot */
 		for (uint32_t i = 0, k = w->hold.sweep_pos; i < RTE_MIN(w->hold.n, 64u); i++) {
@@ -274,7 +290,7 @@ dp_flow_slot(struct dp_worker *w, struct dp_flow *f)
 			if (o->in_use && (of->flags & DP_FF_VERIFY)) {
 				dp_verify_done(w, of);
 				f->slot = dp_hold_slot_get(&w->hold, dp_flow_index(&w->ft, f),
-							   f->ws.seq, cap);
+							   ws_seq(w, f), cap);
 				break;
 			}
 		}
@@ -318,32 +334,41 @@ static void
 deny_rsts(struct dp_worker *w, struct dp_flow *f, const uint8_t *frame, uint32_t len,
 	  uint16_t pidx, uint32_t srv_seq)
 {
+	const struct dp_flow_cold *c = cold_of(w, f);
 	struct dp_pkt p;
 
-	if (w->replay || frame == NULL)
+	if (w->replay || frame == NULL || c == NULL)
 		return;
 	if (dp_local_decode(w, frame, len, pidx, &p) != DP_DEC_OK ||
 	    p.l4proto != IPPROTO_TCP)
 		return;
 	if (f->flags & DP_FF_SYN)
 		rst_out(w, frame, &p, 0, srv_seq,
-			(f->flags & DP_FF_HAS_ACK) ? f->c_ack : 0, dp_server_port(w, f));
+			(f->flags & DP_FF_HAS_ACK) ? c->c_ack : 0, dp_server_port(w, f));
 	if (f->flags & DP_FF_HAS_ACK)
-		rst_out(w, frame, &p, 1, f->c_ack, f->c_nxt, f->client_port);
+		rst_out(w, frame, &p, 1, c->c_ack, c->c_nxt, f->client_port);
 	else
-		rst_out(w, frame, &p, 1, 0, f->isn + 1, f->client_port);
+		rst_out(w, frame, &p, 1, 0, c->isn + 1, f->client_port);
 }
 
 void
 dp_rerst(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc)
 {
 	const struct dp_pkt *p = &pc->p;
+	struct dp_flow_cold *c;
 	uint32_t ack;
 
-	if (w->replay || pc->data == NULL || (p->tcp_flags & DP_TCP_RST) ||
-	    w->now_ns - f->last_rst_ns < DP_RST_INTERVAL_NS)
+	if (w->replay || pc->data == NULL || (p->tcp_flags & DP_TCP_RST))
 		return;
-	f->last_rst_ns = w->now_ns;
+	/* the RST rate limit is kept in the side record: taken now if given back */
+	if (dp_flow_cold_take(&w->ft, f) != 0) {
+		w->c[DP_C_COLD_FULL]++;
+		return;
+	}
+	c = cold_of(w, f);
+	if (w->now_ns - c->last_rst_ns < DP_RST_INTERVAL_NS)
+		return;
+	c->last_rst_ns = w->now_ns;
 	ack = p->seq + p->payload_len + ((p->tcp_flags & DP_TCP_SYN) ? 1 : 0) +
 	      ((p->tcp_flags & DP_TCP_FIN) ? 1 : 0);
 	rst_out(w, pc->data, p, 1, (p->tcp_flags & DP_TCP_ACK) ? p->ack : 0, ack, pc->pidx);
@@ -421,7 +446,8 @@ static void
 deny_apply(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc, enum dp_why why,
 	   struct dp_slot *s)
 {
-	uint32_t srv_seq = f->ws.seq;
+	struct dp_flow_cold *c = cold_of(w, f);
+	uint32_t srv_seq = c != NULL ? c->ws.seq : 0;
 
 	if (s != NULL && s->n_segs > 0 && seq_before(held_base(s), srv_seq))
 		srv_seq = held_base(s);
@@ -441,9 +467,11 @@ deny_apply(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc, enum dp
 	if (s != NULL)
 		w->c[DP_C_DROPPED] += s->n_segs;        /* held, never forwarded */
 	unit_leave(w, f, DP_FS_DENIED);
-	dp_stream_stop(&f->ws);
+	if (c != NULL) {
+		dp_stream_stop(&c->ws);
+		c->last_rst_ns = w->now_ns;
+	}
 	f->close_cause = DP_CLOSE_DENIED;
-	f->last_rst_ns = w->now_ns;
 	if (s != NULL) {
 		w->c[DP_C_HELD_SEGS] -= s->n_segs;
 		dp_hold_slot_put(&w->hold, f->slot);
@@ -479,7 +507,8 @@ apply_pending(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc, enum
 		if (s != NULL)
 			release(w, f, s);
 		unit_leave(w, f, DP_FS_ALLOWED);
-		dp_stream_stop(&f->ws);         /* decided without a unit's end: not followed */
+		if (cold_of(w, f) != NULL)      /* decided without a unit's end: not followed */
+			dp_stream_stop(&cold_of(w, f)->ws);
 		if (pc != NULL)
 			dp_forward(w, pc);
 		if (s != NULL)
@@ -505,8 +534,13 @@ dp_verify_allowed(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc, 
 	const struct dp_pkt *p = &pc->p;
 	struct dp_slot *s = dp_hold_slot(&w->hold, f->slot);
 	uint32_t end = s->ra.base_seq + s->ra.high;
+	struct dp_flow_cold *c = cold_of(w, f);
 	struct dp_event ev;
 
+	if (c == NULL) {
+		dp_verify_done(w, f);   /* never: a verifying flow keeps its side record */
+		return 0;
+	}
 	if (dir == DP_DIR_S2C) {
 		/* the server has every decided byte: nothing left to compare */
 		if ((p->tcp_flags & DP_TCP_ACK) && (int32_t)(p->ack - end) >= 0)
@@ -514,11 +548,11 @@ dp_verify_allowed(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc, 
 		return 0;
 	}
 	if (p->tcp_flags & DP_TCP_ACK) {
-		f->c_ack = p->ack;
+		c->c_ack = p->ack;
 		f->flags |= DP_FF_HAS_ACK;
 	}
-	if ((int32_t)(p->seq + p->payload_len - f->c_nxt) > 0)
-		f->c_nxt = p->seq + p->payload_len;
+	if ((int32_t)(p->seq + p->payload_len - c->c_nxt) > 0)
+		c->c_nxt = p->seq + p->payload_len;
 	if (p->payload_len == 0 || (int32_t)(p->seq - end) >= 0 || !dp_l4_cksum_ok(pc->data, p) ||
 	    dp_reasm_add(&s->ra, p->seq, pc->data + p->payload_off, p->payload_len) !=
 	    DP_RA_CONFLICT)
@@ -543,12 +577,12 @@ dp_verify_allowed(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc, 
 	}
 	dp_evq_push(&w->evq, &ev, w->c);
 	/* the server's rcv_nxt is the client's highest sequence (all was forwarded) */
-	deny_rsts(w, f, pc->data, pc->len, pc->pidx, f->c_nxt);
+	deny_rsts(w, f, pc->data, pc->len, pc->pidx, c->c_nxt);
 	dp_drop(w, pc);
 	dp_verify_done(w, f);
 	f->state = DP_FS_DENIED;
 	f->close_cause = DP_CLOSE_DENIED;
-	f->last_rst_ns = w->now_ns;
+	c->last_rst_ns = w->now_ns;
 	return 1;
 }
 
@@ -614,7 +648,7 @@ decide(struct dp_worker *w, struct dp_flow *f, const struct dp_insp_out *io, enu
 		io = &partial;
 	}
 	if (io == NULL) {
-		uint32_t off = s != NULL ? f->ws.seq - s->ra.base_seq : 0;
+		uint32_t off = s != NULL ? ws_seq(w, f) - s->ra.base_seq : 0;
 
 		if (s != NULL && off < dp_reasm_contig(&s->ra))
 			dp_inspect_partial(dp_reasm_data(&s->ra) + off,
@@ -715,8 +749,9 @@ int
 dp_release_judged(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc)
 {
 	struct dp_slot *s = f->slot != DP_NO_SLOT ? dp_hold_slot(&w->hold, f->slot) : NULL;
-	uint32_t upto = f->ws.seq;
-	int all = f->ws.mode == DP_W_NONE;
+	const struct dp_flow_cold *c = cold_of(w, f);
+	uint32_t upto = c != NULL ? c->ws.seq : 0;
+	int all = c == NULL || c->ws.mode == DP_W_NONE;
 	int left = 0;
 
 	if (s != NULL) {
@@ -749,7 +784,8 @@ dp_watch_enter(struct dp_worker *w, struct dp_flow *f, const struct dp_pkt *p)
 	f->state = DP_FS_UNIT;
 	w->c[DP_C_FLOWS_PENDING]++;
 	f->anomalies = 0;
-	f->c_nxt = p->seq;                      /* fresh: the RSTs' ack field */
+	if (cold_of(w, f) != NULL)
+		cold_of(w, f)->c_nxt = p->seq;  /* fresh: the RSTs' ack field */
 	return 1;
 }
 
@@ -773,7 +809,7 @@ dp_table_full(struct dp_worker *w, struct dp_pktctx *pc)
 		tmp.rule = -1;
 		tmp.policy_gen = g->gen;
 		tmp.flags = enforce ? DP_FF_ENFORCED : 0;
-		tmp.start_ns = w->now_ns;
+		tmp.start_ms = dp_flow_ms(w->now_ns);
 		dp_event_fill(&ev, DP_EV_DECISION, &tmp, w->now_ns, NULL, 0, NULL, 0, NULL, w->replay);
 		dp_evq_push(&w->evq, &ev, w->c);
 		w->table_full_audit_ns = w->now_ns;
@@ -812,7 +848,7 @@ dp_stateless_anomaly(struct dp_worker *w, struct dp_pktctx *pc, unsigned int an)
 		tmp.anomalies = AN(an);
 		tmp.policy_gen = g->gen;
 		tmp.flags = enforce ? DP_FF_ENFORCED : 0;
-		tmp.start_ns = w->now_ns;
+		tmp.start_ms = dp_flow_ms(w->now_ns);
 		dp_event_fill(&ev, DP_EV_DECISION, &tmp, w->now_ns, NULL, 0, NULL, 0, NULL, w->replay);
 		dp_evq_push(&w->evq, &ev, w->c);
 		w->anomaly_audit_ns[an] = w->now_ns;
@@ -850,7 +886,8 @@ dp_end_flow(struct dp_worker *w, struct dp_flow *f, uint8_t cause)
 	ns = dp_names_slot(&w->names, f->name_id);
 	/* ts of flow.end: the flow's last packet, so duration is the flow's own */
 	if (f->reason != DP_REASON_TRUSTED) {
-		dp_event_fill(&ev, DP_EV_END, f, f->last_ns, ns ? ns->name : NULL,
+		dp_event_fill(&ev, DP_EV_END, f, dp_flow_ms_ns(f->last_ms, w->now_ns),
+			      ns ? ns->name : NULL,
 			      ns ? ns->len : 0, NULL, 0, NULL, w->replay);
 		dp_evq_push(&w->evq, &ev, w->c);
 	}

@@ -41,13 +41,13 @@ void dp_decide_pending(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx 
  * and write its flow.decision. An enforced deny is applied at once (held
  * data and pc dropped, both ends reset) and 1 returned. Allowed (or
  * monitor), nothing is released yet and 0 is returned: the caller sets the
- * framing of what follows (f->ws) and calls dp_release_judged.
+ * framing of what follows (the side record's ws) and calls dp_release_judged.
  */
 int dp_decide_stream(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc,
 		     const struct dp_insp_out *io);
 
 /*
- * Forward the held segments wholly before f->ws.seq (every byte before it
+ * Forward the held segments wholly before ws.seq (every byte before it
  * is judged; all of them once the watch has stopped). Returns 1 when
  * nothing is held any more (the flow is ALLOWED, pc forwarded, the slot
  * kept for verification or freed), 0 when a later unit has begun and stays

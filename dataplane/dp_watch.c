@@ -24,14 +24,14 @@ seq_after(uint32_t a, uint32_t b)
 
 /* The framing of what follows an allowed unit that started at `start`. */
 static void
-after_unit(struct dp_flow *f, uint32_t start, const struct dp_insp_out *io)
+after_unit(struct dp_flow_cold *c, uint32_t start, const struct dp_insp_out *io)
 {
 	if (io->app == DP_APP_TLS && io->unit_len > 0)
-		dp_stream_after_tls(&f->ws, start, io->unit_len);
+		dp_stream_after_tls(&c->ws, start, io->unit_len);
 	else if (io->app == DP_APP_HTTP && io->unit_len > 0)
-		dp_stream_after_http(&f->ws, start, io->unit_len, io->httpf, io->content_length);
+		dp_stream_after_http(&c->ws, start, io->unit_len, io->httpf, io->content_length);
 	else
-		dp_stream_stop(&f->ws);         /* an allowed unknown protocol: nothing to follow */
+		dp_stream_stop(&c->ws);         /* an allowed unknown protocol: nothing to follow */
 }
 
 /*
@@ -95,10 +95,13 @@ dp_watch_inspect(struct dp_worker *w, struct dp_flow *f, struct dp_slot *s,
 	const struct cpm_settings *set = w->gen->set;
 	const uint8_t *buf = dp_reasm_data(&s->ra);
 	uint16_t dport = dp_flow_dport(f);
-	uint32_t lim = s->ra.cap, seq0 = f->ws.seq, contig, off, start;
+	struct dp_flow_cold *c = dp_flow_cold(&w->ft, f);     /* TCP, pending: taken */
+	uint32_t lim = s->ra.cap, seq0 = c->ws.seq, contig, off, start;
 	struct dp_insp_out io;
 	int decided = 0, turns;
 
+	if (unlikely(c == NULL))
+		return 0;               /* never: the hold timer decides */
 	if (set->hold_max_bytes < lim)
 		lim = set->hold_max_bytes;
 	/*
@@ -107,15 +110,15 @@ dp_watch_inspect(struct dp_worker *w, struct dp_flow *f, struct dp_slot *s,
 	 */
 	for (turns = 0;; turns++) {
 		if (unlikely(turns == DP_WATCH_TURNS_MAX)) {
-			dp_stream_stop(&f->ws);
+			dp_stream_stop(&c->ws);
 			break;
 		}
 		contig = dp_reasm_contig(&s->ra);
-		off = f->ws.seq - s->ra.base_seq;
+		off = c->ws.seq - s->ra.base_seq;
 		if (off >= contig)
 			break;                  /* judged up to what is here (or beyond it) */
-		if (f->ws.mode != DP_W_NONE) {
-			enum dp_walk_res wr = dp_stream_walk(&f->ws, buf + off, contig - off);
+		if (c->ws.mode != DP_W_NONE) {
+			enum dp_walk_res wr = dp_stream_walk(&c->ws, buf + off, contig - off);
 
 			if (wr == DP_WALK_MORE)
 				continue;
@@ -127,22 +130,22 @@ dp_watch_inspect(struct dp_worker *w, struct dp_flow *f, struct dp_slot *s,
 				decided = 1;
 				break;          /* allowed: nothing more is followed */
 			}
-			off = f->ws.seq - s->ra.base_seq;
-			if (f->ws.mode == DP_W_TLS) {
+			off = c->ws.seq - s->ra.base_seq;
+			if (c->ws.mode == DP_W_TLS) {
 				int hello = dp_stream_tls_unit_is_hello(buf + off, contig - off);
 
 				if (hello < 0)
 					break;  /* wait for the handshake type */
 				if (hello == 0) {
 					/* a TLS 1.2 key exchange: no ClientHello can follow */
-					dp_stream_stop(&f->ws);
+					dp_stream_stop(&c->ws);
 					break;
 				}
 			}
 		}
-		start = f->ws.seq;
+		start = c->ws.seq;
 		/* a tunnel's bytes are not the proxy port's protocol: no port anomalies */
-		if (f->ws.mode == DP_W_AWAIT && (f->ws.flags & DP_WSF_CONNECT))
+		if (c->ws.mode == DP_W_AWAIT && (c->ws.flags & DP_WSF_CONNECT))
 			dport = 0;
 		if (dp_inspect(buf + off, contig - off, lim, dport, &io) != DP_INSP_DONE) {
 			if (contig >= lim || s->ra.overflow) {
@@ -160,32 +163,33 @@ dp_watch_inspect(struct dp_worker *w, struct dp_flow *f, struct dp_slot *s,
 		if (dp_decide_stream(w, f, pc, &io))
 			return 1;               /* denied: everything held is dropped */
 		decided = 1;
-		after_unit(f, start, &io);
-		if (f->ws.mode == DP_W_NONE)
+		after_unit(c, start, &io);
+		if (c->ws.mode == DP_W_NONE)
 			break;                  /* nothing after this unit is followed */
 	}
 	if (!(f->flags & DP_FF_DECIDED))
 		return 0;                       /* the first unit is incomplete: keep holding */
-	if (!decided && f->ws.seq == seq0 && f->ws.mode != DP_W_NONE)
+	if (!decided && c->ws.seq == seq0 && c->ws.mode != DP_W_NONE)
 		return 0;                       /* the same unit still incomplete: its timer runs on */
 	return dp_release_judged(w, f, pc);
 }
 
 /* The client's ACK and next sequence, for the RSTs of a deny on the fast path. */
 static void
-track_client(struct dp_flow *f, const struct dp_pkt *p)
+track_client(struct dp_flow *f, struct dp_flow_cold *c, const struct dp_pkt *p)
 {
 	if (p->tcp_flags & DP_TCP_ACK) {
-		f->c_ack = p->ack;
+		c->c_ack = p->ack;
 		f->flags |= DP_FF_HAS_ACK;
 	}
-	f->c_nxt = p->seq + p->payload_len + ((p->tcp_flags & DP_TCP_FIN) ? 1 : 0);
+	c->c_nxt = p->seq + p->payload_len + ((p->tcp_flags & DP_TCP_FIN) ? 1 : 0);
 }
 
 int
 dp_watch_packet(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc, int dir)
 {
 	const struct dp_pkt *p = &pc->p;
+	struct dp_flow_cold *c = dp_flow_cold(&w->ft, f);     /* watched: it has one */
 	const uint8_t *d;
 	uint32_t off;
 	int enforce = (f->flags & DP_FF_ENFORCED) != 0;
@@ -194,10 +198,10 @@ dp_watch_packet(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc, in
 		return 0;
 	d = pc->data + p->payload_off;
 	if (dir == DP_DIR_S2C) {
-		dp_stream_server(&f->ws, d, p->payload_len);
+		dp_stream_server(&c->ws, d, p->payload_len);
 		return 0;
 	}
-	if (!seq_after(p->seq + p->payload_len, f->ws.seq))
+	if (!seq_after(p->seq + p->payload_len, c->ws.seq))
 		return 0;                       /* every byte judged: body, a retransmission */
 	/* insertion evasions (PITFALLS 5a): what the server would not accept is not walked */
 	if (!w->replay && !dp_l4_cksum_ok(pc->data, p)) {
@@ -212,16 +216,16 @@ dp_watch_packet(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc, in
 			dp_drop(w, pc);
 		return 0;
 	}
-	if (seq_after(p->seq, f->ws.seq))
+	if (seq_after(p->seq, c->ws.seq))
 		return dp_watch_enter(w, f, p); /* the bytes at the edge are missing: hold */
-	off = f->ws.seq - p->seq;
-	switch (dp_stream_walk(&f->ws, d + off, p->payload_len - off)) {
+	off = c->ws.seq - p->seq;
+	switch (dp_stream_walk(&c->ws, d + off, p->payload_len - off)) {
 	case DP_WALK_UNIT:
 		return dp_watch_enter(w, f, p);
 	case DP_WALK_BAD:
 		/* nothing of this segment is forwarded: the server's rcv_nxt is its seq */
-		track_client(f, p);
-		f->ws.seq = p->seq;
+		track_client(f, c, p);
+		c->ws.seq = p->seq;
 		bad_framing(w, f, pc);
 		return 0;
 	default:

@@ -32,7 +32,7 @@ int dp_watch_inspect(struct dp_worker *w, struct dp_flow *f, struct dp_slot *s,
 		     struct dp_pktctx *pc);
 
 /*
- * A packet of an ALLOWED flow whose client stream is watched (f->ws.mode).
+ * A packet of an ALLOWED flow whose client stream is watched (its side record's ws.mode, dp_flow.h).
  * Returns 1 when a client segment starts a later unit: the flow is now
  * DP_FS_UNIT and the caller hands pc to the pending path; 0 to forward pc
  * (a framing error the policy denies consumes pc and also returns 0 with

@@ -156,12 +156,19 @@ test_timeouts(void **state)
 	assert_int_equal(dp_flow_timeout(&f, &to), 30);
 }
 
+#define MS 1000000ull
+
 static void
 test_sweep(void **state)
 {
 	struct dp_flow flows[8];
 	struct dp_flow_table t;
 	struct dp_flow *out[8];
+	/* the record keeps milliseconds: the timeouts above, as ms */
+	const struct dp_timeouts tm = {
+		.tcp_established = to.tcp_established * MS, .tcp_halfopen = to.tcp_halfopen * MS,
+		.tcp_closed = to.tcp_closed * MS, .udp = to.udp * MS, .other = to.other * MS,
+	};
 	unsigned int n;
 
 	(void)state;
@@ -172,33 +179,43 @@ test_sweep(void **state)
 	/* in use: 1 (udp, idle 100 > 60), 3 (udp, idle 10), 5 (tcp established, idle 400) */
 	flows[1].state = DP_FS_ALLOWED;
 	flows[1].key.l4proto = 17;
-	flows[1].last_ns = 900;
+	flows[1].last_ms = 900;
 	flows[3].state = DP_FS_ALLOWED;
 	flows[3].key.l4proto = 17;
-	flows[3].last_ns = 990;
+	flows[3].last_ms = 990;
 	flows[5].state = DP_FS_ALLOWED;
 	flows[5].key.l4proto = 6;
-	flows[5].last_ns = 600;
+	flows[5].last_ms = 600;
 	t.active = 3;
 
 	/* budget 4 from 0: looks at 0..3, finds 1 */
-	n = dp_flow_sweep(&t, 1000, &to, 4, out, 8);
+	n = dp_flow_sweep(&t, 1000 * MS, &tm, 4, out, 8);
 	assert_int_equal(n, 1);
 	assert_ptr_equal(out[0], &flows[1]);
 	assert_int_equal(t.sweep_pos, 4);
 	/* next 4: 4..7, finds 5 */
-	n = dp_flow_sweep(&t, 1000, &to, 4, out, 8);
+	n = dp_flow_sweep(&t, 1000 * MS, &tm, 4, out, 8);
 	assert_int_equal(n, 1);
 	assert_ptr_equal(out[0], &flows[5]);
 	assert_int_equal(t.sweep_pos, 0);
 	/* the cursor wraps; max bounds the result; a later time expires 3 too */
-	n = dp_flow_sweep(&t, 2000, &to, 8, out, 2);
+	n = dp_flow_sweep(&t, 2000 * MS, &tm, 8, out, 2);
 	assert_int_equal(n, 2);
 	assert_ptr_equal(out[0], &flows[1]);
 	assert_ptr_equal(out[1], &flows[3]);
+	/*
+	 * idle is taken modulo 2^32 ms: past the wrap, a last packet 100 ms
+	 * before it is 106 ms old (> 60: expired), one 10 ms before it is not
+	 */
+	flows[1].last_ms = UINT32_MAX - 9;
+	flows[3].last_ms = UINT32_MAX - 99;
+	flows[5].last_ms = UINT32_MAX - 9;
+	n = dp_flow_sweep(&t, ((uint64_t)UINT32_MAX + 1 + 5) * MS, &tm, 8, out, 8);
+	assert_int_equal(n, 1);
+	assert_ptr_equal(out[0], &flows[3]);
 	/* nothing in use: no work */
 	t.active = 0;
-	assert_int_equal(dp_flow_sweep(&t, 5000, &to, 8, out, 8), 0);
+	assert_int_equal(dp_flow_sweep(&t, 5000 * MS, &tm, 8, out, 8), 0);
 }
 
 /* ---- inspection of captured first flights --------------------------------- */

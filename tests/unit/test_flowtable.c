@@ -248,6 +248,83 @@ test_both_directions(void **state)
 	dp_flow_table_free(&t);
 }
 
+/*
+ * The side pool (struct dp_flow_cold): bounded, zeroed records, -ENOSPC when
+ * empty, given back by dp_flow_cold_put and by dp_flow_remove, never taken
+ * for a UDP flow (whose union member is the QUIC record).
+ */
+static void
+test_cold(void **state)
+{
+	struct dp_flow_table t;
+	struct dp_flow_key k;
+	struct dp_flow *f, *g, *u;
+	struct dp_flow_cold *c;
+	uint32_t i, cap = 70000, n_cold;
+
+	(void)state;
+	assert_int_equal(sizeof(struct dp_flow), 128);
+	assert_int_equal(offsetof(struct dp_flow, bytes), 64);
+	assert_int_equal(dp_flow_cold_cap(100), 100);
+	assert_int_equal(dp_flow_cold_cap(cap), 65536);
+	assert_int_equal(dp_flow_cold_cap(10000000), 2500000);
+	assert_int_equal(dp_flow_table_init(&t, "t_cold", cap, (int)rte_socket_id()), 0);
+	n_cold = t.cold_cap;
+	assert_int_equal(n_cold, 65536);
+	for (i = 0; i < n_cold; i++) {
+		key_of(i, &k);
+		assert_int_equal(dp_flow_insert(&t, &k, &f), 0);
+		f->state = DP_FS_SYN_SEEN;
+		assert_null(dp_flow_cold(&t, f));
+		assert_int_equal(dp_flow_cold_take(&t, f), 0);
+		c = dp_flow_cold(&t, f);
+		assert_non_null(c);
+		assert_int_equal(c->ws.mode, DP_W_NONE);
+		assert_int_equal(c->last_rst_ns, 0);
+		c->isn = i;
+		c->last_rst_ns = 1;
+		/* a second take keeps the record */
+		assert_int_equal(dp_flow_cold_take(&t, f), 0);
+		assert_ptr_equal(dp_flow_cold(&t, f), c);
+	}
+	assert_int_equal(t.cold_used, n_cold);
+	/* the pool is empty: the next TCP flow gets none */
+	key_of(n_cold, &k);
+	assert_int_equal(dp_flow_insert(&t, &k, &g), 0);
+	g->state = DP_FS_SYN_SEEN;
+	assert_int_equal(dp_flow_cold_take(&t, g), -ENOSPC);
+	assert_null(dp_flow_cold(&t, g));
+	/* every record is its flow's own */
+	for (i = 0; i < n_cold; i += 997) {
+		key_of(i, &k);
+		f = dp_flow_lookup(&t, &k);
+		assert_int_equal(dp_flow_cold(&t, f)->isn, i);
+	}
+	/* removing a flow gives its record back: zeroed for the next taker */
+	key_of(5, &k);
+	dp_flow_remove(&t, dp_flow_lookup(&t, &k));
+	assert_int_equal(t.cold_used, n_cold - 1);
+	assert_int_equal(dp_flow_cold_take(&t, g), 0);
+	assert_int_equal(dp_flow_cold(&t, g)->last_rst_ns, 0);
+	assert_int_equal(dp_flow_cold(&t, g)->isn, 0);
+	/* put: given back, the flow has none; a second put changes nothing */
+	dp_flow_cold_put(&t, g);
+	dp_flow_cold_put(&t, g);
+	assert_null(dp_flow_cold(&t, g));
+	assert_int_equal(t.cold_used, n_cold - 1);
+	/* a UDP flow: no side record, its QUIC index is left alone */
+	k.l4proto = 17;
+	assert_int_equal(dp_flow_insert(&t, &k, &u), 0);
+	u->state = DP_FS_ALLOWED;
+	u->quic = 3;
+	assert_null(dp_flow_cold(&t, u));
+	assert_int_equal(dp_flow_cold_take(&t, u), -EINVAL);
+	dp_flow_remove(&t, u);
+	assert_int_equal(u->quic, 3);
+	assert_int_equal(t.cold_used, n_cold - 1);
+	dp_flow_table_free(&t);
+}
+
 int
 main(void)
 {
@@ -259,6 +336,7 @@ main(void)
 		cmocka_unit_test(test_full_small),
 		cmocka_unit_test(test_random_ops),
 		cmocka_unit_test(test_both_directions),
+		cmocka_unit_test(test_cold),
 	};
 	char dir[128];
 	int ret;
