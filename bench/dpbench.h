@@ -132,12 +132,15 @@ int dpb_pcap_close(struct dpb_pcap *p);
 /*
  * The packets of one new flow (newflow mode and its capture): SYN, SYN-ACK,
  * ACK, the request (1 or 2 segments), then as tail says the server's ACK
- * of the request and the client's RST. Each packet: its frame and the side
- * it arrives on (0 client, 1 server).
+ * of the request, the client's first TLS application_data record (a TLS
+ * client's next flight: it ends the watch of the records after the
+ * ClientHello, docs/dataplane.md) and the client's RST. Each packet: its
+ * frame and the side it arrives on (0 client, 1 server).
  */
-#define DPB_FLOW_PKTS_MAX 8
+#define DPB_FLOW_PKTS_MAX 9
 #define DPB_TAIL_SACK 0x1
 #define DPB_TAIL_RST  0x2
+#define DPB_TAIL_DATA 0x4
 struct dpb_pkt {
 	uint8_t side;
 	uint16_t len;

@@ -510,6 +510,16 @@ dpb_newflow_pkts(const struct dpb_flow *f, const uint8_t *req, uint32_t req_len,
 						 c_seq + req_len, NULL, 0);
 		n++;
 	}
+	if (tail & DPB_TAIL_DATA) {
+		/* the client's next flight: one application_data record */
+		static const uint8_t rec[6] = { 0x17, 0x03, 0x03, 0x00, 0x01, 0x00 };
+
+		out[n].side = 0;
+		out[n].len = (uint16_t)dpb_frame(out[n].frame, f, 1, 0x18, c_seq + req_len,
+						 s_seq, rec, sizeof(rec));
+		n++;
+		req_len += sizeof(rec);
+	}
 	if (tail & DPB_TAIL_RST) {
 		/* the client resets: the flow is closing */
 		out[n].side = 0;

@@ -380,8 +380,8 @@ dpb_handshakes(struct dpb_dp *d, const struct dpb_opts *o, uint32_t **req_len_ou
 		unsigned int nf = 0;
 
 		for (; nf < BATCH && i < o->flows; nf++, i++) {
-			cnt[nf] = flow_pkts(i, &ho, &g, DPB_TAIL_SACK, pk[nf], &denied, &http,
-					    &rl[i]);
+			cnt[nf] = flow_pkts(i, &ho, &g, DPB_TAIL_SACK | DPB_TAIL_DATA, pk[nf],
+					    &denied, &http, &rl[i]);
 			if (cnt[nf] == 0) {
 				ret = -EINVAL;
 				goto out;

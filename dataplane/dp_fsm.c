@@ -564,16 +564,18 @@ tcp_packet(struct dp_worker *w, struct dp_pktctx *pc, struct dp_flow *f)
 		if (unlikely(f->cold != 0)) {
 			const struct dp_flow_cold *c = dp_flow_cold(&w->ft, f);
 
-			if (c->ws.mode != DP_W_NONE) {
-				if (dp_watch_packet(w, f, pc, dir)) {
-					/* a later unit of the client stream starts: held until judged */
-					pending_packet(w, f, pc, dir);
-					break;
-				}
-			} else if (!(f->flags & DP_FF_VERIFY)) {
-				/* neither watched nor verifying: the side record goes back */
-				dp_flow_cold_put(&w->ft, f);
+			if (c->ws.mode != DP_W_NONE && dp_watch_packet(w, f, pc, dir)) {
+				/* a later unit of the client stream starts: held until judged */
+				pending_packet(w, f, pc, dir);
+				break;
 			}
+			/*
+			 * neither watched nor verifying: the side record goes back at
+			 * the client's data (past it, its SYN is never sent again)
+			 */
+			if (f->state == DP_FS_ALLOWED && f->cold != 0 && c->ws.mode == DP_W_NONE &&
+			    !(f->flags & DP_FF_VERIFY) && dir == DP_DIR_C2S && p->payload_len > 0)
+				dp_flow_cold_put(&w->ft, f);
 		}
 		/* DNS over TCP: answers read for the binding table (dp_dns.h) */
 		if (unlikely(p->sport == 53) && dir == DP_DIR_S2C && p->payload_len > 0 &&

@@ -96,12 +96,13 @@ dp_watch_inspect(struct dp_worker *w, struct dp_flow *f, struct dp_slot *s,
 	const uint8_t *buf = dp_reasm_data(&s->ra);
 	uint16_t dport = dp_flow_dport(f);
 	struct dp_flow_cold *c = dp_flow_cold(&w->ft, f);     /* TCP, pending: taken */
-	uint32_t lim = s->ra.cap, seq0 = c->ws.seq, contig, off, start;
+	uint32_t lim = s->ra.cap, seq0, contig, off, start;
 	struct dp_insp_out io;
 	int decided = 0, turns;
 
 	if (unlikely(c == NULL))
 		return 0;               /* never: the hold timer decides */
+	seq0 = c->ws.seq;
 	if (set->hold_max_bytes < lim)
 		lim = set->hold_max_bytes;
 	/*
