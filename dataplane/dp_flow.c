@@ -178,7 +178,7 @@ dp_flow_table_init(struct dp_flow_table *t, const char *name, uint32_t capacity,
 		t->free_idx[i] = capacity - 1 - i;
 	t->n_free = capacity;
 	for (i = 0; i < t->cold_cap; i++)
-		t->cold[i].next_free = i + 2 <= t->cold_cap ? i + 2 : 0;
+		t->cold[i].link = i + 2 <= t->cold_cap ? i + 2 : 0;
 	t->cold_free = 1;
 	t->bkt_mask = n_bkt - 1;
 	t->capacity = capacity;
@@ -208,8 +208,9 @@ dp_flow_cold_take(struct dp_flow_table *t, struct dp_flow *f)
 	if (id == 0)
 		return -ENOSPC;
 	c = &t->cold[id - 1];
-	t->cold_free = c->next_free;
+	t->cold_free = c->link;
 	memset(c, 0, sizeof(*c));
+	c->link = dp_flow_index(t, f);
 	f->cold = id;
 	t->cold_used++;
 	return 0;
@@ -220,7 +221,7 @@ dp_flow_cold_put(struct dp_flow_table *t, struct dp_flow *f)
 {
 	if (f->key.l4proto != 6 || f->cold == 0)
 		return;
-	t->cold[f->cold - 1].next_free = t->cold_free;
+	t->cold[f->cold - 1].link = t->cold_free;
 	t->cold_free = f->cold;
 	f->cold = 0;
 	t->cold_used--;
@@ -410,6 +411,32 @@ dp_flow_remove(struct dp_flow_table *t, struct dp_flow *f)
 			i++;
 		}
 	}
+}
+
+struct dp_flow *
+dp_flow_cold_victim(struct dp_flow_table *t, unsigned int budget)
+{
+	uint32_t pos = t->cold_scan;
+	struct dp_flow *v = NULL;
+
+	while (budget-- > 0) {
+		uint32_t i = pos, fi = t->cold[i].link;
+
+		if (++pos == t->cold_cap)
+			pos = 0;
+		if (fi >= t->capacity)
+			continue;
+		/* taken: its flow names it back (a free record's link is a free-list link) */
+		struct dp_flow *f = &t->flows[fi];
+
+		if (f->state != DP_FS_FREE && f->key.l4proto == 6 && f->cold == i + 1 &&
+		    dp_flow_closing(f)) {
+			v = f;
+			break;
+		}
+	}
+	t->cold_scan = pos;
+	return v;
 }
 
 uint64_t

@@ -62,7 +62,7 @@ struct dp_flow_cold {
 	uint32_t isn;            /* client ISN */
 	uint32_t c_ack;          /* ACK field of the latest client segment */
 	uint32_t c_nxt;          /* client's next seq: highest seq + len seen */
-	uint32_t next_free;      /* free list: next free record + 1 (0 end) */
+	uint32_t link;           /* free: next free record + 1 (0 end); taken: its flow's index */
 	uint64_t last_rst_ns;    /* last RST sent for this DENIED flow */
 	struct dp_wstate ws;     /* the client stream after a decision (dp_stream.h) */
 };
@@ -130,6 +130,7 @@ struct dp_flow_table {
 	uint32_t cold_cap;
 	uint32_t cold_free;      /* first free side record + 1, 0 none */
 	uint32_t cold_used;
+	uint32_t cold_scan;      /* next side record dp_flow_cold_victim looks at */
 	uint32_t stash_sig[DP_FLOW_STASH];
 	uint32_t stash_idx[DP_FLOW_STASH];
 	uint64_t kicks;          /* cuckoo displacements so far */
@@ -195,6 +196,13 @@ int dp_flow_cold_take(struct dp_flow_table *t, struct dp_flow *f);
 
 /* Give f's side record back (none: nothing). */
 void dp_flow_cold_put(struct dp_flow_table *t, struct dp_flow *f);
+
+/*
+ * A flow holding a side record that has closed (dp_flow_closing: RST, FIN
+ * both ways, denied), among up to budget records from a rotating cursor;
+ * NULL if none. The caller ends it to give its record to a new flow.
+ */
+struct dp_flow *dp_flow_cold_victim(struct dp_flow_table *t, unsigned int budget);
 
 /* A time in ns as the record keeps it: milliseconds modulo 2^32. */
 static inline uint32_t

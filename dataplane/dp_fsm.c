@@ -42,6 +42,9 @@ account(struct dp_worker *w, struct dp_flow *f, const struct dp_pktctx *pc, int 
 	f->last_ms = dp_flow_ms(w->now_ns);
 }
 
+/* Side records looked at for a closed flow's when the pool is empty. */
+#define DP_COLD_SCAN 64
+
 /*
  * New flow for pc's key; the sender is its client when sender_is_client;
  * with a side record (struct dp_flow_cold) when cold. NULL: no room in the
@@ -63,9 +66,18 @@ flow_new(struct dp_worker *w, struct dp_pktctx *pc, int sender_is_client, int co
 		return NULL;
 	f->state = DP_FS_ALLOWED;       /* every caller sets the real state */
 	if (cold && dp_flow_cold_take(&w->ft, f) != 0) {
-		w->c[DP_C_COLD_FULL]++;
-		dp_flow_remove(&w->ft, f);
-		return NULL;
+		/* the side pool is empty: a flow that has closed gives its record */
+		struct dp_flow *v = dp_flow_cold_victim(&w->ft, DP_COLD_SCAN);
+
+		if (v != NULL) {
+			w->c[DP_C_COLD_RECLAIMED]++;
+			dp_end_flow(w, v, DP_CLOSE_IDLE);       /* reported as it closed */
+		}
+		if (v == NULL || dp_flow_cold_take(&w->ft, f) != 0) {
+			w->c[DP_C_COLD_FULL]++;
+			dp_flow_remove(&w->ft, f);
+			return NULL;
+		}
 	}
 	w->tbl_changes++;
 	w->c[DP_C_FLOWS_CREATED]++;

@@ -391,6 +391,8 @@ enum dp_counter {
 	DP_C_COLD_FULL,           /* TCP flows refused (table_full verdict): the flow table's
 				   * side pool (struct dp_flow_cold) was empty; also RSTs of a
 				   * denied flow not sent for want of a side record */
+	DP_C_COLD_RECLAIMED,      /* closed TCP flows (RST, FIN both ways, denied) ended before
+				   * their closed timeout to give a new flow their side record */
 	DP_C_MAX
 };
 
@@ -496,7 +498,7 @@ static const char *const dp_counter_names[DP_C_MAX] = {
 	"an_geneve_tlv_missing", "an_sni_dst_mismatch", "an_dot", "an_doh", "geneve_rx", "geneve_bad", "arp_nd", "neigh_miss",
 	"no_route", "ttl_exceeded", "local_icmp", "health", "exc_to_kernel",
 	"exc_from_kernel", "local_dropped", "revalidated", "revoked",
-	"reval_no_name", "cold_full",
+	"reval_no_name", "cold_full", "cold_reclaimed",
 };
 #endif
 

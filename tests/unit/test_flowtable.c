@@ -294,6 +294,22 @@ test_cold(void **state)
 	g->state = DP_FS_SYN_SEEN;
 	assert_int_equal(dp_flow_cold_take(&t, g), -ENOSPC);
 	assert_null(dp_flow_cold(&t, g));
+	/* no holder has closed: no victim, within the budget or around the pool */
+	assert_null(dp_flow_cold_victim(&t, 64));
+	assert_null(dp_flow_cold_victim(&t, n_cold + 10));
+	/* one holder resets, one is denied: found, each in turn, from the cursor */
+	key_of(40000, &k);
+	f = dp_flow_lookup(&t, &k);
+	f->flags |= DP_FF_RST;
+	key_of(40001, &k);
+	u = dp_flow_lookup(&t, &k);
+	u->state = DP_FS_DENIED;
+	assert_ptr_equal(dp_flow_cold_victim(&t, n_cold), f);
+	assert_ptr_equal(dp_flow_cold_victim(&t, n_cold), u);
+	assert_ptr_equal(dp_flow_cold_victim(&t, n_cold), f);
+	f->flags &= (uint16_t)~DP_FF_RST;
+	u->state = DP_FS_ALLOWED;
+	assert_null(dp_flow_cold_victim(&t, n_cold));
 	/* every record is its flow's own */
 	for (i = 0; i < n_cold; i += 997) {
 		key_of(i, &k);
