@@ -18,7 +18,7 @@
  * (128 B) + buckets align32pow2(n / 6) x 64 B (at most 75 % of the slots
  * are ever used, so displacement stays rare) + the free-index stack n x 4 B
  * + the side records dp_flow_cold_cap(n) x 48 B: ~157 B per flow at 10M,
- * ~193 B at the default 65536 (every flow may hold a side record).
+ * ~196 B at the default 65536 (every flow may hold a side record).
  */
 #include <errno.h>
 #include <string.h>

@@ -54,9 +54,11 @@ enum dp_fstate {
  * The state only a TCP flow that is pending, watched (its client stream
  * followed after a decision), verifying or denied needs: a record of a
  * bounded side pool of the table (dp_flow_cold_take), named by
- * dp_flow.cold, taken at the SYN and given back when an allowed flow is no
- * longer watched nor verifying (or when the flow is removed). A SYN that
- * finds the pool empty gets the table_full verdict (counted, audited).
+ * dp_flow.cold, taken at the SYN and given back at the client's data once
+ * the flow is allowed and neither watched nor verifying (or when the flow is
+ * removed). When the pool is empty a closed flow holding a record is ended
+ * to give it (dp_flow_cold_victim), else the SYN gets the table_full
+ * verdict (counted, audited).
  */
 struct dp_flow_cold {
 	uint32_t isn;            /* client ISN */
