@@ -233,20 +233,59 @@ want_group(struct pctx *c, const config_setting_t *s, const char *key)
 	return false;
 }
 
+/* One word of a fixed set and the value it stands for. */
+struct word {
+	const char *name;
+	int value;
+};
+
+#define WORDS(...) (const struct word[]){ __VA_ARGS__, { NULL, 0 } }
+
+/*
+ * A setting that must be one of the words (a list ending with a NULL name,
+ * in the order the error names them): *out = its value, true; else the error
+ * `must be "a", "b" or "c"`, false, *out unchanged.
+ */
+static bool
+parse_word(struct pctx *c, const config_setting_t *s, const char *key,
+	   const struct word *w, int *out)
+{
+	const char *v = str_of(s);
+	char msg[256];
+	size_t len = 0;
+	int i;
+
+	for (i = 0; w[i].name != NULL; i++) {
+		if (v != NULL && strcmp(v, w[i].name) == 0) {
+			*out = w[i].value;
+			return true;
+		}
+	}
+	len += snprintf(msg, sizeof(msg), "must be");
+	for (int j = 0; j < i && len < sizeof(msg); j++)
+		len += snprintf(msg + len, sizeof(msg) - len, "%s\"%s\"",
+				j == 0 ? " " : j == i - 1 ? " or " : ", ", w[j].name);
+	cp_err(c->e, line_of(s), key, "%s", msg);
+	return false;
+}
+
+/* parse_word into a uint8_t field */
+static bool
+parse_word8(struct pctx *c, const config_setting_t *s, const char *key,
+	    const struct word *w, uint8_t *out)
+{
+	int v;
+
+	if (!parse_word(c, s, key, w, &v))
+		return false;
+	*out = (uint8_t)v;
+	return true;
+}
+
 static bool
 parse_action(struct pctx *c, const config_setting_t *s, const char *key, uint8_t *out)
 {
-	const char *v = str_of(s);
-
-	if (v != NULL && strcmp(v, "allow") == 0)
-		*out = CPM_ALLOW;
-	else if (v != NULL && strcmp(v, "deny") == 0)
-		*out = CPM_DENY;
-	else {
-		cp_err(c->e, line_of(s), key, "must be \"allow\" or \"deny\"");
-		return false;
-	}
-	return true;
+	return parse_word8(c, s, key, WORDS({ "allow", CPM_ALLOW }, { "deny", CPM_DENY }), out);
 }
 
 /*
@@ -1017,7 +1056,6 @@ parse_audit(struct pctx *c, const config_setting_t *g, const char *key)
 	for (int i = 0; i < n; i++) {
 		config_setting_t *s = config_setting_get_elem(g, (unsigned int)i);
 		const char *name = config_setting_name(s);
-		const char *v = str_of(s);
 
 		child_key(k, key, s, (unsigned int)i);
 		if (strcmp(name, "path") == 0) {
@@ -1033,14 +1071,8 @@ parse_audit(struct pctx *c, const config_setting_t *g, const char *key)
 		} else if (strcmp(name, "rotate_seconds") == 0) {
 			parse_uint(c, s, k, 0, 366LL * 86400, &cfg->rotate_seconds);
 		} else if (strcmp(name, "fsync") == 0) {
-			if (v != NULL && strcmp(v, "never") == 0)
-				cfg->audit_fsync = 0;
-			else if (v != NULL && strcmp(v, "batch") == 0)
-				cfg->audit_fsync = 1;
-			else if (v != NULL && strcmp(v, "always") == 0)
-				cfg->audit_fsync = 2;
-			else
-				cp_err(c->e, line_of(s), k, "must be \"always\", \"batch\" or \"never\"");
+			parse_word(c, s, k, WORDS({ "always", 2 }, { "batch", 1 }, { "never", 0 }),
+				   &cfg->audit_fsync);
 		} else {
 			unknown_key(c, s, k);
 		}
@@ -1060,7 +1092,6 @@ parse_syslog(struct pctx *c, const config_setting_t *g, const char *key)
 	for (int i = 0; i < n; i++) {
 		config_setting_t *s = config_setting_get_elem(g, (unsigned int)i);
 		const char *name = config_setting_name(s);
-		const char *v = str_of(s);
 
 		child_key(k, key, s, (unsigned int)i);
 		if (strcmp(name, "host") == 0) {
@@ -1076,12 +1107,11 @@ parse_syslog(struct pctx *c, const config_setting_t *g, const char *key)
 		} else if (strcmp(name, "queue") == 0) {
 			parse_uint(c, s, k, 16, 10000000, &sl->queue);
 		} else if (strcmp(name, "format") == 0) {
-			if (v != NULL && strcmp(v, "json") == 0)
-				sl->format = CP_SYSLOG_JSON;
-			else if (v != NULL && strcmp(v, "ocsf") == 0)
-				sl->format = CP_SYSLOG_OCSF;
-			else
-				cp_err(c->e, line_of(s), k, "must be \"json\" or \"ocsf\"");
+			int f;
+
+			if (parse_word(c, s, k, WORDS({ "json", CP_SYSLOG_JSON },
+						      { "ocsf", CP_SYSLOG_OCSF }), &f))
+				sl->format = (uint32_t)f;
 		} else {
 			unknown_key(c, s, k);
 		}
@@ -1194,14 +1224,10 @@ parse_dns_resolve_key(struct pctx *c, const config_setting_t *s, const char *nam
 	} else if (strcmp(name, "resolve_max_names") == 0) {
 		parse_uint(c, s, k, 1, 100000, &d->max_names);
 	} else if (strcmp(name, "https_rr") == 0) {
-		if (v != NULL && strcmp(v, "strip_ech") == 0)
-			c->cfg->settings.dns_https_rr = CPM_HTTPS_RR_STRIP_ECH;
-		else if (v != NULL && strcmp(v, "allow") == 0)
-			c->cfg->settings.dns_https_rr = CPM_HTTPS_RR_ALLOW;
-		else if (v != NULL && strcmp(v, "refuse") == 0)
-			c->cfg->settings.dns_https_rr = CPM_HTTPS_RR_REFUSE;
-		else
-			cp_err(c->e, line_of(s), k, "must be \"strip_ech\", \"allow\" or \"refuse\"");
+		parse_word8(c, s, k, WORDS({ "strip_ech", CPM_HTTPS_RR_STRIP_ECH },
+					   { "allow", CPM_HTTPS_RR_ALLOW },
+					   { "refuse", CPM_HTTPS_RR_REFUSE }),
+			    &c->cfg->settings.dns_https_rr);
 	} else {
 		return false;
 	}
@@ -1309,35 +1335,19 @@ has_host_names(const config_setting_t *rs)
 static void
 parse_proto(struct pctx *c, const config_setting_t *s, const char *k, struct cp_rule *r)
 {
-	const char *v = str_of(s);
-
-	if (v != NULL && strcmp(v, "any") == 0)
-		r->proto = CPM_PROTO_ANY;
-	else if (v != NULL && strcmp(v, "tcp") == 0)
-		r->proto = CPM_PROTO_TCP;
-	else if (v != NULL && strcmp(v, "udp") == 0)
-		r->proto = CPM_PROTO_UDP;
-	else if (v != NULL && strcmp(v, "icmp") == 0)
-		r->proto = CPM_PROTO_ICMP;
-	else
-		cp_err(c->e, line_of(s), k, "must be \"tcp\", \"udp\", \"icmp\" or \"any\"");
+	parse_word8(c, s, k, WORDS({ "tcp", CPM_PROTO_TCP }, { "udp", CPM_PROTO_UDP },
+				   { "icmp", CPM_PROTO_ICMP }, { "any", CPM_PROTO_ANY }),
+		    &r->proto);
 }
 
 /* bind = "none" | "dns" | "pinned" */
 static void
 parse_bind(struct pctx *c, const config_setting_t *s, const char *k, struct cp_rule *r)
 {
-	const char *v = str_of(s);
-
 	r->bind_line = line_of(s);
-	if (v != NULL && strcmp(v, "none") == 0)
-		r->bind = CPM_BIND_NONE;
-	else if (v != NULL && strcmp(v, "dns") == 0)
-		r->bind = CPM_BIND_DNS;
-	else if (v != NULL && strcmp(v, "pinned") == 0)
-		r->bind = CPM_BIND_PINNED;
-	else
-		cp_err(c->e, line_of(s), k, "must be \"none\", \"dns\" or \"pinned\"");
+	parse_word8(c, s, k, WORDS({ "none", CPM_BIND_NONE }, { "dns", CPM_BIND_DNS },
+				   { "pinned", CPM_BIND_PINNED }),
+		    &r->bind);
 }
 
 /*
@@ -1623,15 +1633,10 @@ parse_root(struct pctx *c, const config_setting_t *root)
 	for (int i = 0; i < n; i++) {
 		config_setting_t *s = config_setting_get_elem(root, (unsigned int)i);
 		const char *k = config_setting_name(s);
-		const char *v = str_of(s);
 
 		if (strcmp(k, "mode") == 0) {
-			if (v != NULL && strcmp(v, "enforce") == 0)
-				st->mode = CPM_MODE_ENFORCE;
-			else if (v != NULL && strcmp(v, "monitor") == 0)
-				st->mode = CPM_MODE_MONITOR;
-			else
-				cp_err(c->e, line_of(s), k, "must be \"enforce\" or \"monitor\"");
+			parse_word8(c, s, k, WORDS({ "enforce", CPM_MODE_ENFORCE },
+						   { "monitor", CPM_MODE_MONITOR }), &st->mode);
 		} else if (strcmp(k, "default") == 0) {
 			parse_action(c, s, k, &st->default_action);
 		} else if (strcmp(k, "internal") == 0) {
@@ -1660,13 +1665,9 @@ parse_root(struct pctx *c, const config_setting_t *root)
 		} else if (strcmp(k, "audit") == 0) {
 			parse_audit(c, s, k);
 		} else if (strcmp(k, "audit_overflow") == 0) {
-			if (v != NULL && strcmp(v, "drop_records") == 0)
-				st->audit_overflow = CPM_AUDIT_DROP_RECORDS;
-			else if (v != NULL && strcmp(v, "deny_new_flows") == 0)
-				st->audit_overflow = CPM_AUDIT_DENY_NEW_FLOWS;
-			else
-				cp_err(c->e, line_of(s), k,
-				       "must be \"drop_records\" or \"deny_new_flows\"");
+			parse_word8(c, s, k, WORDS({ "drop_records", CPM_AUDIT_DROP_RECORDS },
+						   { "deny_new_flows", CPM_AUDIT_DENY_NEW_FLOWS }),
+				    &st->audit_overflow);
 		} else if (strcmp(k, "syslog") == 0) {
 			parse_syslog(c, s, k);
 		} else if (strcmp(k, "dns") == 0) {
