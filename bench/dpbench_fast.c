@@ -325,6 +325,34 @@ reload_main(void *arg)
 	return NULL;
 }
 
+/*
+ * Run the worker loop (draining its events) for at least `seconds`, and, when
+ * done is given, until it is set too. Returns the longest loop in TSC cycles.
+ */
+static uint64_t
+poll_timed(struct dpb_dp *d, double seconds, const int *done)
+{
+	double t0 = dpb_now();
+	uint64_t last = rte_rdtsc(), gap = 0;
+
+	for (unsigned int k = 0;; k++) {
+		uint64_t now;
+
+		dp_worker_poll(d->w);
+		now = rte_rdtsc();
+		if (now - last > gap)
+			gap = now - last;
+		last = now;
+		if ((k & 255) == 0) {
+			dpb_dp_drain(d);
+			if ((done == NULL || __atomic_load_n(done, __ATOMIC_ACQUIRE)) &&
+			    dpb_now() - t0 >= seconds)
+				break;
+		}
+	}
+	return gap;
+}
+
 int
 dpb_reload(const struct dpb_opts *o)
 {
@@ -335,7 +363,7 @@ dpb_reload(const struct dpb_opts *o)
 	char err[4096] = "";
 	uint32_t *rl = NULL, table = o->table ? o->table : o->flows + o->flows / 8 + 1024;
 	uint16_t room = RTE_PKTMBUF_HEADROOM + (o->size == DPB_SIZE_64 ? 128 : 1536);
-	uint64_t hz = rte_get_tsc_hz(), gap_max = 0, gap_base = 0, last, reval0, revoked0, lost;
+	uint64_t hz = rte_get_tsc_hz(), gap_max = 0, gap_base = 0, reval0, revoked0, lost;
 	uint64_t noname0;
 	double hs_rate = 0, t0;
 	bool ok = true;
@@ -369,22 +397,7 @@ dpb_reload(const struct dpb_opts *o)
 	}
 	/* warm-up: the longest worker loop and the rate without reloads, for comparison */
 	snap_take(&d, &w0);
-	t0 = dpb_now();
-	last = rte_rdtsc();
-	for (unsigned int k = 0;; k++) {
-		uint64_t now;
-
-		dp_worker_poll(d.w);
-		now = rte_rdtsc();
-		if (now - last > gap_base)
-			gap_base = now - last;
-		last = now;
-		if ((k & 255) == 0) {
-			dpb_dp_drain(&d);
-			if (dpb_now() - t0 >= o->warmup)
-				break;
-		}
-	}
+	gap_base = poll_timed(&d, o->warmup, NULL);
 	snap_take(&d, &w1);
 	c.app = d.app;
 	c.n = o->reloads;
@@ -416,22 +429,7 @@ dpb_reload(const struct dpb_opts *o)
 	}
 	/* the worker loop on this thread while the reloads happen; the longest loop noted */
 	t0 = dpb_now();
-	last = rte_rdtsc();
-	for (unsigned int k = 0;; k++) {
-		uint64_t now;
-
-		dp_worker_poll(d.w);
-		now = rte_rdtsc();
-		if (now - last > gap_max)
-			gap_max = now - last;
-		last = now;
-		if ((k & 255) == 0) {
-			dpb_dp_drain(&d);
-			if (__atomic_load_n(&c.finished, __ATOMIC_ACQUIRE) &&
-			    dpb_now() - t0 >= o->seconds)
-				break;
-		}
-	}
+	gap_max = poll_timed(&d, o->seconds, &c.finished);
 	pthread_join(tid, NULL);
 	/* the last generation's walk, if any, to its end (revalidate = true) */
 	while (d.w->reval_left > 0)
