@@ -13,6 +13,14 @@
 #include "cp_status.h"
 #include "cp_util.h"
 
+/* "key": unsigned number */
+static void
+kv_u64(struct cp_json *j, const char *key, uint64_t v)
+{
+	cp_json_key(j, key);
+	cp_json_u64(j, v);
+}
+
 static const char *const mode_names[] = { "wire", "one-arm", "replay", "geneve", "routed" };
 
 /* counters shown in the summary lines, by group */
@@ -133,23 +141,19 @@ rule_hits_json(struct cp_json *j, const struct cp_status_in *in)
 
 	cp_json_key(j, "rule_hits");
 	cp_json_obj_begin(j);
-	cp_json_key(j, "generation");
-	cp_json_u64(j, s->rule_hits_gen);
+	kv_u64(j, "generation", s->rule_hits_gen);
 	cp_json_key(j, "rules");
 	cp_json_arr_begin(j);
 	for (unsigned r = 0; r < n_rule_hits(s); r++) {
 		cp_json_obj_begin(j);
 		cp_json_key(j, "rule");
 		cp_json_strz(j, rule_name(in, r, tmp, sizeof(tmp)));
-		cp_json_key(j, "hits");
-		cp_json_u64(j, s->rule_hits[r]);
+		kv_u64(j, "hits", s->rule_hits[r]);
 		cp_json_obj_end(j);
 	}
 	cp_json_arr_end(j);
-	cp_json_key(j, "other_rules");
-	cp_json_u64(j, s->rule_hits_other);
-	cp_json_key(j, "no_rule");
-	cp_json_u64(j, s->rule_hits_none);
+	kv_u64(j, "other_rules", s->rule_hits_other);
+	kv_u64(j, "no_rule", s->rule_hits_none);
 	cp_json_obj_end(j);
 }
 
@@ -290,58 +294,38 @@ dns_json(struct cp_json *j, const struct dp_dns_status *d)
 {
 	cp_json_key(j, "dns");
 	cp_json_obj_begin(j);
-	cp_json_key(j, "responses");
-	cp_json_u64(j, d->responses);
-	cp_json_key(j, "recorded");
-	cp_json_u64(j, d->recorded);
-	cp_json_key(j, "refreshed");
-	cp_json_u64(j, d->refreshed);
-	cp_json_key(j, "evicted");
-	cp_json_u64(j, d->evicted);
-	cp_json_key(j, "reused");
-	cp_json_u64(j, d->reused);
+	kv_u64(j, "responses", d->responses);
+	kv_u64(j, "recorded", d->recorded);
+	kv_u64(j, "refreshed", d->refreshed);
+	kv_u64(j, "evicted", d->evicted);
+	kv_u64(j, "reused", d->reused);
 	cp_json_key(j, "bad");
 	cp_json_obj_begin(j);
 	for (unsigned k = 1; k < 8; k++) {
 		if (dp_dns_bad_names[k] == NULL)
 			continue;
-		cp_json_key(j, dp_dns_bad_names[k]);
-		cp_json_u64(j, d->bad[k]);
+		kv_u64(j, dp_dns_bad_names[k], d->bad[k]);
 	}
 	cp_json_obj_end(j);
-	cp_json_key(j, "tcp_messages");
-	cp_json_u64(j, d->tcp_messages);
-	cp_json_key(j, "tcp_skipped");
-	cp_json_u64(j, d->tcp_skipped);
+	kv_u64(j, "tcp_messages", d->tcp_messages);
+	kv_u64(j, "tcp_skipped", d->tcp_skipped);
 	cp_json_key(j, "https_rr");
 	cp_json_obj_begin(j);
-	cp_json_key(j, "allowed");
-	cp_json_u64(j, d->https_allowed);
-	cp_json_key(j, "refused");
-	cp_json_u64(j, d->https_refused);
-	cp_json_key(j, "stripped");
-	cp_json_u64(j, d->https_stripped);
-	cp_json_key(j, "unstrippable");
-	cp_json_u64(j, d->https_unstrippable);
+	kv_u64(j, "allowed", d->https_allowed);
+	kv_u64(j, "refused", d->https_refused);
+	kv_u64(j, "stripped", d->https_stripped);
+	kv_u64(j, "unstrippable", d->https_unstrippable);
 	cp_json_obj_end(j);
 	cp_json_key(j, "resolved");
 	cp_json_obj_begin(j);
-	cp_json_key(j, "entries");
-	cp_json_u64(j, d->res_entries);
-	cp_json_key(j, "capacity");
-	cp_json_u64(j, d->res_capacity);
-	cp_json_key(j, "updates");
-	cp_json_u64(j, d->res_updates);
-	cp_json_key(j, "removes");
-	cp_json_u64(j, d->res_removes);
-	cp_json_key(j, "recorded");
-	cp_json_u64(j, d->res_recorded);
-	cp_json_key(j, "refreshed");
-	cp_json_u64(j, d->res_refreshed);
-	cp_json_key(j, "evicted");
-	cp_json_u64(j, d->res_evicted);
-	cp_json_key(j, "reused");
-	cp_json_u64(j, d->res_reused);
+	kv_u64(j, "entries", d->res_entries);
+	kv_u64(j, "capacity", d->res_capacity);
+	kv_u64(j, "updates", d->res_updates);
+	kv_u64(j, "removes", d->res_removes);
+	kv_u64(j, "recorded", d->res_recorded);
+	kv_u64(j, "refreshed", d->res_refreshed);
+	kv_u64(j, "evicted", d->res_evicted);
+	kv_u64(j, "reused", d->res_reused);
 	cp_json_obj_end(j);
 	cp_json_obj_end(j);
 }
@@ -357,34 +341,20 @@ resolver_json(struct cp_json *j, const struct cp_resolve_stats *r)
 	cp_json_obj_begin(j);
 	cp_json_key(j, "server");
 	cp_json_strz(j, r->server);
-	cp_json_key(j, "interval_s");
-	cp_json_u64(j, r->interval_s);
-	cp_json_key(j, "names");
-	cp_json_u64(j, r->names);
-	cp_json_key(j, "names_capped");
-	cp_json_u64(j, r->names_capped);
-	cp_json_key(j, "max_names");
-	cp_json_u64(j, r->max_names);
-	cp_json_key(j, "rounds");
-	cp_json_u64(j, r->rounds);
-	cp_json_key(j, "queries");
-	cp_json_u64(j, r->queries);
-	cp_json_key(j, "answers");
-	cp_json_u64(j, r->answers);
-	cp_json_key(j, "timeouts");
-	cp_json_u64(j, r->timeouts);
-	cp_json_key(j, "retries");
-	cp_json_u64(j, r->retries);
-	cp_json_key(j, "tcp");
-	cp_json_u64(j, r->tcp);
-	cp_json_key(j, "failed");
-	cp_json_u64(j, r->failed);
-	cp_json_key(j, "bad");
-	cp_json_u64(j, r->bad);
-	cp_json_key(j, "pushed");
-	cp_json_u64(j, r->pushed);
-	cp_json_key(j, "removed");
-	cp_json_u64(j, r->removed);
+	kv_u64(j, "interval_s", r->interval_s);
+	kv_u64(j, "names", r->names);
+	kv_u64(j, "names_capped", r->names_capped);
+	kv_u64(j, "max_names", r->max_names);
+	kv_u64(j, "rounds", r->rounds);
+	kv_u64(j, "queries", r->queries);
+	kv_u64(j, "answers", r->answers);
+	kv_u64(j, "timeouts", r->timeouts);
+	kv_u64(j, "retries", r->retries);
+	kv_u64(j, "tcp", r->tcp);
+	kv_u64(j, "failed", r->failed);
+	kv_u64(j, "bad", r->bad);
+	kv_u64(j, "pushed", r->pushed);
+	kv_u64(j, "removed", r->removed);
 	cp_json_obj_end(j);
 }
 
