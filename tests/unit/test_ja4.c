@@ -18,6 +18,7 @@
 #include <cmocka.h>
 #include <openssl/evp.h>
 
+#include "fixture.h"
 #include "ja4.h"
 #include "tls.h"
 
@@ -312,20 +313,10 @@ test_spec_example_from_bytes(void **state)
 static size_t
 load(const char *name, uint8_t *buf, size_t cap)
 {
-	const char *src = getenv("CHOKEPOINT_SRC");
-	char path[4096];
-	FILE *f;
-	size_t n;
+	char rel[256];
 
-	if (src == NULL)
-		fail_msg("CHOKEPOINT_SRC is not set (tests/meson.build sets it)");
-	snprintf(path, sizeof(path), "%s/tests/data/clienthello/%s.bin", src, name);
-	f = fopen(path, "rb");
-	if (f == NULL)
-		fail_msg("cannot open %s", path);
-	n = fread(buf, 1, cap, f);
-	fclose(f);
-	return n;
+	snprintf(rel, sizeof(rel), "tests/data/clienthello/%s.bin", name);
+	return fixture_read(rel, buf, cap);
 }
 
 /*
