@@ -187,10 +187,13 @@ class Topology:
 
     # -- marker / garbage collection of runs that died without teardown
 
+    def namespaces(self):
+        return [self.ns_client, self.ns_server, self.ns_app] + self.extra_netns
+
     def _write_marker(self):
         os.makedirs(MARKER_DIR, exist_ok=True)
         data = {"pid": self.pid,
-                "netns": [self.ns_client, self.ns_server, self.ns_app] + self.extra_netns,
+                "netns": self.namespaces(),
                 "procs": [pr.pid for pr in self.procs], "prefix": self.prefix}
         with open(self.marker + ".tmp", "w") as f:
             json.dump(data, f)
@@ -909,35 +912,11 @@ class Clients:
 # everything together
 
 
-class Env:
-    """Topology + PKI + servers + appliance (or the testpmd stand-in) + clients.
-    Use as a context manager: teardown runs on any exit, and on SIGTERM (meson timeout)."""
-
-    def __init__(self, config_text=None, standin=False, workers=1, keep=None, prefix="",
-                 names=CERT_NAMES):
-        self.workdir = tempfile.mkdtemp(prefix="chokepoint-it-%d-" % os.getpid())
-        self.topo = Topology(self.workdir, prefix=prefix)
-        self.pki = Pki(os.path.join(self.workdir, "pki"), names=names)
-        self.nginx = Nginx(self.topo, self.pki, names=names)
-        self.app = AppServer(self.topo, self.pki)
-        self.clients = Clients(self.topo, self.pki)
-        self.standin = standin
-        self.appliance = TestpmdStandIn(self.topo) if standin else Appliance(self.topo, config_text, workers)
-        self.keep = os.environ.get("CHOKEPOINT_IT_KEEP") == "1" if keep is None else keep
-        self._old_term = None
-
-    def __enter__(self):
-        self._old_term = signal.signal(signal.SIGTERM, self._on_sigterm)
-        try:
-            self.pki.generate()
-            self.topo.up()
-            self.nginx.start()
-            self.app.start()
-            self.appliance.start()
-        except BaseException:
-            self.close()
-            raise
-        return self
+class Teardown:
+    """What every test environment does on the way out (Env here, VpcEnv in vpc.py): stop
+    the appliance, bring the topology down, delete the work dir unless kept; on SIGTERM
+    (meson's timeout) kill the processes and namespaces at once. Needs self.appliance,
+    self.topo (with namespaces()), self.workdir, self.keep, self._old_term."""
 
     def __exit__(self, *exc):
         self.close()
@@ -967,10 +946,40 @@ class Env:
         for pr in self.topo.procs:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pr.pid, signal.SIGKILL)
-        for ns in [self.topo.ns_client, self.topo.ns_server, self.topo.ns_app] + \
-                self.topo.extra_netns:
+        for ns in self.topo.namespaces():
             subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL)
         raise KeyboardInterrupt("SIGTERM")
+
+
+class Env(Teardown):
+    """Topology + PKI + servers + appliance (or the testpmd stand-in) + clients.
+    Use as a context manager: teardown runs on any exit, and on SIGTERM (meson timeout)."""
+
+    def __init__(self, config_text=None, standin=False, workers=1, keep=None, prefix="",
+                 names=CERT_NAMES):
+        self.workdir = tempfile.mkdtemp(prefix="chokepoint-it-%d-" % os.getpid())
+        self.topo = Topology(self.workdir, prefix=prefix)
+        self.pki = Pki(os.path.join(self.workdir, "pki"), names=names)
+        self.nginx = Nginx(self.topo, self.pki, names=names)
+        self.app = AppServer(self.topo, self.pki)
+        self.clients = Clients(self.topo, self.pki)
+        self.standin = standin
+        self.appliance = TestpmdStandIn(self.topo) if standin else Appliance(self.topo, config_text, workers)
+        self.keep = os.environ.get("CHOKEPOINT_IT_KEEP") == "1" if keep is None else keep
+        self._old_term = None
+
+    def __enter__(self):
+        self._old_term = signal.signal(signal.SIGTERM, self._on_sigterm)
+        try:
+            self.pki.generate()
+            self.topo.up()
+            self.nginx.start()
+            self.app.start()
+            self.appliance.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
 
     def logs(self):
         """Tails of every process log (for assertion messages)."""

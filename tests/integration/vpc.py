@@ -27,7 +27,6 @@ import json
 import os
 import re
 import signal
-import subprocess
 import time
 
 import harness
@@ -321,7 +320,7 @@ class VpcAppliance(harness.Appliance):
                 if k.startswith("dataplane.totals.")}
 
 
-class VpcEnv:
+class VpcEnv(harness.Teardown):
     """Topology + PKI + nginx + appliance (+ gwlb.py); a context manager that always tears down."""
 
     def __init__(self, kind, config_text, workers=1, dp_extra=(), gwlb_args=(), autostart=True):
@@ -360,10 +359,6 @@ class VpcEnv:
             raise
         return self
 
-    def __exit__(self, *exc):
-        self.close()
-        return False
-
     def start_gwlb(self, extra=()):
         t = self.topo
         args = [PY, os.path.join(HERE, "gwlb.py"), "--underlay", GW_UNDERLAY,
@@ -385,29 +380,6 @@ class VpcEnv:
     def gwlb_stats(self):
         with open(self.stats_path) as f:
             return json.load(f)
-
-    def close(self):
-        try:
-            try:
-                harness.log("appliance exit codes: %s" % self.appliance.stop())
-            finally:
-                self.topo.down()
-        finally:
-            if self._old_term is not None:
-                signal.signal(signal.SIGTERM, self._old_term)
-                self._old_term = None
-            if not self.keep:
-                import shutil
-                shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def _on_sigterm(self, signum, frame):
-        harness.log("SIGTERM: emergency teardown")
-        for pr in self.topo.procs:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pr.pid, signal.SIGKILL)
-        for ns in self.topo.namespaces():
-            subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL)
-        raise KeyboardInterrupt("SIGTERM")
 
     def logs(self):
         return "\n".join("--- %s ---\n%s" % (p.name, p.tail(20)) for p in self.topo.procs)
