@@ -1,38 +1,18 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * ja4.c: JA4 fingerprint (see ja4.h for the spec version and the recipe).
- * SHA-256 through OpenSSL's EVP one-shot digest, with the SHA-256 EVP_MD
- * fetched once per process: EVP_sha256() makes OpenSSL 3 fetch the
- * implementation on every digest (a locked lookup in the provider store),
- * which was a visible share of a new flow's cost (docs/performance.md).
+ * SHA-256 by sha256.c: OpenSSL's EVP_Digest allocated, dispatched and freed
+ * a context per digest, two per ClientHello, more than the hashing itself
+ * (docs/performance.md).
  */
-#include <pthread.h>
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
 #include "ja4.h"
+#include "sha256.h"
 
 static const char hexd[] = "0123456789abcdef";
-
-static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
-static EVP_MD *sha256_fetched;
-
-static void
-sha256_fetch(void)
-{
-	sha256_fetched = EVP_MD_fetch(NULL, "SHA256", NULL);
-}
-
-/* The SHA-256 digest: fetched once; the implicit-fetch one if that failed. */
-static const EVP_MD *
-sha256_md(void)
-{
-	pthread_once(&sha256_once, sha256_fetch);
-	return sha256_fetched != NULL ? sha256_fetched : EVP_sha256();
-}
 
 static int
 is_alnum(uint8_t c)
@@ -104,15 +84,13 @@ put_list(char *s, size_t *o, const uint16_t *v, size_t n)
 static int
 hash12(const char *s, size_t n, int empty, char *out)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
+	uint8_t md[CP_SHA256_LEN];
 
 	if (empty) {
 		memset(out, '0', 12);
 		return 0;
 	}
-	if (EVP_Digest(s, n, md, &mdlen, sha256_md(), NULL) != 1 || mdlen < 6)
-		return -EIO;
+	cp_sha256(s, n, md);
 	for (int i = 0; i < 6; i++) {
 		out[2 * i] = hexd[md[i] >> 4];
 		out[2 * i + 1] = hexd[md[i] & 15];

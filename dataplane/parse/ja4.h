@@ -24,8 +24,7 @@
  * Write the JA4 of h into out (NUL-terminated). quic: 1 for a hello carried
  * in QUIC ('q' prefix), 0 for TLS over TCP ('t'). Returns 0, -ENOSPC if
  * outlen < TLS_JA4_LEN + 1, -E2BIG if the hello had more ciphers, extensions
- * or signature algorithms than tls_hello keeps (the hash would be wrong),
- * -EIO if SHA-256 failed.
+ * or signature algorithms than tls_hello keeps (the hash would be wrong).
  */
 int tls_ja4(const struct tls_hello *h, int quic, char *out, size_t outlen);
 
