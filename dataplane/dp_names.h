@@ -3,8 +3,14 @@
  * dp_names.h: per-worker interning of the names flows were decided on, so a
  * flow carries a 4-byte id instead of 256 bytes and flow.end can repeat the
  * name of its flow.decision. Reference counted: a name lives while a flow
- * holds it. Bounded: when every slot is taken (or two names collide on the
- * 64-bit key) the flow simply holds no id and its flow.end has no name.
+ * holds it. Bounded: when every slot is taken the flow simply holds no id
+ * and its flow.end has no name.
+ *
+ * The index is an open-addressing table of its own (linear probing,
+ * backward-shift deletion, at most half full): 8-byte entries of the name's
+ * 32-bit CRC and its slot id, so a lookup is one hash of the name, one or
+ * two entries of one cache line and the slot's bytes; rte_hash cost a
+ * second hash, its bucket and key lines and a free-slot ring per insert.
  */
 #ifndef CHOKEPOINT_DP_NAMES_H
 #define CHOKEPOINT_DP_NAMES_H
@@ -13,8 +19,6 @@
 
 #include "dp_proto.h"
 
-struct rte_hash;
-
 struct dp_name_slot {
 	uint32_t refs;
 	uint8_t kind;            /* enum dp_name_kind */
@@ -22,8 +26,14 @@ struct dp_name_slot {
 	char name[DP_NAME_MAX + 1];
 };
 
+struct dp_names_ent {
+	uint32_t hash;           /* dp_names_hash() of the slot's name */
+	uint32_t id;             /* slot index + 1; 0: empty */
+};
+
 struct dp_names {
-	struct rte_hash *h;      /* 64-bit name hash -> slot index */
+	struct dp_names_ent *ix; /* mask + 1 entries, a power of two >= 2 x capacity */
+	uint32_t mask;
 	struct dp_name_slot *slots;
 	uint32_t *free_stack;
 	uint32_t n_free;
