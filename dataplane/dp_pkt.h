@@ -110,6 +110,121 @@ enum dp_decode_result dp_decode(const uint8_t *buf, size_t len, enum dp_link lin
 enum dp_decode_result dp_decode_flags(const uint8_t *buf, size_t len, enum dp_link link,
 				      unsigned flags, struct dp_pkt *p);
 
+/*
+ * dp_decode_flags() with the common case inline: an Ethernet frame, no VLAN
+ * tag, IPv4 without options, not a fragment, TCP or UDP whose lengths agree.
+ * Anything else (and any frame the inline pass finds wrong in any way) goes
+ * to dp_decode_flags(), so the result and *p are the same as its, byte for
+ * byte (tests/unit/test_pkt.c and fuzz_decode compare the two).
+ */
+static inline uint16_t
+dp_ld16be(const uint8_t *b)
+{
+	uint16_t v;
+
+	__builtin_memcpy(&v, b, 2);
+	return __builtin_bswap16(v);
+}
+
+static inline uint32_t
+dp_ld32be(const uint8_t *b)
+{
+	uint32_t v;
+
+	__builtin_memcpy(&v, b, 4);
+	return __builtin_bswap32(v);
+}
+
+static inline enum dp_decode_result
+dp_decode_fast(const uint8_t *buf, size_t len, enum dp_link link, unsigned flags,
+	       struct dp_pkt *p)
+{
+	typedef uint8_t dp_v16 __attribute__((vector_size(16), aligned(1), may_alias));
+	const uint8_t *ip = buf + 14, *l4 = buf + 34;
+	uint32_t tot, hlen, plen, w0, w1, w2, w3, w4;
+	uint64_t sum;
+	uint8_t proto;
+
+	if (link != DP_LINK_ETHERNET || len < 14 + 20 + 8 ||
+	    dp_ld16be(buf + 12) != 0x0800 || ip[0] != 0x45 ||
+	    (dp_ld16be(ip + 6) & 0x3fff) != 0)
+		goto full;
+	tot = dp_ld16be(ip + 2);
+	if (tot > len - 14)
+		goto full;
+	proto = ip[9];
+	if (proto == 6) {
+		if (tot < 20 + 20)
+			goto full;
+		hlen = (uint32_t)(l4[12] >> 4) * 4;
+		if (hlen < 20 || hlen > tot - 20)
+			goto full;
+		plen = tot - 20 - hlen;
+	} else if (proto == 17) {
+		if (tot < 20 + 8)
+			goto full;
+		hlen = dp_ld16be(l4 + 4);      /* the UDP length */
+		if (hlen < 8 || hlen > tot - 20)
+			goto full;
+		plen = hlen - 8;
+		hlen = 8;
+	} else {
+		goto full;
+	}
+	if (!(flags & (DP_DECODE_NO_IP_CKSUM | DP_DECODE_IP_CKSUM_GOOD))) {
+		/* host-order 32-bit words: 0xffff is its own byte swap */
+		__builtin_memcpy(&w0, ip, 4);
+		__builtin_memcpy(&w1, ip + 4, 4);
+		__builtin_memcpy(&w2, ip + 8, 4);
+		__builtin_memcpy(&w3, ip + 12, 4);
+		__builtin_memcpy(&w4, ip + 16, 4);
+		sum = (uint64_t)w0 + w1 + w2 + w3 + w4;
+		sum = (sum & 0xffffffffu) + (sum >> 32);
+		sum = (sum & 0xffffffffu) + (sum >> 32);
+		sum = (sum & 0xffff) + (sum >> 16);
+		sum = (sum & 0xffff) + (sum >> 16);
+		if (sum != 0xffff)
+			goto full;
+	}
+	{
+		char *z = (char *)p;
+		size_t i;
+
+#pragma GCC unroll 16
+		for (i = 0; i + 16 <= sizeof(*p); i += 16)
+			*(dp_v16 *)(z + i) = (dp_v16){ 0 };
+#pragma GCC unroll 16
+		for (; i < sizeof(*p); i++)
+			z[i] = 0;
+	}
+	p->link = DP_LINK_ETHERNET;
+	p->l2_len = 14;
+	p->ethertype = 0x0800;
+	p->family = 4;
+	p->l4proto = proto;
+	p->ttl = ip[8];
+	p->l3_off = 14;
+	p->l3_len = 20;
+	p->ip_len = tot;
+	__builtin_memcpy(p->src, ip + 12, 4);
+	__builtin_memcpy(p->dst, ip + 16, 4);
+	p->l4_off = 34;
+	p->l4_hdr_len = (uint16_t)hlen;
+	p->sport = dp_ld16be(l4);
+	p->dport = dp_ld16be(l4 + 2);
+	if (proto == 6) {
+		p->seq = dp_ld32be(l4 + 4);
+		p->ack = dp_ld32be(l4 + 8);
+		p->tcp_flags = l4[13];
+		p->tcp_window = dp_ld16be(l4 + 14);
+	}
+	p->payload_off = (uint16_t)(34 + hlen);
+	p->payload_len = (uint16_t)plen;
+	return DP_DEC_OK;
+full:
+	return dp_decode_flags(buf, len, link, flags, p);
+}
+
 /* 1 if the TCP/UDP checksum (over the pseudo-header) verifies. */
 int dp_l4_cksum_ok(const uint8_t *buf, const struct dp_pkt *p);
 

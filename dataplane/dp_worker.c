@@ -208,11 +208,11 @@ prepare(struct dp_worker *w, struct rte_mbuf *m, struct dp_pktctx *pc)
 	}
 	if (w->replay)
 		pc->ts_ns = mbuf_ts_ns(w, m);
-	res = dp_decode_flags(pc->data, pc->len, (enum dp_link)w->app->cfg.linktype[pc->pidx],
-			      w->replay ? DP_DECODE_REPLAY :
-			      (m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) ==
-			      RTE_MBUF_F_RX_IP_CKSUM_GOOD ? DP_DECODE_IP_CKSUM_GOOD : 0,
-			      &pc->p);
+	res = dp_decode_fast(pc->data, pc->len, (enum dp_link)w->app->cfg.linktype[pc->pidx],
+			     w->replay ? DP_DECODE_REPLAY :
+			     (m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) ==
+			     RTE_MBUF_F_RX_IP_CKSUM_GOOD ? DP_DECODE_IP_CKSUM_GOOD : 0,
+			     &pc->p);
 	/* geneve / routed: the appliance's own traffic; GENEVE decapsulated (dp_local.h) */
 	if (unlikely(w->mode >= DP_MODE_GENEVE) && dp_local_rx(w, pc, &res))
 		return 1;

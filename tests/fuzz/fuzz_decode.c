@@ -3,7 +3,8 @@
  * fuzz_decode.c: libFuzzer harness for the packet layer. Input: one selector
  * byte (low 4 bits pick the link type, bit 7 the replay flags) followed by
  * the frame. Every decode is checked for the invariants the worker relies
- * on; an OK TCP/UDP decode also runs the checksum, RST, TFO and flow-key
+ * on, and dp_decode_fast must give the same result and struct; an OK
+ * TCP/UDP decode also runs the checksum, RST, TFO and flow-key
  * code over a copy, and the RST is decoded again.
  */
 #include <stdint.h>
@@ -76,7 +77,7 @@ exercise_builders(const uint8_t *frame, size_t len, const struct dp_pkt *p, int 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct dp_pkt p;
+	struct dp_pkt p, q;
 	enum dp_decode_result res;
 	const uint8_t *frame;
 	uint8_t *exact;
@@ -98,6 +99,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	res = dp_decode_flags(exact, len, (enum dp_link)link,
 			      (data[0] & 0x80) ? DP_DECODE_REPLAY : 0, &p);
 	CHECK(res < DP_DEC_N_RESULTS);
+	/* the worker's inline common case gives the same, byte for byte */
+	memset(&q, 0xa5, sizeof(q));
+	CHECK(dp_decode_fast(exact, len, (enum dp_link)link,
+			     (data[0] & 0x80) ? DP_DECODE_REPLAY : 0, &q) == res);
+	CHECK(memcmp(&p, &q, sizeof(p)) == 0);
 	if (res == DP_DEC_OK) {
 		check_sane(&p, len);
 		exercise_builders(exact, len, &p, link);

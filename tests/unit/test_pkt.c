@@ -158,6 +158,27 @@ vlan_str(const struct dp_pkt *p, char *out, size_t n)
 		snprintf(out, n, "-");
 }
 
+/*
+ * dp_decode_fast (the worker's inline common case) gives what
+ * dp_decode_flags gives: the same result and the same struct, byte for byte
+ * (both start from a zeroed struct, padding included). Garbage in *q first,
+ * so a field the fast pass forgot would show.
+ */
+static enum dp_decode_result
+decode_both(const uint8_t *buf, size_t len, int link, unsigned flags, struct dp_pkt *p)
+{
+	enum dp_decode_result r, rq;
+	struct dp_pkt q;
+
+	r = dp_decode_flags(buf, len, (enum dp_link)link, flags, p);
+	memset(&q, 0xa5, sizeof(q));
+	rq = dp_decode_fast(buf, len, (enum dp_link)link, flags, &q);
+	if (rq != r || memcmp(&q, p, sizeof(q)) != 0)
+		fail_msg("dp_decode_fast differs from dp_decode_flags (%d vs %d, len %zu, link %d, "
+			 "flags %#x)", rq, r, len, link, flags);
+	return r;
+}
+
 /* Decode from an exact-size heap copy so ASan sees any read past len. */
 static enum dp_decode_result
 decode_exact(const uint8_t *buf, size_t len, int link, unsigned flags, struct dp_pkt *p)
@@ -167,7 +188,7 @@ decode_exact(const uint8_t *buf, size_t len, int link, unsigned flags, struct dp
 
 	assert_non_null(copy);
 	memcpy(copy, buf, len);
-	r = dp_decode_flags(copy, len, (enum dp_link)link, flags, p);
+	r = decode_both(copy, len, link, flags, p);
 	free(copy);
 	return r;
 }
@@ -305,7 +326,7 @@ test_every_byte_corrupted(void **state)
 				assert_non_null(b);
 				memcpy(b, fr->data, fr->len);
 				b[pos] ^= flips[k];
-				r = dp_decode(b, fr->len, fr->link, &p);
+				r = decode_both(b, fr->len, fr->link, 0, &p);
 				assert_true(r >= 0 && r < DP_DEC_N_RESULTS);
 				if (r == DP_DEC_OK) {
 					assert_sane(&p, b, fr->len);
@@ -769,6 +790,96 @@ test_flow_key_random(void **state)
 	}
 }
 
+/* IPv4 header checksum of ip[0..20) written in place. */
+static void
+ip4_cksum_set(uint8_t *ip)
+{
+	uint32_t sum = 0;
+
+	ip[10] = 0;
+	ip[11] = 0;
+	for (int i = 0; i < 20; i += 2)
+		sum += (uint32_t)(ip[i] << 8 | ip[i + 1]);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	ip[10] = (uint8_t)(~sum >> 8);
+	ip[11] = (uint8_t)~sum;
+}
+
+/*
+ * dp_decode_fast against dp_decode_flags on 300,000 random frames near the
+ * common case: Ethernet/IPv4/TCP or UDP with random lengths (total, IHL, TCP
+ * offset, UDP length, buffer), fragment bits, VLAN tags, other ethertypes,
+ * versions and protocols, checksums good or not, every flag set, other link
+ * types. Both the inline OK path and the fall-backs must be taken many times.
+ */
+static void
+test_decode_fast_random(void **state)
+{
+	static const unsigned flagsets[] = {
+		0, DP_DECODE_REPLAY, DP_DECODE_IP_CKSUM_GOOD, DP_DECODE_NO_IP_CKSUM,
+		DP_DECODE_TSO_LEN0,
+	};
+	static const int links[] = { DP_LINK_ETHERNET, DP_LINK_ETHERNET, DP_LINK_ETHERNET,
+				     DP_LINK_RAW, DP_LINK_LINUX_SLL };
+	uint64_t x = 0x13198a2e03707344ull;
+	unsigned fast_ok = 0, other = 0;
+
+	(void)state;
+	for (unsigned int i = 0; i < 300000; i++) {
+		uint8_t f[160], *ip = f + 14, *l4;
+		size_t len;
+		struct dp_pkt p;
+		enum dp_decode_result r;
+		unsigned flags;
+		int link;
+		uint64_t y;
+		uint32_t tot;
+
+#define NEXT() (x = x * 6364136223846793005ull + 1442695040888963407ull, x >> 11)
+		for (size_t j = 0; j < sizeof(f); j++)
+			f[j] = (uint8_t)(NEXT() >> 13);
+		y = NEXT();
+		f[12] = 0x08;
+		f[13] = 0x00;
+		if ((y & 31) == 0) {            /* another ethertype, or a VLAN tag */
+			f[12] = (y >> 5) & 1 ? 0x81 : 0x86;
+			f[13] = (y >> 5) & 1 ? 0x00 : 0xdd;
+		}
+		ip[0] = (y >> 6 & 15) == 0 ? (uint8_t)(NEXT() >> 20) : 0x45;
+		ip[6] &= (y >> 10 & 7) == 0 ? 0xff : 0x80;  /* DF, reserved bit, or fragment */
+		ip[7] = (y >> 10 & 7) == 0 ? ip[7] : 0;
+		ip[9] = (y >> 13 & 7) == 0 ? (uint8_t)(NEXT() >> 17) : (y >> 16 & 1) ? 6 : 17;
+		len = 14 + (size_t)(NEXT() % 130);
+		tot = (y >> 17 & 7) == 0 ? (uint32_t)(NEXT() % 150) :
+		      (uint32_t)(len - 14 - (NEXT() % 3 == 0 ? NEXT() % 8 : 0));
+		ip[2] = (uint8_t)(tot >> 8);
+		ip[3] = (uint8_t)tot;
+		l4 = ip + 20;
+		if ((y >> 20 & 3) != 0)         /* a plausible TCP offset / UDP length */
+			l4[12] = (uint8_t)((5 + NEXT() % 4) << 4);
+		if ((y >> 22 & 3) != 0 && tot >= 20) {
+			uint32_t ul = tot - 20 - (uint32_t)(NEXT() % 4 == 0 ? NEXT() % 12 : 0);
+
+			l4[4] = (uint8_t)(ul >> 8);
+			l4[5] = (uint8_t)ul;
+		}
+		if ((y >> 24 & 7) != 0)
+			ip4_cksum_set(ip);
+		flags = flagsets[(y >> 27) % 5];
+		link = links[(y >> 30) % 5];
+		r = decode_exact(f, len, link, flags, &p);
+		if (r == DP_DEC_OK && link == DP_LINK_ETHERNET && p.n_vlans == 0 &&
+		    p.family == 4 && p.l3_len == 20 && (p.l4proto == 6 || p.l4proto == 17))
+			fast_ok++;
+		else
+			other++;
+#undef NEXT
+	}
+	assert_true(fast_ok > 30000);
+	assert_true(other > 30000);
+}
+
 static void
 test_flow_key_fields(void **state)
 {
@@ -1124,6 +1235,7 @@ main(void)
 		cmocka_unit_test(test_frames_decode),
 		cmocka_unit_test(test_every_truncation),
 		cmocka_unit_test(test_every_byte_corrupted),
+		cmocka_unit_test(test_decode_fast_random),
 		cmocka_unit_test(test_malformed_results),
 		cmocka_unit_test(test_checksums),
 		cmocka_unit_test(test_ip_cksum_and_replay_flags),
