@@ -138,16 +138,15 @@ dp_evq_overflow_verdict(const struct dp_evq *q, const struct cpm_settings *set,
 
 void
 dp_event_fill(struct dp_event *ev, uint8_t type, const struct dp_flow *f,
-	      uint64_t ts_ns, const char *name, unsigned int name_len,
+	      const struct dp_flow_info *fi, const struct dp_flow_key *k, uint64_t ts_ns, const char *name, unsigned int name_len,
 	      const uint8_t *alpn, unsigned int alpn_len, const char *ja4, int replay)
 {
-	const struct dp_flow_key *k = &f->key;
 	size_t alen = k->family == 6 ? 16 : 4;
 
 	memset(ev, 0, sizeof(*ev));
 	ev->type = type;
 	ev->verdict = f->verdict;
-	ev->reason = f->reason;
+	ev->reason = fi->reason;
 	ev->app = f->app;
 	ev->l4proto = k->l4proto;
 	ev->family = k->family;
@@ -169,11 +168,11 @@ dp_event_fill(struct dp_event *ev, uint8_t type, const struct dp_flow *f,
 		ev->dport = k->pa;
 	}
 	ev->ts_ns = ts_ns;
-	ev->policy_gen = f->policy_gen;
-	ev->rule = f->rule;
-	ev->anomalies = f->anomalies;
-	ev->bound = f->bound;
-	ev->tls_versions = f->tls_versions;
+	ev->policy_gen = fi->policy_gen;
+	ev->rule = fi->rule;
+	ev->anomalies = fi->anomalies;
+	ev->bound = fi->bound;
+	ev->tls_versions = fi->tls_versions;
 	if (f->flags & DP_FF_ENFORCED)
 		ev->flags |= DP_EVF_ENFORCED;
 	if (f->flags & DP_FF_ECH)
@@ -187,13 +186,13 @@ dp_event_fill(struct dp_event *ev, uint8_t type, const struct dp_flow *f,
 	ev->pkts_s2c = dp_flow_pkts(f, DP_DIR_S2C);
 	ev->bytes_c2s = f->bytes[DP_DIR_C2S];
 	ev->bytes_s2c = f->bytes[DP_DIR_S2C];
-	ev->start_ns = dp_flow_ms_ns(f->start_ms, ts_ns);
+	ev->start_ns = dp_flow_ms_ns(fi->start_ms, ts_ns);
 	if (name != NULL && name_len > 0) {
 		if (name_len > DP_NAME_MAX)
 			name_len = DP_NAME_MAX;
 		memcpy(ev->name, name, name_len);
 		ev->name_len = (uint8_t)name_len;
-		ev->name_kind = f->name_kind;
+		ev->name_kind = fi->name_kind;
 	}
 
 	if (alpn != NULL && alpn_len > 0) {

@@ -71,12 +71,16 @@ void dp_evq_push(struct dp_evq *q, struct dp_event *ev, uint64_t *counters);
 unsigned int dp_evq_free(const struct dp_evq *q);
 
 /*
- * Fill the flow part of an event: addresses/ports oriented client -> server,
+ * Fill the flow part of an event: addresses/ports oriented client -> server
+ * (from the flow's full key k, dp_flow_key_get), fi the flow's info,
  * verdict, reason, rule, generation, app, anomalies, flags; ts_ns given.
  * name (normalised, may be NULL), alpn (wire format, may be NULL), ja4
  * (NUL-terminated, may be NULL).
  */
+struct dp_flow_info;
+struct dp_flow_key;
 void dp_event_fill(struct dp_event *ev, uint8_t type, const struct dp_flow *f,
+		   const struct dp_flow_info *fi, const struct dp_flow_key *k,
 		   uint64_t ts_ns, const char *name, unsigned int name_len,
 		   const uint8_t *alpn, unsigned int alpn_len, const char *ja4, int replay);
 

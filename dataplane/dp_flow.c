@@ -14,11 +14,12 @@
  * 64-byte key slot, a third line per lookup, plus its free-slot rings and
  * extendable buckets: ~90 B per flow; docs/performance.md.)
  *
- * Memory per worker, capacity n: the records n x sizeof(struct dp_flow)
- * (128 B) + buckets align32pow2(n / 6) x 64 B (at most 75 % of the slots
- * are ever used, so displacement stays rare) + the free-index stack n x 4 B
- * + the side records dp_flow_cold_cap(n) x 48 B: ~157 B per flow at 10M,
- * ~196 B at the default 65536 (every flow may hold a side record).
+ * Memory per worker, capacity n: the records n x 64 B + their info n x
+ * 32 B + buckets align32pow2(n / 6) x 64 B (at most 75 % of the slots are
+ * ever used, so displacement stays rare) + the TCP side records
+ * dp_flow_cold_cap(n) x 48 B + the IPv6 address records dp_flow_v6_cap(n) x
+ * 32 B + the GENEVE pairs (4096 x 24 B + 8192 x 2 B): ~124 B per flow at
+ * 10M. The free records are a list threaded through them (next_free).
  */
 #include <errno.h>
 #include <string.h>
@@ -33,8 +34,10 @@
 
 #include "dp_flow.h"
 
-_Static_assert(sizeof(struct dp_flow) == 128, "struct dp_flow is two cache lines");
+_Static_assert(sizeof(struct dp_flow) == 64, "struct dp_flow is one cache line");
 _Static_assert(sizeof(struct dp_flow) <= DP_FLOW_HOT_BYTES, "the prefetch covers the record");
+_Static_assert(sizeof(struct dp_flow_ckey) == 18, "the compact key is 18 B");
+_Static_assert(sizeof(struct dp_flow_info) == 32, "struct dp_flow_info is 32 B");
 
 #define BKT_SLOTS 8
 #define MAX_KICKS 256
@@ -45,10 +48,21 @@ struct dp_flow_bkt {
 	uint32_t idx[BKT_SLOTS];         /* flow index + 1, 0: empty */
 } __rte_cache_aligned;
 
+/* The compact key's words: w0 the addresses, w1 ports, VLAN, family, protocol. */
 static inline uint32_t
-key_hash(const struct dp_flow_key *k)
+ckey_hash_w(uint64_t w0, uint64_t w1, uint16_t zone)
 {
-	return rte_hash_crc(k, sizeof(*k), HASH_SEED);
+	return rte_hash_crc_2byte(zone, rte_hash_crc_8byte(w1, rte_hash_crc_8byte(w0, HASH_SEED)));
+}
+
+static inline uint32_t
+ckey_hash(const struct dp_flow_ckey *k)
+{
+	uint64_t w0, w1;
+
+	memcpy(&w0, k, 8);
+	memcpy(&w1, (const uint8_t *)k + 8, 8);
+	return ckey_hash_w(w0, w1, k->zone);
 }
 
 /* The other bucket of a signature: symmetric, never the same bucket. */
@@ -60,24 +74,174 @@ alt_bkt(uint32_t b, uint32_t sig, uint32_t mask)
 	return (b ^ ((t >> 7) | 1)) & mask;
 }
 
-/* Whole-key equality, branch-free over 8-byte words (unrolled: no loop left). */
+/* Compact key equality, branch-free: two 8-byte words and the zone. */
 static inline int
-key_eq(const struct dp_flow_key *a, const struct dp_flow_key *b)
+ckey_eq(const struct dp_flow_ckey *a, const struct dp_flow_ckey *b)
 {
-	const uint8_t *pa = (const uint8_t *)a, *pb = (const uint8_t *)b;
-	uint64_t d = 0, x, y;
-	size_t i;
+	uint64_t a0, a1, b0, b1;
 
-#pragma GCC unroll 16
-	for (i = 0; i + 8 <= sizeof(*a); i += 8) {
-		memcpy(&x, pa + i, 8);
-		memcpy(&y, pb + i, 8);
-		d |= x ^ y;
+	memcpy(&a0, a, 8);
+	memcpy(&a1, (const uint8_t *)a + 8, 8);
+	memcpy(&b0, b, 8);
+	memcpy(&b1, (const uint8_t *)b + 8, 8);
+	return ((a0 ^ b0) | (a1 ^ b1) | (uint64_t)(a->zone ^ b->zone)) == 0;
+}
+
+static inline int
+addr_eq16(const uint8_t *x, const uint8_t *y)
+{
+	uint64_t x0, x1, y0, y1;
+
+	memcpy(&x0, x, 8);
+	memcpy(&x1, x + 8, 8);
+	memcpy(&y0, y, 8);
+	memcpy(&y1, y + 8, 8);
+	return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+}
+
+/* The interned id of a GENEVE pair, DP_FLOW_ZONE_MISS if it has none. */
+static inline uint32_t
+zone_slot0(const struct dp_flow_table *t, uint64_t ep, uint64_t att)
+{
+	return rte_hash_crc_8byte(att, rte_hash_crc_8byte(ep, HASH_SEED)) & t->zone_hmask;
+}
+
+static uint16_t
+zone_find(const struct dp_flow_table *t, uint64_t ep, uint64_t att)
+{
+	uint32_t h;
+
+	if (t->zone_used == 0)
+		return DP_FLOW_ZONE_MISS;
+	for (h = zone_slot0(t, ep, att);; h = (h + 1) & t->zone_hmask) {
+		uint16_t id = t->zone_hash[h];
+
+		if (id == 0)
+			return DP_FLOW_ZONE_MISS;
+		if (t->zone[id - 1].ep == ep && t->zone[id - 1].att == att)
+			return id;
 	}
-#pragma GCC unroll 8
-	for (; i < sizeof(*a); i++)
-		d |= (uint64_t)(pa[i] ^ pb[i]);
-	return d == 0;
+}
+
+/* Intern a pair (one more reference): its id, or 0 if every id is taken. */
+static uint16_t
+zone_get(struct dp_flow_table *t, uint64_t ep, uint64_t att)
+{
+	uint16_t id = zone_find(t, ep, att);
+	uint32_t h;
+
+	if (id != DP_FLOW_ZONE_MISS) {
+		t->zone[id - 1].refs++;
+		return id;
+	}
+	if (t->zone_free == 0) {
+		t->zone_full++;
+		return 0;
+	}
+	id = (uint16_t)t->zone_free;
+	t->zone_free = t->zone[id - 1].next_free;
+	t->zone[id - 1] = (struct dp_flow_zone){ .ep = ep, .att = att, .refs = 1 };
+	for (h = zone_slot0(t, ep, att); t->zone_hash[h] != 0; h = (h + 1) & t->zone_hmask)
+		;
+	t->zone_hash[h] = id;
+	t->zone_used++;
+	return id;
+}
+
+/* Drop a reference; the last one frees the id (linear probing, backward shift). */
+static void
+zone_put(struct dp_flow_table *t, uint16_t id)
+{
+	struct dp_flow_zone *z = &t->zone[id - 1];
+	uint32_t h, j;
+
+	if (--z->refs > 0)
+		return;
+	for (h = zone_slot0(t, z->ep, z->att); t->zone_hash[h] != id; h = (h + 1) & t->zone_hmask)
+		;
+	/* close the hole: move up every later entry whose probe passes it */
+	for (j = (h + 1) & t->zone_hmask; t->zone_hash[j] != 0; j = (j + 1) & t->zone_hmask) {
+		const struct dp_flow_zone *o = &t->zone[t->zone_hash[j] - 1];
+		uint32_t home = zone_slot0(t, o->ep, o->att);
+
+		/* o may move to h if h lies cyclically in [home, j) */
+		if (((j - home) & t->zone_hmask) >= ((j - h) & t->zone_hmask)) {
+			t->zone_hash[h] = t->zone_hash[j];
+			h = j;
+		}
+	}
+	t->zone_hash[h] = 0;
+	z->next_free = t->zone_free;
+	t->zone_free = id;
+	t->zone_used--;
+}
+
+/*
+ * Compact key of a full one (a pair never interned gets DP_FLOW_ZONE_MISS),
+ * and its hash. Built in registers and stored as whole words: the hash and
+ * the compare then load what was stored (no store-forwarding stall).
+ */
+static inline uint32_t
+ckey_make(const struct dp_flow_table *t, const struct dp_flow_key *k, struct dp_flow_ckey *ck)
+{
+	uint64_t w0, w1;
+	uint32_t a, b;
+	uint16_t zone;
+
+	if (unlikely(k->family == 6)) {
+		a = rte_hash_crc(k->a, 32, 0x9747b28cu);
+		b = rte_hash_crc(k->a, 32, 0x85ebca6bu);
+	} else {
+		memcpy(&a, k->a, 4);
+		memcpy(&b, k->b, 4);
+	}
+	w0 = (uint64_t)a | (uint64_t)b << 32;
+	w1 = (uint64_t)k->pa | (uint64_t)k->pb << 16 | (uint64_t)k->vlan << 32 |
+	     (uint64_t)k->family << 48 | (uint64_t)k->l4proto << 56;
+	zone = likely((k->gwlb_ep | k->gwlb_att) == 0) ? 0 :
+	       zone_find(t, k->gwlb_ep, k->gwlb_att);
+	memcpy(ck, &w0, 8);
+	memcpy((uint8_t *)ck + 8, &w1, 8);
+	ck->zone = zone;
+	return ckey_hash_w(w0, w1, zone);
+}
+
+/* Record fi is the flow of (ck, k): the compact key, and an IPv6 flow's addresses. */
+static inline int
+rec_eq(const struct dp_flow_table *t, uint32_t fi, const struct dp_flow_ckey *ck,
+       const struct dp_flow_key *k)
+{
+	const struct dp_flow *f = &t->flows[fi];
+	const struct dp_flow_v6 *r;
+
+	if (!ckey_eq(&f->key, ck))
+		return 0;
+	if (ck->family != 6)
+		return 1;
+	r = &t->v6[f->v6 - 1];
+	return addr_eq16(r->a, k->a) && addr_eq16(r->b, k->b);
+}
+
+void
+dp_flow_key_get(const struct dp_flow_table *t, const struct dp_flow *f, struct dp_flow_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	if (f->key.family == 6 && f->v6 != 0) {
+		memcpy(k->a, t->v6[f->v6 - 1].a, 16);
+		memcpy(k->b, t->v6[f->v6 - 1].b, 16);
+	} else {
+		memcpy(k->a, &f->key.a, 4);
+		memcpy(k->b, &f->key.b, 4);
+	}
+	k->pa = f->key.pa;
+	k->pb = f->key.pb;
+	k->vlan = f->key.vlan;
+	k->family = f->key.family;
+	k->l4proto = f->key.l4proto;
+	if (f->key.zone != 0) {
+		k->gwlb_ep = t->zone[f->key.zone - 1].ep;
+		k->gwlb_att = t->zone[f->key.zone - 1].att;
+	}
 }
 
 /* Slots of bucket b whose signature is sig (bit s: slot s). */
@@ -106,51 +270,60 @@ bkt_match(const struct dp_flow_bkt *b, uint32_t sig)
 /* The record index of key among the candidates m of bucket b, or -1. */
 static inline int32_t
 bkt_find(const struct dp_flow_table *t, const struct dp_flow_bkt *b, uint32_t m,
-	 const struct dp_flow_key *key)
+	 const struct dp_flow_ckey *ck, const struct dp_flow_key *key)
 {
 	while (m != 0) {
 		unsigned int s = (unsigned int)__builtin_ctz(m);
 		uint32_t fi = b->idx[s] - 1;
 
 		m &= m - 1;
-		if (key_eq(&t->flows[fi].key, key))
+		if (rec_eq(t, fi, ck, key))
 			return (int32_t)fi;
 	}
 	return -1;
 }
 
 static int32_t
-stash_find(const struct dp_flow_table *t, uint32_t sig, const struct dp_flow_key *key)
+stash_find(const struct dp_flow_table *t, uint32_t sig, const struct dp_flow_ckey *ck,
+	   const struct dp_flow_key *key)
 {
 	for (uint32_t i = 0; i < t->n_stash; i++) {
 		uint32_t fi = t->stash_idx[i] - 1;
 
-		if (t->stash_sig[i] == sig && key_eq(&t->flows[fi].key, key))
+		if (t->stash_sig[i] == sig && rec_eq(t, fi, ck, key))
 			return (int32_t)fi;
 	}
 	return -1;
 }
 
-/* Record index of key (hash sig), or -1. */
+/* Record index of key (compact ck, hash sig), or -1. */
 static int32_t
-find(const struct dp_flow_table *t, const struct dp_flow_key *key, uint32_t sig)
+find(const struct dp_flow_table *t, const struct dp_flow_ckey *ck,
+     const struct dp_flow_key *key, uint32_t sig)
 {
 	uint32_t b = sig & t->bkt_mask;
 	int32_t fi;
 
-	fi = bkt_find(t, &t->bkt[b], bkt_match(&t->bkt[b], sig), key);
+	fi = bkt_find(t, &t->bkt[b], bkt_match(&t->bkt[b], sig), ck, key);
 	if (fi >= 0)
 		return fi;
 	b = alt_bkt(b, sig, t->bkt_mask);
-	fi = bkt_find(t, &t->bkt[b], bkt_match(&t->bkt[b], sig), key);
+	fi = bkt_find(t, &t->bkt[b], bkt_match(&t->bkt[b], sig), ck, key);
 	if (fi >= 0 || t->n_stash == 0)
 		return fi;
-	return stash_find(t, sig, key);
+	return stash_find(t, sig, ck, key);
 }
 
 int
 dp_flow_table_init(struct dp_flow_table *t, const char *name, uint32_t capacity,
 		   int socket)
+{
+	return dp_flow_table_init_sized(t, name, capacity, NULL, socket);
+}
+
+int
+dp_flow_table_init_sized(struct dp_flow_table *t, const char *name, uint32_t capacity,
+			 const struct dp_flow_sizes *sz, int socket)
 {
 	uint32_t n_bkt, i;
 
@@ -159,27 +332,44 @@ dp_flow_table_init(struct dp_flow_table *t, const char *name, uint32_t capacity,
 		return -EINVAL;
 	(void)name;
 	n_bkt = rte_align32pow2(RTE_MAX((capacity + 5) / 6, 2u));
+	t->cold_cap = sz != NULL && sz->cold != 0 ? sz->cold : dp_flow_cold_cap(capacity);
+	t->v6_cap = sz != NULL && sz->v6 != 0 ? sz->v6 : dp_flow_v6_cap(capacity);
+	t->zone_cap = sz != NULL && sz->zones != 0 ? RTE_MIN(sz->zones, 65534u) : DP_FLOW_ZONES;
+	t->zone_hmask = rte_align32pow2(t->zone_cap * 2) - 1;
 	t->flows = rte_zmalloc_socket("dp_flows", (size_t)capacity * sizeof(struct dp_flow),
 				      RTE_CACHE_LINE_SIZE, socket);
+	t->info = rte_malloc_socket("dp_flow_info", (size_t)capacity * sizeof(struct dp_flow_info),
+				    RTE_CACHE_LINE_SIZE, socket);
 	t->bkt = rte_zmalloc_socket("dp_flow_bkt", (size_t)n_bkt * sizeof(struct dp_flow_bkt),
 				    RTE_CACHE_LINE_SIZE, socket);
-	t->free_idx = rte_malloc_socket("dp_flow_free", (size_t)capacity * sizeof(uint32_t),
-					RTE_CACHE_LINE_SIZE, socket);
-	t->cold_cap = dp_flow_cold_cap(capacity);
 	t->cold = rte_malloc_socket("dp_flow_cold",
 				    (size_t)t->cold_cap * sizeof(struct dp_flow_cold),
 				    RTE_CACHE_LINE_SIZE, socket);
-	if (t->flows == NULL || t->bkt == NULL || t->free_idx == NULL || t->cold == NULL) {
+	t->v6 = rte_malloc_socket("dp_flow_v6", (size_t)t->v6_cap * sizeof(struct dp_flow_v6),
+				  RTE_CACHE_LINE_SIZE, socket);
+	t->zone = rte_malloc_socket("dp_flow_zone", (size_t)t->zone_cap * sizeof(struct dp_flow_zone),
+				    RTE_CACHE_LINE_SIZE, socket);
+	t->zone_hash = rte_zmalloc_socket("dp_flow_zhash",
+					  (size_t)(t->zone_hmask + 1) * sizeof(uint16_t),
+					  RTE_CACHE_LINE_SIZE, socket);
+	if (t->flows == NULL || t->info == NULL || t->bkt == NULL || t->cold == NULL ||
+	    t->v6 == NULL || t->zone == NULL || t->zone_hash == NULL) {
 		dp_flow_table_free(t);
 		return -ENOMEM;
 	}
-	/* popped from the top: index 0 first */
-	for (i = 0; i < capacity; i++)
-		t->free_idx[i] = capacity - 1 - i;
-	t->n_free = capacity;
+	/* records: never used ones from index 0 (fresh), freed ones on a list */
 	for (i = 0; i < t->cold_cap; i++)
 		t->cold[i].link = i + 2 <= t->cold_cap ? i + 2 : 0;
 	t->cold_free = 1;
+	for (i = 0; i < t->v6_cap; i++) {
+		uint32_t next = i + 2 <= t->v6_cap ? i + 2 : 0;
+
+		memcpy(t->v6[i].a, &next, sizeof(next));
+	}
+	t->v6_free = 1;
+	for (i = 0; i < t->zone_cap; i++)
+		t->zone[i] = (struct dp_flow_zone){ .next_free = i + 2 <= t->zone_cap ? i + 2 : 0 };
+	t->zone_free = 1;
 	t->bkt_mask = n_bkt - 1;
 	t->capacity = capacity;
 	return 0;
@@ -189,9 +379,12 @@ void
 dp_flow_table_free(struct dp_flow_table *t)
 {
 	rte_free(t->flows);
+	rte_free(t->info);
 	rte_free(t->bkt);
-	rte_free(t->free_idx);
 	rte_free(t->cold);
+	rte_free(t->v6);
+	rte_free(t->zone);
+	rte_free(t->zone_hash);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -230,8 +423,10 @@ dp_flow_cold_put(struct dp_flow_table *t, struct dp_flow *f)
 struct dp_flow *
 dp_flow_lookup(struct dp_flow_table *t, const struct dp_flow_key *key)
 {
-	int32_t fi = find(t, key, key_hash(key));
+	struct dp_flow_ckey ck;
+	int32_t fi;
 
+	fi = find(t, &ck, key, ckey_make(t, key, &ck));
 	return fi < 0 ? NULL : &t->flows[fi];
 }
 
@@ -239,13 +434,14 @@ void
 dp_flow_lookup_bulk(struct dp_flow_table *t, const struct dp_flow_key *const *keys,
 		    unsigned int n, struct dp_flow **out)
 {
+	struct dp_flow_ckey ck[64];
 	uint32_t sig[64], b[64], m[64];
 	unsigned int i;
 
 	if (n > 64)
 		n = 64;
 	for (i = 0; i < n; i++) {
-		sig[i] = key_hash(keys[i]);
+		sig[i] = ckey_make(t, keys[i], &ck[i]);
 		b[i] = sig[i] & t->bkt_mask;
 		rte_prefetch0(&t->bkt[b[i]]);
 	}
@@ -259,14 +455,15 @@ dp_flow_lookup_bulk(struct dp_flow_table *t, const struct dp_flow_key *const *ke
 			rte_prefetch0(&t->bkt[alt_bkt(b[i], sig[i], t->bkt_mask)]);
 	}
 	for (i = 0; i < n; i++) {
-		int32_t fi = bkt_find(t, &t->bkt[b[i]], m[i], keys[i]);
+		int32_t fi = bkt_find(t, &t->bkt[b[i]], m[i], &ck[i], keys[i]);
 
 		if (fi < 0) {
 			uint32_t a = alt_bkt(b[i], sig[i], t->bkt_mask);
 
-			fi = bkt_find(t, &t->bkt[a], bkt_match(&t->bkt[a], sig[i]), keys[i]);
+			fi = bkt_find(t, &t->bkt[a], bkt_match(&t->bkt[a], sig[i]), &ck[i],
+				      keys[i]);
 			if (fi < 0 && t->n_stash > 0)
-				fi = stash_find(t, sig[i], keys[i]);
+				fi = stash_find(t, sig[i], &ck[i], keys[i]);
 		}
 		out[i] = fi < 0 ? NULL : &t->flows[fi];
 	}
@@ -327,31 +524,67 @@ place(struct dp_flow_table *t, uint32_t sig, uint32_t fi)
 int
 dp_flow_insert(struct dp_flow_table *t, const struct dp_flow_key *key, struct dp_flow **out)
 {
-	uint32_t sig = key_hash(key), fi;
+	struct dp_flow_ckey ck;
+	struct dp_flow_info *inf;
 	struct dp_flow *f;
+	uint32_t sig, fi, v6 = 0;
+	uint16_t zone = 0;
 	int32_t found;
 
-	found = find(t, key, sig);
+	sig = ckey_make(t, key, &ck);
+	found = find(t, &ck, key, sig);
 	if (found >= 0) {
 		*out = &t->flows[found];
 		return -EEXIST;
 	}
-	if (t->n_free == 0) {
-		*out = NULL;
+	*out = NULL;
+	if (t->free_head != 0)
+		fi = t->free_head - 1;
+	else if (t->fresh < t->capacity)
+		fi = t->fresh;
+	else
+		return -ENOSPC;
+	if (ck.family == 6 && t->v6_free == 0) {
+		t->v6_full++;
 		return -ENOSPC;
 	}
-	fi = t->free_idx[t->n_free - 1];
+	if (ck.zone == DP_FLOW_ZONE_MISS) {
+		/* a pair no flow names yet: interned now (its id changes the hash) */
+		zone = zone_get(t, key->gwlb_ep, key->gwlb_att);
+		if (zone == 0)
+			return -ENOSPC;
+		ck.zone = zone;
+		sig = ckey_hash(&ck);
+	} else if (ck.zone != 0) {
+		zone = zone_get(t, key->gwlb_ep, key->gwlb_att);
+	}
 	if (place(t, sig, fi) != 0) {
-		*out = NULL;
+		if (zone != 0)
+			zone_put(t, zone);
 		return -ENOSPC;
 	}
-	t->n_free--;
 	f = &t->flows[fi];
+	if (fi == t->fresh && t->free_head == 0)
+		t->fresh++;
+	else
+		t->free_head = f->next_free;
+	if (ck.family == 6) {
+		struct dp_flow_v6 *r = &t->v6[t->v6_free - 1];
+
+		v6 = t->v6_free;
+		memcpy(&t->v6_free, r->a, sizeof(t->v6_free));
+		memcpy(r->a, key->a, 16);
+		memcpy(r->b, key->b, 16);
+		t->v6_used++;
+	}
 	memset(f, 0, sizeof(*f));
-	f->key = *key;
-	f->slot = DP_NO_SLOT;
-	f->name_id = DP_NO_NAME;
-	f->rule = -1;
+	f->key = ck;
+	f->v6 = v6;
+	inf = &t->info[fi];
+	memset(inf, 0, sizeof(*inf));
+	inf->slot = DP_NO_SLOT;
+	inf->name_id = DP_NO_NAME;
+	inf->rule = -1;
 	t->active++;
 	*out = f;
 	return 0;
@@ -392,11 +625,19 @@ dp_flow_remove(struct dp_flow_table *t, struct dp_flow *f)
 
 	if (f->state == DP_FS_FREE)
 		return;
-	if (unplace(t, key_hash(&f->key), fi + 1) != 0)
+	if (unplace(t, ckey_hash(&f->key), fi + 1) != 0)
 		return;         /* not in the table: never happens */
 	dp_flow_cold_put(t, f);
+	if (f->key.family == 6 && f->v6 != 0) {
+		memcpy(t->v6[f->v6 - 1].a, &t->v6_free, sizeof(t->v6_free));
+		t->v6_free = f->v6;
+		t->v6_used--;
+	}
+	if (f->key.zone != 0)
+		zone_put(t, f->key.zone);
 	f->state = DP_FS_FREE;
-	t->free_idx[t->n_free++] = fi;
+	f->next_free = t->free_head;
+	t->free_head = fi + 1;
 	t->active--;
 	/* a slot may have opened for a stashed entry */
 	for (i = 0; i < t->n_stash;) {

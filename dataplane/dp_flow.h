@@ -70,59 +70,111 @@ struct dp_flow_cold {
 };
 
 /*
- * The record is two 64-byte lines (128 B; docs/performance.md):
- *   line 0: the key (compared by every lookup) and the state every packet
- *           reads;
- *   line 1: what every packet of a decided flow writes (counters, last_ms)
- *           and the decision's names and indexes.
+ * The key as the record keeps it (18 B; docs/performance.md "Flow record in
+ * one line"): for IPv4 the addresses themselves, for IPv6 a 64-bit digest of
+ * the address pair (the addresses are in a side record of the table, struct
+ * dp_flow_v6, which a lookup compares too), and for GENEVE a small id of the
+ * (GWLB endpoint, attachment) pair interned per table (0: none). Canonical as
+ * struct dp_flow_key: both directions give one key.
+ */
+struct dp_flow_ckey {
+	uint32_t a, b;           /* IPv4: the addresses (network order, lower endpoint
+				  * first); IPv6: the two halves of the pair's digest */
+	uint16_t pa, pb;
+	uint16_t vlan;           /* outermost VID */
+	uint8_t family;
+	uint8_t l4proto;
+	uint16_t zone;           /* GENEVE pair id (dp_flow.c), 0 none */
+} __attribute__((packed, aligned(2)));
+
+/*
+ * The record: exactly one 64-byte line, what every packet of a decided flow
+ * reads or writes (the key a lookup compares, the state, the counters,
+ * last_ms). What only a decision, an event or revalidation needs is in the
+ * parallel array of struct dp_flow_info (dp_flow_info()); an IPv6 flow's
+ * addresses in a struct dp_flow_v6 side record; a pending/watched TCP
+ * flow's sequence state in a struct dp_flow_cold side record.
  * Packet counters are 40 bits (32 + an 8-bit high part), timestamps are
  * milliseconds modulo 2^32 (dp_flow_ms; a span of up to 49 days is
  * recovered against the current time, dp_flow_ms_ns).
  */
 struct dp_flow {
-	struct dp_flow_key key;  /* 56 B: the hash key, kept for deletion */
+	struct dp_flow_ckey key; /* 18 B: compared by every lookup */
 	uint8_t state;           /* enum dp_fstate */
 	uint8_t client_is_a;     /* the client is endpoint a of the key */
 	uint8_t client_port;     /* port index the client's packets arrive on */
 	uint8_t verdict;         /* enum dp_verdict */
 	uint16_t flags;          /* DP_FF_* */
-	uint8_t app;             /* enum dp_app */
-	uint8_t close_cause;     /* enum dp_close_cause once closing */
-	/* line 1 */
 	uint64_t bytes[2];       /* [DP_DIR_C2S], [DP_DIR_S2C] */
 	uint32_t pkts[2];        /* low 32 bits; pkts_hi holds the next 8 */
 	uint32_t last_ms;        /* dp_flow_ms of the latest packet */
+	union {
+		uint32_t quic;   /* UDP: QUIC connection record + 1 (dp_quic.h), 0 none */
+		uint32_t cold;   /* TCP: side record + 1 (struct dp_flow_cold), 0 none */
+	};
+	union {
+		uint32_t v6;     /* IPv6: address record + 1 (struct dp_flow_v6) */
+		uint32_t next_free; /* free record: the next free index + 1, 0 end */
+	};
+	uint8_t app;             /* enum dp_app */
+	uint8_t close_cause;     /* enum dp_close_cause once closing */
+	uint8_t pkts_hi[2];      /* bits 32-39 of the packet counters */
+};
+
+/*
+ * Per-flow data that the packets of an established flow do not touch: same
+ * index as the record (dp_flow_info()), 32 B.
+ */
+struct dp_flow_info {
 	uint32_t start_ms;       /* dp_flow_ms of the first packet */
 	int32_t rule;            /* deciding rule index, -1 none */
 	uint32_t anomalies;      /* bitmask of enum dp_anomaly */
 	uint32_t slot;           /* inspection slot (dp_hold.h), DP_NO_SLOT */
 	uint32_t name_id;        /* interned name (dp_names), DP_NO_NAME */
 	uint32_t policy_gen;     /* generation that decided (low 32 bits) */
-	union {
-		uint32_t quic;   /* UDP: QUIC connection record + 1 (dp_quic.h), 0 none */
-		uint32_t cold;   /* TCP: side record + 1 (struct dp_flow_cold), 0 none */
-	};
 	uint8_t reason;          /* enum dp_reason */
 	uint8_t name_kind;       /* enum dp_name_kind */
 	uint8_t syn_ttl;         /* TTL / hop limit of the client's SYN, 0 unknown */
 	uint8_t bound;           /* enum dp_bound of the latest decision */
 	uint16_t tls_versions;   /* DP_TLSV_* */
-	uint8_t pkts_hi[2];      /* bits 32-39 of the packet counters */
 };
 
-/* Bytes of a record the packets of a decided flow touch (lines 0 and 1: all of it). */
-#define DP_FLOW_HOT_BYTES 128
+/* An IPv6 flow's addresses (free: a[0..3] link the free list). */
+struct dp_flow_v6 {
+	uint8_t a[16], b[16];
+};
+
+/* An interned GENEVE (endpoint, attachment) pair, id = index + 1. */
+struct dp_flow_zone {
+	uint64_t ep, att;
+	uint32_t refs;           /* flows naming it; 0: free */
+	uint32_t next_free;      /* free: next free id, 0 end */
+};
+
+/* Bytes of a record the packets of a decided flow touch: one line. */
+#define DP_FLOW_HOT_BYTES 64
 
 /* A table bucket: 8 x (signature, flow index + 1), one cache line (dp_flow.c). */
 struct dp_flow_bkt;
 
 #define DP_FLOW_STASH 32         /* entries cuckoo displacement could not place */
 
+/* Side pool sizes (0: the default of dp_flow_cold_cap / dp_flow_v6_cap). */
+struct dp_flow_sizes {
+	uint32_t cold;           /* TCP side records */
+	uint32_t v6;             /* IPv6 address records */
+	uint32_t zones;          /* GENEVE pairs (default DP_FLOW_ZONES) */
+};
+
+#define DP_FLOW_ZONES 4096
+#define DP_FLOW_ZONE_MISS 0xffffu /* a lookup key's pair that is not interned */
+
 struct dp_flow_table {
 	struct dp_flow_bkt *bkt; /* bkt_mask + 1 buckets */
 	struct dp_flow *flows;   /* capacity entries; a flow's index never changes */
-	uint32_t *free_idx;      /* stack of free flow indexes */
-	uint32_t n_free;
+	struct dp_flow_info *info; /* capacity entries, same index */
+	uint32_t free_head;      /* first free record + 1 (threaded by next_free), 0 none */
+	uint32_t fresh;          /* records never used start here */
 	uint32_t bkt_mask;
 	uint32_t capacity;
 	uint32_t active;
@@ -133,6 +185,18 @@ struct dp_flow_table {
 	uint32_t cold_free;      /* first free side record + 1, 0 none */
 	uint32_t cold_used;
 	uint32_t cold_scan;      /* next side record dp_flow_cold_victim looks at */
+	struct dp_flow_v6 *v6;   /* v6_cap address records */
+	uint32_t v6_cap;
+	uint32_t v6_free;        /* first free address record + 1, 0 none */
+	uint32_t v6_used;
+	uint32_t zone_cap;       /* interned GENEVE pairs, at most 65534 */
+	uint32_t zone_free;      /* first free id, 0 none */
+	uint32_t zone_used;
+	uint32_t zone_hmask;     /* zone_hash has zone_hmask + 1 slots */
+	struct dp_flow_zone *zone;
+	uint16_t *zone_hash;     /* open addressing: id, 0 empty */
+	uint64_t v6_full;        /* inserts refused: no address record left */
+	uint64_t zone_full;      /* inserts refused: no GENEVE pair id left */
 	uint32_t stash_sig[DP_FLOW_STASH];
 	uint32_t stash_idx[DP_FLOW_STASH];
 	uint64_t kicks;          /* cuckoo displacements so far */
@@ -149,6 +213,9 @@ struct dp_timeouts {
 
 int dp_flow_table_init(struct dp_flow_table *t, const char *name, uint32_t capacity,
 		       int socket);
+/* The same with the side pools' sizes given (zeros: the defaults). */
+int dp_flow_table_init_sized(struct dp_flow_table *t, const char *name, uint32_t capacity,
+			     const struct dp_flow_sizes *sz, int socket);
 void dp_flow_table_free(struct dp_flow_table *t);
 
 /* Lookup: the flow, or NULL. */
@@ -164,7 +231,8 @@ void dp_flow_lookup_bulk(struct dp_flow_table *t, const struct dp_flow_key *cons
 
 /*
  * Insert key: a zeroed flow (key filled, slot/name_id unset) in *out.
- * Returns 0, -EEXIST (then *out is the existing flow), or -ENOSPC (full).
+ * Returns 0, -EEXIST (then *out is the existing flow), or -ENOSPC (full:
+ * no record, no IPv6 address record or no GENEVE pair id left).
  */
 int dp_flow_insert(struct dp_flow_table *t, const struct dp_flow_key *key,
 		   struct dp_flow **out);
@@ -179,11 +247,29 @@ dp_flow_index(const struct dp_flow_table *t, const struct dp_flow *f)
 	return (uint32_t)(f - t->flows);
 }
 
+/* The flow's less used data (same index). */
+static inline struct dp_flow_info *
+dp_flow_info(const struct dp_flow_table *t, const struct dp_flow *f)
+{
+	return &t->info[f - t->flows];
+}
+
+/* The full key of a flow (addresses from its IPv6 record, GENEVE ids from its pair). */
+void dp_flow_key_get(const struct dp_flow_table *t, const struct dp_flow *f,
+		     struct dp_flow_key *key);
+
 /* Side records per table of capacity n: all of them up to 65536, else n / 4. */
 static inline uint32_t
 dp_flow_cold_cap(uint32_t n)
 {
 	return n <= 65536 ? n : (n / 4 > 65536 ? n / 4 : 65536);
+}
+
+/* IPv6 address records per table of capacity n: all up to 65536, else n / 16. */
+static inline uint32_t
+dp_flow_v6_cap(uint32_t n)
+{
+	return n <= 65536 ? n : (n / 16 > 65536 ? n / 16 : 65536);
 }
 
 /* The flow's side record (TCP flows only), NULL if it has none. */

@@ -89,8 +89,8 @@ flow_new(struct dp_worker *w, struct dp_pktctx *pc, int sender_is_client, int co
 		f->client_is_a = (uint8_t)(pc->a_is_src == 0);
 		f->client_port = (uint8_t)dp_out_port(w, pc->pidx);
 	}
-	f->start_ms = dp_flow_ms(w->now_ns);
-	f->last_ms = f->start_ms;
+	dp_fi(w, f)->start_ms = dp_flow_ms(w->now_ns);
+	f->last_ms = dp_fi(w, f)->start_ms;
 	return f;
 }
 
@@ -184,14 +184,14 @@ syn_payload(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc)
 	int n;
 
 	if (s == NULL) {
-		f->anomalies |= AN(DP_AN_HOLD_MEMORY_FULL);
+		dp_fi(w, f)->anomalies |= AN(DP_AN_HOLD_MEMORY_FULL);
 		w->c[DP_C_HOLD_OVERFLOW]++;
 		dp_decide_pending(w, f, pc, NULL, DP_WHY_BOUND);
 		return;
 	}
 	if (dp_reasm_add(&s->ra, p->seq + 1, pc->data + p->payload_off, p->payload_len) ==
 	    DP_RA_CONFLICT)
-		f->anomalies |= AN(DP_AN_OVERLAP_CONFLICT);
+		dp_fi(w, f)->anomalies |= AN(DP_AN_OVERLAP_CONFLICT);
 	arm_deadline(w, s);
 	f->state = DP_FS_PENDING;
 	if (!enforcing(w)) {
@@ -240,7 +240,7 @@ client_payload(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc)
 			return;
 		}
 	}
-	if (f->syn_ttl != 0 && p->ttl != f->syn_ttl) {
+	if (dp_fi(w, f)->syn_ttl != 0 && p->ttl != dp_fi(w, f)->syn_ttl) {
 		w->c[DP_C_TTL_MISMATCH]++;
 		if (enforce)
 			dp_drop(w, pc);
@@ -250,7 +250,7 @@ client_payload(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc)
 	}
 	s = dp_flow_slot(w, f);
 	if (s == NULL) {
-		f->anomalies |= AN(DP_AN_HOLD_MEMORY_FULL);
+		dp_fi(w, f)->anomalies |= AN(DP_AN_HOLD_MEMORY_FULL);
 		w->c[DP_C_HOLD_OVERFLOW]++;
 		dp_decide_pending(w, f, pc, NULL, DP_WHY_BOUND);
 		return;
@@ -260,9 +260,9 @@ client_payload(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc)
 	contig0 = dp_reasm_contig(&s->ra);
 	res = dp_reasm_add(&s->ra, p->seq, pc->data + p->payload_off, p->payload_len);
 	if (res == DP_RA_CONFLICT)
-		f->anomalies |= AN(DP_AN_OVERLAP_CONFLICT);
+		dp_fi(w, f)->anomalies |= AN(DP_AN_OVERLAP_CONFLICT);
 	if (s->ra.segs == 1 && p->seq != s->ra.base_seq && !(f->flags & DP_FF_DECIDED))
-		f->anomalies |= AN(DP_AN_OOO_FIRST_SEGMENT);
+		dp_fi(w, f)->anomalies |= AN(DP_AN_OOO_FIRST_SEGMENT);
 	arm_deadline(w, s);
 
 	if (!enforce) {
@@ -279,14 +279,14 @@ client_payload(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc)
 		max_segs = set->hold_max_segments < DP_HOLD_SEGS ? set->hold_max_segments :
 								    DP_HOLD_SEGS;
 		if (s->n_segs >= max_segs) {
-			f->anomalies |= AN(DP_AN_TINY_SEGMENTS);
+			dp_fi(w, f)->anomalies |= AN(DP_AN_TINY_SEGMENTS);
 			w->c[DP_C_HOLD_OVERFLOW]++;
 			dp_decide_pending(w, f, pc, NULL, DP_WHY_BOUND);
 			return;
 		}
 		copy = rte_pktmbuf_copy(pc->m, w->hold.pool, 0, UINT32_MAX);
 		if (copy == NULL) {
-			f->anomalies |= AN(DP_AN_HOLD_MEMORY_FULL);
+			dp_fi(w, f)->anomalies |= AN(DP_AN_HOLD_MEMORY_FULL);
 			w->c[DP_C_HOLD_OVERFLOW]++;
 			dp_decide_pending(w, f, pc, NULL, DP_WHY_BOUND);
 			return;
@@ -302,7 +302,7 @@ client_payload(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc)
 			pc->data = rte_pktmbuf_mtod(copy, uint8_t *);
 	}
 
-	if ((f->anomalies & AN(DP_AN_OVERLAP_CONFLICT)) &&
+	if ((dp_fi(w, f)->anomalies & AN(DP_AN_OVERLAP_CONFLICT)) &&
 	    set->anomaly_action[DP_AN_OVERLAP_CONFLICT] == CPM_DENY) {
 		dp_decide_pending(w, f, pc, NULL, DP_WHY_ANOMALY);
 		return;
@@ -484,7 +484,7 @@ tcp_syn(struct dp_worker *w, struct dp_pktctx *pc)
 	c = dp_flow_cold(&w->ft, f);
 	f->flags |= DP_FF_SYN;
 	c->isn = p->seq;
-	f->syn_ttl = p->ttl;
+	dp_fi(w, f)->syn_ttl = p->ttl;
 	c->c_nxt = p->seq + 1;
 	dp_stream_init(&c->ws, p->seq + 1);
 	account(w, f, pc, DP_DIR_C2S);
@@ -517,7 +517,7 @@ static int
 dns_tcp(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc, int dir)
 {
 	/* unique per flow: the table index, and the flow's start time */
-	uint64_t id = ((uint64_t)(f - w->ft.flows) << 40) ^ f->start_ms;
+	uint64_t id = ((uint64_t)(f - w->ft.flows) << 40) ^ dp_fi(w, f)->start_ms;
 	uint8_t mode = w->gen != NULL ? w->gen->set->dns_https_rr : CPM_HTTPS_RR_STRIP_ECH;
 	enum dp_dns_tcp_https h = DP_DNS_TCP_HTTPS_PASS;
 

@@ -748,6 +748,8 @@ static void
 tlv_missing(struct dp_worker *w, struct dp_pktctx *pc, const struct dp_geneve *g)
 {
 	const unsigned int an = DP_AN_GENEVE_TLV_MISSING;
+	struct dp_flow_info tmpi;
+	struct dp_flow_key key;
 	struct dp_flow tmp;
 	struct dp_event ev;
 	struct dp_pkt ip;
@@ -762,16 +764,18 @@ tlv_missing(struct dp_worker *w, struct dp_pktctx *pc, const struct dp_geneve *g
 		ip.gwlb_ep = g->ep;
 		ip.gwlb_att = g->att;
 		memset(&tmp, 0, sizeof(tmp));
-		dp_flow_key_make(&ip, &tmp.key, &a_is_src);
+		memset(&tmpi, 0, sizeof(tmpi));
+		dp_flow_key_make(&ip, &key, &a_is_src);
 		tmp.client_is_a = (uint8_t)a_is_src;
 		tmp.verdict = DP_VERDICT_DENY;
-		tmp.reason = DP_REASON_ANOMALY;
-		tmp.rule = -1;
-		tmp.anomalies = 1u << an;
-		tmp.policy_gen = w->gen->gen;
+		tmpi.reason = DP_REASON_ANOMALY;
+		tmpi.rule = -1;
+		tmpi.anomalies = 1u << an;
+		tmpi.policy_gen = w->gen->gen;
 		tmp.flags = DP_FF_ENFORCED;     /* never returned, whatever the mode */
-		tmp.start_ms = dp_flow_ms(w->now_ns);
-		dp_event_fill(&ev, DP_EV_DECISION, &tmp, w->now_ns, NULL, 0, NULL, 0, NULL, 0);
+		tmpi.start_ms = dp_flow_ms(w->now_ns);
+		dp_event_fill(&ev, DP_EV_DECISION, &tmp, &tmpi, &key, w->now_ns, NULL, 0, NULL, 0,
+			      NULL, 0);
 		dp_evq_push(&w->evq, &ev, w->c);
 		w->anomaly_audit_ns[an] = w->now_ns;
 	}

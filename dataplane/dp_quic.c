@@ -141,7 +141,7 @@ void
 dp_quic_flow_new(struct dp_worker *w, struct dp_flow *f, const struct dp_pktctx *pc)
 {
 	/* what ended the connection this datagram replaces (dp_quic_decided) */
-	f->anomalies |= w->quic.carry_an;
+	dp_fi(w, f)->anomalies |= w->quic.carry_an;
 	w->quic.carry_an = 0;
 	if (is_initial(payload(pc), pc->p.payload_len))
 		f->app = DP_APP_QUIC;
@@ -222,8 +222,8 @@ dp_quic_decided(struct dp_worker *w, struct dp_flow *f, const struct dp_pktctx *
 		return 1;
 	if (f->flags & DP_FF_VERIFY) {
 		/* allowed, the server not past the hello yet: the same keys must carry the same hello */
-		r = quic_verify_client(w->quic.ctx, &w->quic.qf[f->slot], d, len);
-		c->largest_pn = w->quic.qf[f->slot].largest_pn;
+		r = quic_verify_client(w->quic.ctx, &w->quic.qf[dp_fi(w, f)->slot], d, len);
+		c->largest_pn = w->quic.qf[dp_fi(w, f)->slot].largest_pn;
 		if (r == QUIC_CONFLICT) {
 			w->quic.carry_an = AN(DP_AN_OVERLAP_CONFLICT);
 			return 1;
@@ -278,14 +278,14 @@ io_from_hello(const struct tls_hello *h, struct dp_insp_out *io)
 		io->ja4[0] = '\0';
 }
 
-/* Decide without a name, an anomaly of the flow's own (set in f->anomalies) given. */
+/* Decide without a name, an anomaly of the flow's own (set in dp_fi(w, f)->anomalies) given. */
 static void
 decide_anomaly(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc, unsigned int an,
 	       enum dp_why why)
 {
 	struct dp_insp_out io;
 
-	f->anomalies |= AN(an);
+	dp_fi(w, f)->anomalies |= AN(an);
 	dp_quic_partial(w, f, &io);
 	dp_decide_pending(w, f, pc, &io, why);
 }
@@ -348,7 +348,7 @@ hold_last(struct dp_worker *w, struct dp_flow *f, struct dp_slot *s, struct dp_p
 
 	if (hold(w, s, pc, &an) != 0) {
 		w->c[DP_C_HOLD_OVERFLOW]++;
-		f->anomalies |= AN(an);
+		dp_fi(w, f)->anomalies |= AN(an);
 	}
 }
 
@@ -376,26 +376,26 @@ client_datagram(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc)
 			return;
 		}
 	}
-	if (p->ttl != f->syn_ttl) {
+	if (p->ttl != dp_fi(w, f)->syn_ttl) {
 		w->c[DP_C_TTL_MISMATCH]++;
 		not_input(w, pc);
 		return;
 	}
-	if (f->slot == DP_NO_SLOT) {
+	if (dp_fi(w, f)->slot == DP_NO_SLOT) {
 		s = dp_flow_slot(w, f);
 		if (s == NULL) {
 			w->c[DP_C_HOLD_OVERFLOW]++;
 			decide_anomaly(w, f, pc, DP_AN_HOLD_MEMORY_FULL, DP_WHY_BOUND);
 			return;
 		}
-		quic_flow_init(&q->qf[f->slot], s->ra.buf, s->ra.map, s->ra.cap);
+		quic_flow_init(&q->qf[dp_fi(w, f)->slot], s->ra.buf, s->ra.map, s->ra.cap);
 		hold_ms = set->hold_timeout_ms > DP_QUIC_HOLD_MIN_MS ? set->hold_timeout_ms
 								     : DP_QUIC_HOLD_MIN_MS;
 		s->deadline_ns = w->now_ns + hold_ms * DP_NS_PER_MS;
 	} else {
-		s = dp_hold_slot(&w->hold, f->slot);
+		s = dp_hold_slot(&w->hold, dp_fi(w, f)->slot);
 	}
-	qf = &q->qf[f->slot];
+	qf = &q->qf[dp_fi(w, f)->slot];
 	if (p->payload_len < QUIC_MIN_INITIAL_DGRAM &&
 	    quic_peek(d, p->payload_len, NULL) == QUIC_PT_INITIAL) {
 		/* RFC 9000 14.1: a server discards it; the first one is a broken client */
@@ -463,8 +463,8 @@ dp_quic_packet(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc, int
 		return;
 	}
 	/* the server's datagrams pass; a Retry or Version Negotiation restarts the hello */
-	if (f->slot != DP_NO_SLOT) {
-		struct quic_flow *qf = &w->quic.qf[f->slot];
+	if (dp_fi(w, f)->slot != DP_NO_SLOT) {
+		struct quic_flow *qf = &w->quic.qf[dp_fi(w, f)->slot];
 
 		quic_feed_server(w->quic.ctx, qf, payload(pc), pc->p.payload_len);
 		conn_update(conn_of(w, f), qf);
@@ -480,7 +480,7 @@ dp_quic_start(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc)
 	f->state = DP_FS_PENDING;
 	w->c[DP_C_FLOWS_PENDING]++;
 	/* later datagrams must keep the TTL / hop limit of the first (PITFALLS 5a) */
-	f->syn_ttl = pc->p.ttl;
+	dp_fi(w, f)->syn_ttl = pc->p.ttl;
 	if (conn_get(&w->quic, f) != 0) {
 		/* no record to check the connection after the decision: fail closed */
 		w->c[DP_C_HOLD_OVERFLOW]++;

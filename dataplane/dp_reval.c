@@ -26,17 +26,17 @@ judge(struct dp_worker *w, const struct dp_flow *f, struct cpm_verdict *v)
 	struct cpm_query q;
 
 	v->rule = -1;
-	if (f->reason == DP_REASON_INBOUND) {
+	if (dp_fi(w, f)->reason == DP_REASON_INBOUND) {
 		v->action = set->inbound_action;
 		v->reason = DP_REASON_INBOUND;
 		return;
 	}
-	if (f->reason == DP_REASON_MIDSTREAM) {
+	if (dp_fi(w, f)->reason == DP_REASON_MIDSTREAM) {
 		v->action = set->midstream_action;
 		v->reason = DP_REASON_MIDSTREAM;
 		return;
 	}
-	dp_flow_query(f, &q);
+	dp_flow_query(&w->ft, f, &q);
 	if (cpm_classify_l34(g->pol, &q, v) == CPM_DECIDED)
 		return;
 	if (f->app == DP_APP_QUIC && set->quic_action == CPM_DENY) {
@@ -45,9 +45,9 @@ judge(struct dp_worker *w, const struct dp_flow *f, struct cpm_verdict *v)
 		v->reason = DP_REASON_QUIC;
 		return;
 	}
-	ns = dp_names_slot(&w->names, f->name_id);
-	if (ns != NULL && f->name_kind != DP_NAME_NONE) {
-		q.field = f->name_kind == DP_NAME_SNI ? CPM_FIELD_SNI : CPM_FIELD_HOST;
+	ns = dp_names_slot(&w->names, dp_fi(w, f)->name_id);
+	if (ns != NULL && dp_fi(w, f)->name_kind != DP_NAME_NONE) {
+		q.field = dp_fi(w, f)->name_kind == DP_NAME_SNI ? CPM_FIELD_SNI : CPM_FIELD_HOST;
 		q.name = ns->name;
 		q.name_len = ns->len;
 	}
@@ -64,7 +64,7 @@ judge(struct dp_worker *w, const struct dp_flow *f, struct cpm_verdict *v)
 		v->rule = -1;
 		return;
 	}
-	if (v->action == CPM_ALLOW && dp_anomaly_denies(set, f->anomalies)) {
+	if (v->action == CPM_ALLOW && dp_anomaly_denies(set, dp_fi(w, f)->anomalies)) {
 		v->action = CPM_DENY;
 		v->reason = DP_REASON_ANOMALY;
 		v->rule = -1;
@@ -77,9 +77,10 @@ dp_reval_flow(struct dp_worker *w, struct dp_flow *f)
 	const struct dp_gen *g = w->gen;
 	const struct dp_name_slot *ns;
 	struct cpm_verdict v;
+	struct dp_flow_key fk;
 	struct dp_event ev;
 
-	if (f->name_kind != DP_NAME_NONE && f->name_id == DP_NO_NAME) {
+	if (dp_fi(w, f)->name_kind != DP_NAME_NONE && dp_fi(w, f)->name_id == DP_NO_NAME) {
 		/* its name was not kept (name table full): it cannot be judged by it */
 		w->c[DP_C_REVAL_NO_NAME]++;
 		return 0;
@@ -89,13 +90,13 @@ dp_reval_flow(struct dp_worker *w, struct dp_flow *f)
 	if (v.action == CPM_ALLOW)
 		return 0;
 	/* denied: what is held is dropped, nothing passes from now on */
-	if (f->slot != DP_NO_SLOT) {
-		struct dp_slot *s = dp_hold_slot(&w->hold, f->slot);
+	if (dp_fi(w, f)->slot != DP_NO_SLOT) {
+		struct dp_slot *s = dp_hold_slot(&w->hold, dp_fi(w, f)->slot);
 
 		w->c[DP_C_HELD_SEGS] -= s->n_segs;
 		w->c[DP_C_DROPPED] += s->n_segs;
-		dp_hold_slot_put(&w->hold, f->slot);
-		f->slot = DP_NO_SLOT;
+		dp_hold_slot_put(&w->hold, dp_fi(w, f)->slot);
+		dp_fi(w, f)->slot = DP_NO_SLOT;
 	}
 	if (f->state == DP_FS_UNIT)
 		w->c[DP_C_FLOWS_PENDING]--;
@@ -108,15 +109,15 @@ dp_reval_flow(struct dp_worker *w, struct dp_flow *f)
 	f->state = DP_FS_DENIED;
 	f->close_cause = DP_CLOSE_DENIED;
 	f->verdict = DP_VERDICT_DENY;
-	f->reason = DP_REASON_REVALIDATED;
-	f->rule = v.rule;
-	f->policy_gen = g->gen;
+	dp_fi(w, f)->reason = DP_REASON_REVALIDATED;
+	dp_fi(w, f)->rule = v.rule;
+	dp_fi(w, f)->policy_gen = g->gen;
 	dp_gen_hit(g, w->id, v.rule);
 	w->c[DP_C_DENY]++;
 	w->c[DP_C_REVOKED]++;
-	ns = dp_names_slot(&w->names, f->name_id);
-	dp_event_fill(&ev, DP_EV_DECISION, f, w->now_ns, ns != NULL ? ns->name : NULL,
-		      ns != NULL ? ns->len : 0, NULL, 0, NULL, w->replay);
+	ns = dp_names_slot(&w->names, dp_fi(w, f)->name_id);
+	dp_event_fill(&ev, DP_EV_DECISION, f, dp_fi(w, f), dp_fkey(w, f, &fk), w->now_ns,
+		      ns != NULL ? ns->name : NULL, ns != NULL ? ns->len : 0, NULL, 0, NULL, w->replay);
 	dp_evq_push(&w->evq, &ev, w->c);
 	return 1;
 }
@@ -145,7 +146,7 @@ dp_reval_step(struct dp_worker *w, int idle)
 			w->reval_pos = 0;
 		w->reval_left--;
 		if ((f->state == DP_FS_ALLOWED || f->state == DP_FS_UNIT) &&
-		    f->policy_gen != (uint32_t)g->gen) {
+		    dp_fi(w, f)->policy_gen != (uint32_t)g->gen) {
 			dp_reval_flow(w, f);
 			judged++;
 		}

@@ -55,12 +55,13 @@ ws_seq(struct dp_worker *w, const struct dp_flow *f)
 }
 
 static void
-flow_query(const struct dp_flow *f, struct cpm_query *q)
+flow_query(const struct dp_flow_table *t, const struct dp_flow *f, struct cpm_query *q)
 {
-	const struct dp_flow_key *k = &f->key;
-	size_t alen = k->family == 6 ? 16 : 4;
-	int ports = k->l4proto == IPPROTO_TCP || k->l4proto == IPPROTO_UDP;
+	struct dp_flow_key key, *k = &key;
+	size_t alen = f->key.family == 6 ? 16 : 4;
+	int ports = f->key.l4proto == IPPROTO_TCP || f->key.l4proto == IPPROTO_UDP;
 
+	dp_flow_key_get(t, f, k);
 	memset(q, 0, sizeof(*q));
 	q->family = k->family;
 	q->l4proto = k->l4proto;
@@ -79,9 +80,9 @@ flow_query(const struct dp_flow *f, struct cpm_query *q)
 }
 
 void
-dp_flow_query(const struct dp_flow *f, struct cpm_query *q)
+dp_flow_query(const struct dp_flow_table *t, const struct dp_flow *f, struct cpm_query *q)
 {
-	flow_query(f, q);
+	flow_query(t, f, q);
 }
 
 static int
@@ -98,13 +99,14 @@ finish(struct dp_worker *w, struct dp_flow *f, const struct cpm_verdict *v,
        const char *ja4)
 {
 	const struct dp_gen *g = w->gen;
+	struct dp_flow_key fk;
 	struct dp_event ev;
 
 	v = dp_evq_overflow_verdict(&w->evq, g->set, v);   /* audit_overflow = deny_new_flows */
 	f->verdict = v->action == CPM_ALLOW ? DP_VERDICT_ALLOW : DP_VERDICT_DENY;
-	f->reason = v->reason;
-	f->rule = v->rule;
-	f->policy_gen = g->gen;
+	dp_fi(w, f)->reason = v->reason;
+	dp_fi(w, f)->rule = v->rule;
+	dp_fi(w, f)->policy_gen = g->gen;
 	dp_gen_hit(g, w->id, v->rule);
 	if (g->set->mode == CPM_MODE_ENFORCE)
 		f->flags |= DP_FF_ENFORCED;
@@ -113,9 +115,9 @@ finish(struct dp_worker *w, struct dp_flow *f, const struct cpm_verdict *v,
 	if (f->flags & DP_FF_DECIDED)
 		w->c[DP_C_STREAM_DECISIONS]++;  /* a later unit of the client stream */
 	f->flags |= DP_FF_DECIDED;
-	count_anomalies(w, f->anomalies);
-	if (name_len > 0 && f->name_id == DP_NO_NAME)
-		f->name_id = dp_names_get(&w->names, f->name_kind, name, (uint8_t)name_len);
+	count_anomalies(w, dp_fi(w, f)->anomalies);
+	if (name_len > 0 && dp_fi(w, f)->name_id == DP_NO_NAME)
+		dp_fi(w, f)->name_id = dp_names_get(&w->names, dp_fi(w, f)->name_kind, name, (uint8_t)name_len);
 	if (is_pending(f))
 		w->c[DP_C_FLOWS_PENDING]--;
 
@@ -125,18 +127,18 @@ finish(struct dp_worker *w, struct dp_flow *f, const struct cpm_verdict *v,
 		w->c[DP_C_DENY]++;
 	else
 		w->c[DP_C_MONITOR_WOULD_DENY]++;
-	if (f->reason == DP_REASON_TRUSTED)
+	if (dp_fi(w, f)->reason == DP_REASON_TRUSTED)
 		w->c[DP_C_TRUSTED]++;
-	else if (f->reason == DP_REASON_NOT_INTERNAL)
+	else if (dp_fi(w, f)->reason == DP_REASON_NOT_INTERNAL)
 		w->c[DP_C_NOT_INTERNAL]++;
-	else if (f->reason == DP_REASON_INBOUND)
+	else if (dp_fi(w, f)->reason == DP_REASON_INBOUND)
 		w->c[DP_C_INBOUND]++;
 	/* trusted destinations bypass inspection: counters only, no records (docs/soc2.md) */
-	if (f->reason == DP_REASON_TRUSTED)
+	if (dp_fi(w, f)->reason == DP_REASON_TRUSTED)
 		return;
 
-	dp_event_fill(&ev, DP_EV_DECISION, f, w->now_ns, name, name_len > 0 ? (unsigned)name_len : 0,
-		      alpn, alpn_len, ja4, w->replay);
+	dp_event_fill(&ev, DP_EV_DECISION, f, dp_fi(w, f), dp_fkey(w, f, &fk), w->now_ns, name,
+		      name_len > 0 ? (unsigned)name_len : 0, alpn, alpn_len, ja4, w->replay);
 	dp_evq_push(&w->evq, &ev, w->c);
 }
 
@@ -158,13 +160,13 @@ dp_decide_fixed(struct dp_worker *w, struct dp_flow *f, uint8_t action, uint8_t 
 {
 	struct cpm_verdict v = { .action = action, .reason = reason, .rule = rule };
 
-	f->bound = DP_BOUND_NONE;       /* no name: nothing bound */
+	dp_fi(w, f)->bound = DP_BOUND_NONE;       /* no name: nothing bound */
 	finish(w, f, &v, NULL, 0, NULL, 0, NULL);
 	settle(f);
-	if (f->slot != DP_NO_SLOT) {
-		w->c[DP_C_HELD_SEGS] -= dp_hold_slot(&w->hold, f->slot)->n_segs;
-		dp_hold_slot_put(&w->hold, f->slot);
-		f->slot = DP_NO_SLOT;
+	if (dp_fi(w, f)->slot != DP_NO_SLOT) {
+		w->c[DP_C_HELD_SEGS] -= dp_hold_slot(&w->hold, dp_fi(w, f)->slot)->n_segs;
+		dp_hold_slot_put(&w->hold, dp_fi(w, f)->slot);
+		dp_fi(w, f)->slot = DP_NO_SLOT;
 	}
 }
 
@@ -184,7 +186,7 @@ dot_check(struct dp_worker *w, struct dp_flow *f, const struct cpm_query *q, int
 	if (rc == CPM_DECIDED && (v->reason == CPM_REASON_TRUSTED ||
 				  v->reason == CPM_REASON_NOT_INTERNAL))
 		return 0;
-	f->anomalies |= AN(DP_AN_DOT);
+	dp_fi(w, f)->anomalies |= AN(DP_AN_DOT);
 	if (w->gen->set->anomaly_action[DP_AN_DOT] != CPM_DENY ||
 	    (rc == CPM_DECIDED && v->action == CPM_DENY))
 		return 0;       /* allowed by policy (recorded), or a deny keeps its own reason */
@@ -245,7 +247,7 @@ dp_classify_new(struct dp_worker *w, struct dp_flow *f, uint16_t pidx)
 		dp_decide_fixed(w, f, g->set->inbound_action, DP_REASON_INBOUND, -1);
 		return 1;
 	}
-	flow_query(f, &q);
+	flow_query(&w->ft, f, &q);
 	rc = cpm_classify_l34(g->pol, &q, &v);
 	if (dot_check(w, f, &q, rc, &v))
 		return 1;
@@ -275,13 +277,13 @@ dp_flow_slot(struct dp_worker *w, struct dp_flow *f)
 {
 	uint32_t cap = DP_HOLD_WINDOW;
 
-	if (f->slot != DP_NO_SLOT)
-		return dp_hold_slot(&w->hold, f->slot);
+	if (dp_fi(w, f)->slot != DP_NO_SLOT)
+		return dp_hold_slot(&w->hold, dp_fi(w, f)->slot);
 	if (w->gen != NULL && w->gen->set->hold_max_bytes < cap)
 		cap = w->gen->set->hold_max_bytes;
 	/* the stream from the first byte not judged: isn + 1 for the first unit */
-	f->slot = dp_hold_slot_get(&w->hold, dp_flow_index(&w->ft, f), ws_seq(w, f), cap);
-	if (f->slot == DP_NO_SLOT) {
+	dp_fi(w, f)->slot = dp_hold_slot_get(&w->hold, dp_flow_index(&w->ft, f), ws_seq(w, f), cap);
+	if (dp_fi(w, f)->slot == DP_NO_SLOT) {
 		/* a pending flow comes before verifying an allowed one: take its slot */
 		for (uint32_t i = 0, k = w->hold.sweep_pos; i < RTE_MIN(w->hold.n, 64u); i++) {
 			struct dp_slot *o = &w->hold.slots[(k + i) % w->hold.n];
@@ -289,13 +291,13 @@ dp_flow_slot(struct dp_worker *w, struct dp_flow *f)
 
 			if (o->in_use && (of->flags & DP_FF_VERIFY)) {
 				dp_verify_done(w, of);
-				f->slot = dp_hold_slot_get(&w->hold, dp_flow_index(&w->ft, f),
+				dp_fi(w, f)->slot = dp_hold_slot_get(&w->hold, dp_flow_index(&w->ft, f),
 							   ws_seq(w, f), cap);
 				break;
 			}
 		}
 	}
-	return f->slot == DP_NO_SLOT ? NULL : dp_hold_slot(&w->hold, f->slot);
+	return dp_fi(w, f)->slot == DP_NO_SLOT ? NULL : dp_hold_slot(&w->hold, dp_fi(w, f)->slot);
 }
 
 /* Build an RST from a client frame and queue it on port pidx. */
@@ -474,8 +476,8 @@ deny_apply(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc, enum dp
 	f->close_cause = DP_CLOSE_DENIED;
 	if (s != NULL) {
 		w->c[DP_C_HELD_SEGS] -= s->n_segs;
-		dp_hold_slot_put(&w->hold, f->slot);
-		f->slot = DP_NO_SLOT;
+		dp_hold_slot_put(&w->hold, dp_fi(w, f)->slot);
+		dp_fi(w, f)->slot = DP_NO_SLOT;
 		f->flags &= ~DP_FF_VERIFY;
 	}
 }
@@ -494,14 +496,14 @@ verify_or_free(struct dp_worker *w, struct dp_flow *f, struct dp_slot *s, enum d
 		return;
 	}
 	w->c[DP_C_HELD_SEGS] -= s->n_segs;
-	dp_hold_slot_put(&w->hold, f->slot);
-	f->slot = DP_NO_SLOT;
+	dp_hold_slot_put(&w->hold, dp_fi(w, f)->slot);
+	dp_fi(w, f)->slot = DP_NO_SLOT;
 }
 
 static void
 apply_pending(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc, enum dp_why why)
 {
-	struct dp_slot *s = f->slot != DP_NO_SLOT ? dp_hold_slot(&w->hold, f->slot) : NULL;
+	struct dp_slot *s = dp_fi(w, f)->slot != DP_NO_SLOT ? dp_hold_slot(&w->hold, dp_fi(w, f)->slot) : NULL;
 
 	if (f->verdict == DP_VERDICT_ALLOW || !(f->flags & DP_FF_ENFORCED)) {
 		if (s != NULL)
@@ -521,9 +523,9 @@ apply_pending(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc, enum
 void
 dp_verify_done(struct dp_worker *w, struct dp_flow *f)
 {
-	if (f->slot != DP_NO_SLOT) {
-		dp_hold_slot_put(&w->hold, f->slot);
-		f->slot = DP_NO_SLOT;
+	if (dp_fi(w, f)->slot != DP_NO_SLOT) {
+		dp_hold_slot_put(&w->hold, dp_fi(w, f)->slot);
+		dp_fi(w, f)->slot = DP_NO_SLOT;
 	}
 	f->flags &= ~DP_FF_VERIFY;
 }
@@ -532,9 +534,10 @@ int
 dp_verify_allowed(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc, int dir)
 {
 	const struct dp_pkt *p = &pc->p;
-	struct dp_slot *s = dp_hold_slot(&w->hold, f->slot);
+	struct dp_slot *s = dp_hold_slot(&w->hold, dp_fi(w, f)->slot);
 	uint32_t end = s->ra.base_seq + s->ra.high;
 	struct dp_flow_cold *c = cold_of(w, f);
+	struct dp_flow_key fk;
 	struct dp_event ev;
 
 	if (c == NULL) {
@@ -558,22 +561,23 @@ dp_verify_allowed(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc, 
 	    DP_RA_CONFLICT)
 		return 0;
 	/* other bytes over the decided range: decided again, by the anomaly */
-	f->anomalies |= AN(DP_AN_OVERLAP_CONFLICT);
+	dp_fi(w, f)->anomalies |= AN(DP_AN_OVERLAP_CONFLICT);
 	w->c[DP_C_AN_OVERLAP_CONFLICT]++;
 	if (w->gen->set->anomaly_action[DP_AN_OVERLAP_CONFLICT] != CPM_DENY)
 		return 0;
 	f->verdict = DP_VERDICT_DENY;
-	f->reason = DP_REASON_ANOMALY;
-	f->rule = -1;
-	f->policy_gen = w->gen->gen;
+	dp_fi(w, f)->reason = DP_REASON_ANOMALY;
+	dp_fi(w, f)->rule = -1;
+	dp_fi(w, f)->policy_gen = w->gen->gen;
 	w->c[DP_C_DENY]++;
-	dp_event_fill(&ev, DP_EV_DECISION, f, w->now_ns, NULL, 0, NULL, 0, NULL, w->replay);
-	if (f->name_id != DP_NO_NAME) {
-		const struct dp_name_slot *ns = dp_names_slot(&w->names, f->name_id);
+	dp_event_fill(&ev, DP_EV_DECISION, f, dp_fi(w, f), dp_fkey(w, f, &fk), w->now_ns,
+		      NULL, 0, NULL, 0, NULL, w->replay);
+	if (dp_fi(w, f)->name_id != DP_NO_NAME) {
+		const struct dp_name_slot *ns = dp_names_slot(&w->names, dp_fi(w, f)->name_id);
 
 		memcpy(ev.name, ns->name, ns->len);
 		ev.name_len = ns->len;
-		ev.name_kind = f->name_kind;
+		ev.name_kind = dp_fi(w, f)->name_kind;
 	}
 	dp_evq_push(&w->evq, &ev, w->c);
 	/* the server's rcv_nxt is the client's highest sequence (all was forwarded) */
@@ -615,9 +619,9 @@ sni_changed(struct dp_worker *w, const struct dp_flow *f, const struct dp_insp_o
 
 	if (!(f->flags & DP_FF_DECIDED) || f->app != DP_APP_TLS || io->app != DP_APP_TLS)
 		return 0;
-	if (f->name_kind != DP_NAME_SNI)
+	if (dp_fi(w, f)->name_kind != DP_NAME_SNI)
 		return nlen > 0;
-	ns = dp_names_slot(&w->names, f->name_id);
+	ns = dp_names_slot(&w->names, dp_fi(w, f)->name_id);
 	if (ns == NULL)
 		return 0;
 	return nlen != ns->len || memcmp(norm, ns->name, ns->len) != 0;
@@ -633,7 +637,7 @@ decide(struct dp_worker *w, struct dp_flow *f, const struct dp_insp_out *io, enu
 {
 	const struct dp_gen *g = w->gen;
 	const struct cpm_settings *set = g->set;
-	struct dp_slot *s = f->slot != DP_NO_SLOT ? dp_hold_slot(&w->hold, f->slot) : NULL;
+	struct dp_slot *s = dp_fi(w, f)->slot != DP_NO_SLOT ? dp_hold_slot(&w->hold, dp_fi(w, f)->slot) : NULL;
 	struct dp_insp_out partial;
 	char norm[DP_NAME_MAX + 1];
 	struct cpm_query q;
@@ -657,8 +661,8 @@ decide(struct dp_worker *w, struct dp_flow *f, const struct dp_insp_out *io, enu
 			dp_inspect_partial(NULL, 0, &partial);
 		io = &partial;
 	}
-	an = f->anomalies | io->anomalies;
-	flow_query(f, &q);
+	an = dp_fi(w, f)->anomalies | io->anomalies;
+	flow_query(&w->ft, f, &q);
 	if (io->name_kind != DP_NAME_NONE && io->name_len > 0) {
 		nlen = cpm_normalise_name(io->name, io->name_len, norm, sizeof(norm));
 		if (nlen < 0) {
@@ -695,14 +699,14 @@ decide(struct dp_worker *w, struct dp_flow *f, const struct dp_insp_out *io, enu
 	if (f->flags & DP_FF_DECIDED) {
 		/* a later unit: its record (and flow.end) carries its own name and flags */
 		f->flags &= ~(DP_FF_ECH | DP_FF_PQC);
-		dp_names_put(&w->names, f->name_id);
-		f->name_id = DP_NO_NAME;
+		dp_names_put(&w->names, dp_fi(w, f)->name_id);
+		dp_fi(w, f)->name_id = DP_NO_NAME;
 	}
-	f->anomalies = an;
-	f->bound = v.action == CPM_ALLOW ? bound : DP_BOUND_NONE;
+	dp_fi(w, f)->anomalies = an;
+	dp_fi(w, f)->bound = v.action == CPM_ALLOW ? bound : DP_BOUND_NONE;
 	f->app = io->app;
-	f->name_kind = nlen > 0 ? io->name_kind : DP_NAME_NONE;
-	f->tls_versions = io->tls_versions;
+	dp_fi(w, f)->name_kind = nlen > 0 ? io->name_kind : DP_NAME_NONE;
+	dp_fi(w, f)->tls_versions = io->tls_versions;
 	if (io->ech)
 		f->flags |= DP_FF_ECH;
 	if (io->pqc)
@@ -732,8 +736,8 @@ dp_decide_stream(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc,
 
 	decide(w, f, io, DP_WHY_NAME);
 	if (denies(f)) {
-		deny_apply(w, f, pc, DP_WHY_NAME, f->slot != DP_NO_SLOT ?
-			   dp_hold_slot(&w->hold, f->slot) : NULL);
+		deny_apply(w, f, pc, DP_WHY_NAME, dp_fi(w, f)->slot != DP_NO_SLOT ?
+			   dp_hold_slot(&w->hold, dp_fi(w, f)->slot) : NULL);
 		return 1;
 	}
 	if (first) {
@@ -741,14 +745,14 @@ dp_decide_stream(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc,
 		f->state = DP_FS_UNIT;
 		w->c[DP_C_FLOWS_PENDING]++;
 	}
-	f->anomalies = 0;                       /* the next unit's own */
+	dp_fi(w, f)->anomalies = 0;                       /* the next unit's own */
 	return 0;
 }
 
 int
 dp_release_judged(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc)
 {
-	struct dp_slot *s = f->slot != DP_NO_SLOT ? dp_hold_slot(&w->hold, f->slot) : NULL;
+	struct dp_slot *s = dp_fi(w, f)->slot != DP_NO_SLOT ? dp_hold_slot(&w->hold, dp_fi(w, f)->slot) : NULL;
 	const struct dp_flow_cold *c = cold_of(w, f);
 	uint32_t upto = c != NULL ? c->ws.seq : 0;
 	int all = c == NULL || c->ws.mode == DP_W_NONE;
@@ -783,7 +787,7 @@ dp_watch_enter(struct dp_worker *w, struct dp_flow *f, const struct dp_pkt *p)
 		dp_verify_done(w, f);           /* the slot is the new unit's */
 	f->state = DP_FS_UNIT;
 	w->c[DP_C_FLOWS_PENDING]++;
-	f->anomalies = 0;
+	dp_fi(w, f)->anomalies = 0;
 	if (cold_of(w, f) != NULL)
 		cold_of(w, f)->c_nxt = p->seq;  /* fresh: the RSTs' ack field */
 	return 1;
@@ -798,19 +802,21 @@ dp_table_full(struct dp_worker *w, struct dp_pktctx *pc)
 
 	w->c[DP_C_TABLE_FULL]++;
 	if (w->now_ns - w->table_full_audit_ns >= DP_NS_PER_S || w->table_full_audit_ns == 0) {
+		struct dp_flow_info tmpi;
 		struct dp_flow tmp;
 		struct dp_event ev;
 
 		memset(&tmp, 0, sizeof(tmp));
-		tmp.key = pc->key;
+		memset(&tmpi, 0, sizeof(tmpi));
 		tmp.client_is_a = (uint8_t)pc->a_is_src;
 		tmp.verdict = act == CPM_ALLOW ? DP_VERDICT_ALLOW : DP_VERDICT_DENY;
-		tmp.reason = DP_REASON_TABLE_FULL;
-		tmp.rule = -1;
-		tmp.policy_gen = g->gen;
+		tmpi.reason = DP_REASON_TABLE_FULL;
+		tmpi.rule = -1;
+		tmpi.policy_gen = g->gen;
 		tmp.flags = enforce ? DP_FF_ENFORCED : 0;
-		tmp.start_ms = dp_flow_ms(w->now_ns);
-		dp_event_fill(&ev, DP_EV_DECISION, &tmp, w->now_ns, NULL, 0, NULL, 0, NULL, w->replay);
+		tmpi.start_ms = dp_flow_ms(w->now_ns);
+		dp_event_fill(&ev, DP_EV_DECISION, &tmp, &tmpi, &pc->key, w->now_ns, NULL, 0, NULL, 0,
+			      NULL, w->replay);
 		dp_evq_push(&w->evq, &ev, w->c);
 		w->table_full_audit_ns = w->now_ns;
 	}
@@ -836,20 +842,24 @@ dp_stateless_anomaly(struct dp_worker *w, struct dp_pktctx *pc, unsigned int an)
 	enforce = g->set->mode == CPM_MODE_ENFORCE;
 	w->c[DP_C_AN_FIRST + an]++;
 	if (w->now_ns - w->anomaly_audit_ns[an] >= DP_NS_PER_S || w->anomaly_audit_ns[an] == 0) {
+		struct dp_flow_info tmpi;
+		struct dp_flow_key key;
 		struct dp_flow tmp;
 		struct dp_event ev;
 
 		memset(&tmp, 0, sizeof(tmp));
-		dp_flow_key_make(&pc->p, &tmp.key, &pc->a_is_src);
+		memset(&tmpi, 0, sizeof(tmpi));
+		dp_flow_key_make(&pc->p, &key, &pc->a_is_src);
 		tmp.client_is_a = (uint8_t)pc->a_is_src;
 		tmp.verdict = act == CPM_ALLOW ? DP_VERDICT_ALLOW : DP_VERDICT_DENY;
-		tmp.reason = DP_REASON_ANOMALY;
-		tmp.rule = -1;
-		tmp.anomalies = AN(an);
-		tmp.policy_gen = g->gen;
+		tmpi.reason = DP_REASON_ANOMALY;
+		tmpi.rule = -1;
+		tmpi.anomalies = AN(an);
+		tmpi.policy_gen = g->gen;
 		tmp.flags = enforce ? DP_FF_ENFORCED : 0;
-		tmp.start_ms = dp_flow_ms(w->now_ns);
-		dp_event_fill(&ev, DP_EV_DECISION, &tmp, w->now_ns, NULL, 0, NULL, 0, NULL, w->replay);
+		tmpi.start_ms = dp_flow_ms(w->now_ns);
+		dp_event_fill(&ev, DP_EV_DECISION, &tmp, &tmpi, &key, w->now_ns, NULL, 0, NULL, 0,
+			      NULL, w->replay);
 		dp_evq_push(&w->evq, &ev, w->c);
 		w->anomaly_audit_ns[an] = w->now_ns;
 	}
@@ -863,6 +873,7 @@ void
 dp_end_flow(struct dp_worker *w, struct dp_flow *f, uint8_t cause)
 {
 	const struct dp_name_slot *ns;
+	struct dp_flow_key fk;
 	struct dp_event ev;
 
 	if (!(f->flags & DP_FF_DECIDED)) {
@@ -883,20 +894,21 @@ dp_end_flow(struct dp_worker *w, struct dp_flow *f, uint8_t cause)
 			cause = DP_CLOSE_FIN;
 	}
 	f->close_cause = cause;
-	ns = dp_names_slot(&w->names, f->name_id);
+	ns = dp_names_slot(&w->names, dp_fi(w, f)->name_id);
 	/* ts of flow.end: the flow's last packet, so duration is the flow's own */
-	if (f->reason != DP_REASON_TRUSTED) {
-		dp_event_fill(&ev, DP_EV_END, f, dp_flow_ms_ns(f->last_ms, w->now_ns),
+	if (dp_fi(w, f)->reason != DP_REASON_TRUSTED) {
+		dp_event_fill(&ev, DP_EV_END, f, dp_fi(w, f), dp_fkey(w, f, &fk),
+			      dp_flow_ms_ns(f->last_ms, w->now_ns),
 			      ns ? ns->name : NULL,
 			      ns ? ns->len : 0, NULL, 0, NULL, w->replay);
 		dp_evq_push(&w->evq, &ev, w->c);
 	}
-	dp_names_put(&w->names, f->name_id);
-	f->name_id = DP_NO_NAME;
-	if (f->slot != DP_NO_SLOT) {
-		w->c[DP_C_HELD_SEGS] -= dp_hold_slot(&w->hold, f->slot)->n_segs;
-		dp_hold_slot_put(&w->hold, f->slot);
-		f->slot = DP_NO_SLOT;
+	dp_names_put(&w->names, dp_fi(w, f)->name_id);
+	dp_fi(w, f)->name_id = DP_NO_NAME;
+	if (dp_fi(w, f)->slot != DP_NO_SLOT) {
+		w->c[DP_C_HELD_SEGS] -= dp_hold_slot(&w->hold, dp_fi(w, f)->slot)->n_segs;
+		dp_hold_slot_put(&w->hold, dp_fi(w, f)->slot);
+		dp_fi(w, f)->slot = DP_NO_SLOT;
 	}
 	dp_quic_flow_end(w, f);
 	dp_flow_remove(&w->ft, f);

@@ -102,7 +102,8 @@ void dp_rerst(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc);
 /* The policy query of a flow without its name (revalidation: dp_reval.h). */
 struct cpm_query;
 struct cpm_settings;
-void dp_flow_query(const struct dp_flow *f, struct cpm_query *q);
+struct dp_flow_table;
+void dp_flow_query(const struct dp_flow_table *t, const struct dp_flow *f, struct cpm_query *q);
 /* 1 if an anomaly in an is one the policy marks "deny". */
 int dp_anomaly_denies(const struct cpm_settings *set, uint32_t an);
 

@@ -69,9 +69,9 @@ bound(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc, const uint8_
 
 	dp_inspect_partial(p, n, &part);
 	if (tiny)
-		f->anomalies |= AN(DP_AN_TINY_SEGMENTS);
+		dp_fi(w, f)->anomalies |= AN(DP_AN_TINY_SEGMENTS);
 	else if (part.app == DP_APP_TLS)
-		f->anomalies |= AN(DP_AN_OVERSIZE_CLIENTHELLO);
+		dp_fi(w, f)->anomalies |= AN(DP_AN_OVERSIZE_CLIENTHELLO);
 	w->c[DP_C_HOLD_OVERFLOW]++;
 	dp_decide_pending(w, f, pc, NULL, DP_WHY_BOUND);
 }
@@ -211,7 +211,7 @@ dp_watch_packet(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc, in
 			dp_drop(w, pc);
 		return 0;
 	}
-	if (f->syn_ttl != 0 && p->ttl != f->syn_ttl) {
+	if (dp_fi(w, f)->syn_ttl != 0 && p->ttl != dp_fi(w, f)->syn_ttl) {
 		w->c[DP_C_TTL_MISMATCH]++;
 		if (enforce)
 			dp_drop(w, pc);

@@ -408,7 +408,7 @@ age(struct dp_worker *w)
 					continue;
 				}
 				w->c[DP_C_HOLD_TIMEOUT]++;
-				f->anomalies |= 1u << DP_AN_REASSEMBLY_TIMEOUT;
+				dp_fi(w, f)->anomalies |= 1u << DP_AN_REASSEMBLY_TIMEOUT;
 				dp_decide_pending(w, f, NULL, NULL, DP_WHY_BOUND);
 			}
 		}

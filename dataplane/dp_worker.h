@@ -207,4 +207,19 @@ dp_drop(struct dp_worker *w, struct dp_pktctx *pc)
 	}
 }
 
+/* A flow's less used data (dp_flow_info of the worker's table). */
+static inline struct dp_flow_info *
+dp_fi(const struct dp_worker *w, const struct dp_flow *f)
+{
+	return dp_flow_info(&w->ft, f);
+}
+
+/* A flow's full key into *k (dp_flow_key_get); returns k. */
+static inline const struct dp_flow_key *
+dp_fkey(const struct dp_worker *w, const struct dp_flow *f, struct dp_flow_key *k)
+{
+	dp_flow_key_get(&w->ft, f, k);
+	return k;
+}
+
 #endif /* CHOKEPOINT_DP_WORKER_H */

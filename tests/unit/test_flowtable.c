@@ -61,7 +61,7 @@ static void
 test_basic(void **state)
 {
 	struct dp_flow_table t;
-	struct dp_flow_key k;
+	struct dp_flow_key k, got;
 	struct dp_flow *f, *g;
 	uint32_t i, cap = 100;
 
@@ -71,10 +71,11 @@ test_basic(void **state)
 		key_of(i, &k);
 		assert_int_equal(dp_flow_insert(&t, &k, &f), 0);
 		f->state = DP_FS_ALLOWED;
-		assert_int_equal(f->slot, DP_NO_SLOT);
-		assert_int_equal(f->name_id, DP_NO_NAME);
-		assert_int_equal(f->rule, -1);
-		assert_memory_equal(&f->key, &k, sizeof(k));
+		assert_int_equal(dp_flow_info(&t, f)->slot, DP_NO_SLOT);
+		assert_int_equal(dp_flow_info(&t, f)->name_id, DP_NO_NAME);
+		assert_int_equal(dp_flow_info(&t, f)->rule, -1);
+		dp_flow_key_get(&t, f, &got);
+		assert_memory_equal(&got, &k, sizeof(k));
 	}
 	assert_int_equal(t.active, cap);
 	/* present: -EEXIST and the same record */
@@ -116,7 +117,7 @@ test_full_small(void **state)
 	struct dp_flow_table t;
 	struct dp_flow_key k;
 	struct dp_flow *f;
-	uint32_t i, round, cap = 48;        /* 8 buckets of 8: 75 % full */
+	uint32_t i, n, round, cap = 48;     /* 8 buckets of 8: 75 % full */
 	uint64_t kicks = 0;
 
 	(void)state;
@@ -131,12 +132,14 @@ test_full_small(void **state)
 			f->state = DP_FS_ALLOWED;
 		}
 		for (i = 0; i < cap; i++) {
+			struct dp_flow_key back;
 			struct dp_flow *got;
 
 			key_of(base + i * 977, &k);
 			got = dp_flow_lookup(&t, &k);
 			assert_non_null(got);
-			assert_memory_equal(&got->key, &k, sizeof(k));
+			dp_flow_key_get(&t, got, &back);
+			assert_memory_equal(&back, &k, sizeof(k));
 		}
 		/* empty it again: every removal finds its entry */
 		for (i = 0; i < cap; i++) {
@@ -145,7 +148,11 @@ test_full_small(void **state)
 		}
 		assert_int_equal(t.active, 0);
 		assert_int_equal(t.n_stash, 0);
-		assert_int_equal(t.n_free, cap);
+		/* every record is on the free list again */
+		assert_int_equal(t.fresh, cap);
+		for (n = 0, i = t.free_head; i != 0 && n <= cap; i = t.flows[i - 1].next_free)
+			n++;
+		assert_int_equal(n, cap);
 		kicks += t.kicks;
 		dp_flow_table_free(&t);
 	}
@@ -263,8 +270,8 @@ test_cold(void **state)
 	uint32_t i, cap = 70000, n_cold;
 
 	(void)state;
-	assert_int_equal(sizeof(struct dp_flow), 128);
-	assert_int_equal(offsetof(struct dp_flow, bytes), 64);
+	assert_int_equal(sizeof(struct dp_flow), 64);
+	assert_int_equal(sizeof(struct dp_flow_info), 32);
 	assert_int_equal(dp_flow_cold_cap(100), 100);
 	assert_int_equal(dp_flow_cold_cap(cap), 65536);
 	assert_int_equal(dp_flow_cold_cap(10000000), 2500000);
