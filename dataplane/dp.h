@@ -34,6 +34,8 @@ struct dp_config {
 	uint32_t event_retain;           /* events kept until acknowledged (control thread) */
 	uint32_t idle_sleep_max_us;      /* 0: never sleep */
 	uint32_t names;                  /* name-table slots per worker, 0: from flows */
+	uint32_t cold_flows;             /* TCP side records per worker, 0: dp_flow_cold_cap */
+	uint32_t v6_flows;               /* IPv6 address records per worker, 0: dp_flow_v6_cap */
 	uint16_t linktype[DP_MAX_PORTS]; /* enum dp_link per port (replay) */
 };
 

@@ -2,11 +2,15 @@
 /*
  * dp_flow.h: the per-worker flow table. A bucketized cuckoo hash (dp_flow.c)
  * keyed by the canonical struct dp_flow_key (both directions give one key)
- * maps a key to the index of its record in a flat array of struct dp_flow;
- * the key is stored once, in the record, so a lookup is one bucket line and
- * the record's first line. Bounded: an insert that finds no room is "table
- * full" (the caller applies the policy's table_full verdict). Aging is a
- * bounded sweep over the array (dp_flow_sweep), never a full walk.
+ * maps a key to the index of its record in a flat array of struct dp_flow,
+ * one 64-byte line; the key is stored once, in the record, compact (struct
+ * dp_flow_ckey), so a lookup is one bucket line and the record's line (and,
+ * for IPv6, the flow's address record). What the packets of an established
+ * flow never touch is in a parallel array (struct dp_flow_info,
+ * dp_flow_info()). Bounded: an insert that finds no room (records, IPv6
+ * address records, GENEVE pair ids) is "table full" (the caller applies the
+ * policy's table_full verdict). Aging is a bounded sweep over the array
+ * (dp_flow_sweep), never a full walk.
  */
 #ifndef CHOKEPOINT_DP_FLOW_H
 #define CHOKEPOINT_DP_FLOW_H

@@ -62,8 +62,12 @@ flow_new(struct dp_worker *w, struct dp_pktctx *pc, int sender_is_client, int co
 		dp_end_flow(w, f, DP_CLOSE_EVICTED);
 		ret = dp_flow_insert(&w->ft, &pc->key, &f);
 	}
-	if (ret != 0)
+	if (ret != 0) {
+		/* -ENOSPC: the table, or its IPv6 or GENEVE pair pool (dp_flow.h) */
+		w->c[DP_C_V6_FULL] = w->ft.v6_full;
+		w->c[DP_C_ZONE_FULL] = w->ft.zone_full;
 		return NULL;
+	}
 	f->state = DP_FS_ALLOWED;       /* every caller sets the real state */
 	if (cold && dp_flow_cold_take(&w->ft, f) != 0) {
 		/* the side pool is empty: a flow that has closed gives its record */

@@ -3,7 +3,8 @@
  * dp_main.c: chokepoint-dp, the DPDK primary process.
  *
  *   chokepoint-dp [EAL options] -- [--mode wire|one-arm|replay] [--ctl PATH |
- *       --ctl-fd N] [--workers N] [--flows N] [--hold-mbufs N] [--event-ring N]
+ *       --ctl-fd N] [--workers N] [--flows N] [--cold-flows N] [--v6-flows N]
+ *       [--hold-mbufs N] [--event-ring N]
  *       [--idle-sleep-max-us N] [--linktype PORT:DLT ...]
  *
  * Live: workers run on the non-main lcores (one context each, passed as the
@@ -70,6 +71,11 @@ usage(FILE *out, const char *prog)
 		"  --ctl-fd N                  inherited connected SOCK_SEQPACKET fd (replay)\n"
 		"  --workers N                 worker lcores (default: EAL lcores - 1, min 1)\n"
 		"  --flows N                   flow-table entries per worker (default 65536)\n"
+		"  --cold-flows N              TCP flows per worker that may be pending, watched or\n"
+		"                              denied at once (default all --flows up to 65536, else\n"
+		"                              --flows/4, at least 65536; 48 B each)\n"
+		"  --v6-flows N                IPv6 flows per worker (default all --flows up to\n"
+		"                              65536, else --flows/16, at least 65536; 32 B each)\n"
 		"  --hold-mbufs N              hold pool size (default 8192)\n"
 		"  --names N                   names kept per worker for its flows' records and for\n"
 		"                              revalidation (default --flows/4, 64..16384; 264 B each)\n"
@@ -103,7 +109,7 @@ static int
 parse_args(int argc, char **argv, struct dp_config *cfg, int *workers_given)
 {
 	enum { O_MODE = 256, O_CTL, O_CTL_FD, O_WORKERS, O_FLOWS, O_HOLD, O_RING, O_RETAIN, O_IDLE,
-	       O_NAMES,
+	       O_NAMES, O_COLD, O_V6,
 	       O_LINK, O_HELP };
 	static const struct option opts[] = {
 		{ "mode", required_argument, NULL, O_MODE },
@@ -113,6 +119,8 @@ parse_args(int argc, char **argv, struct dp_config *cfg, int *workers_given)
 		{ "flows", required_argument, NULL, O_FLOWS },
 		{ "hold-mbufs", required_argument, NULL, O_HOLD },
 		{ "names", required_argument, NULL, O_NAMES },
+		{ "cold-flows", required_argument, NULL, O_COLD },
+		{ "v6-flows", required_argument, NULL, O_V6 },
 		{ "event-ring", required_argument, NULL, O_RING },
 		{ "event-retain", required_argument, NULL, O_RETAIN },
 		{ "idle-sleep-max-us", required_argument, NULL, O_IDLE },
@@ -174,6 +182,14 @@ parse_args(int argc, char **argv, struct dp_config *cfg, int *workers_given)
 			break;
 		case O_NAMES:
 			if (parse_u32("--names", optarg, 64, 1u << 24, &cfg->names) != 0)
+				return -EINVAL;
+			break;
+		case O_COLD:
+			if (parse_u32("--cold-flows", optarg, 64, 1u << 26, &cfg->cold_flows) != 0)
+				return -EINVAL;
+			break;
+		case O_V6:
+			if (parse_u32("--v6-flows", optarg, 64, 1u << 26, &cfg->v6_flows) != 0)
 				return -EINVAL;
 			break;
 		case O_RING:

@@ -393,6 +393,10 @@ enum dp_counter {
 				   * denied flow not sent for want of a side record */
 	DP_C_COLD_RECLAIMED,      /* closed TCP flows (RST, FIN both ways, denied) ended before
 				   * their closed timeout to give a new flow their side record */
+	DP_C_V6_FULL,             /* IPv6 flows refused (table_full verdict): no IPv6 address
+				   * record left (--v6-flows) */
+	DP_C_ZONE_FULL,           /* GENEVE flows refused (table_full verdict): every id for an
+				   * (endpoint, attachment) pair taken (DP_FLOW_ZONES) */
 	DP_C_MAX
 };
 
@@ -498,7 +502,7 @@ static const char *const dp_counter_names[DP_C_MAX] = {
 	"an_geneve_tlv_missing", "an_sni_dst_mismatch", "an_dot", "an_doh", "geneve_rx", "geneve_bad", "arp_nd", "neigh_miss",
 	"no_route", "ttl_exceeded", "local_icmp", "health", "exc_to_kernel",
 	"exc_from_kernel", "local_dropped", "revalidated", "revoked",
-	"reval_no_name", "cold_full", "cold_reclaimed",
+	"reval_no_name", "cold_full", "cold_reclaimed", "v6_full", "zone_full",
 };
 #endif
 

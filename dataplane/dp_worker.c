@@ -42,6 +42,7 @@ RTE_LOG_REGISTER_SUFFIX(dp_logtype_worker, worker, INFO);
 int
 dp_worker_create(struct dp_proc *app, unsigned int id, int socket, struct dp_worker **out)
 {
+	struct dp_flow_sizes sz = { 0 };
 	struct dp_worker *w;
 	char name[RTE_HASH_NAMESIZE];
 	uint32_t slots, names;
@@ -60,7 +61,9 @@ dp_worker_create(struct dp_proc *app, unsigned int id, int socket, struct dp_wor
 	w->replay = app->cfg.mode == DP_MODE_REPLAY;
 
 	snprintf(name, sizeof(name), "dp_flows_w%u", id);
-	ret = dp_flow_table_init(&w->ft, name, app->cfg.flows, socket);
+	sz.cold = app->cfg.cold_flows;
+	sz.v6 = app->cfg.v6_flows;
+	ret = dp_flow_table_init_sized(&w->ft, name, app->cfg.flows, &sz, socket);
 	if (ret != 0)
 		goto err_free;
 	/*

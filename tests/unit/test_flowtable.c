@@ -9,7 +9,12 @@
  *     displaced and entries may reach the stash): every key still found;
  *   - 200,000 random operations against a naive reference (an array of the
  *     present keys): lookup and bulk lookup agree with it after every step;
- *   - both directions of a flow give one key, so one record.
+ *   - the same with IPv6 and GENEVE keys and small address / pair pools:
+ *     -ENOSPC exactly when the reference says a pool is full, every full
+ *     key read back from its record (dp_flow_key_get);
+ *   - both directions of a flow give one key, so one record (IPv4, IPv6);
+ *   - IPv6 flows told apart by their addresses, GENEVE pairs interned,
+ *     bounded and reused.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -55,6 +60,44 @@ key_of(uint32_t i, struct dp_flow_key *k)
 	k->b[0] = 198;
 	k->b[1] = 18;
 	k->pb = 443;
+}
+
+/*
+ * Key number i of a mixed universe: IPv4 (i % 3 == 0), IPv6 (1; addresses
+ * that differ only past the first 8 bytes for neighbours, so the digest and
+ * the full compare both matter), IPv4 in GENEVE (2; one of 5 endpoint /
+ * attachment pairs, the same addresses as key i - 2: only the pair tells
+ * the two flows apart).
+ */
+static void
+key_mixed(uint32_t i, struct dp_flow_key *k)
+{
+	switch (i % 3) {
+	case 0:
+		key_of(i, k);
+		break;
+	case 1:
+		memset(k, 0, sizeof(k[0]));
+		k->family = 6;
+		k->l4proto = (i & 8) ? 17 : 6;
+		k->a[0] = 0x20;
+		k->a[1] = 0x01;
+		k->a[12] = (uint8_t)(i >> 24);
+		k->a[13] = (uint8_t)(i >> 16);
+		k->a[14] = (uint8_t)(i >> 8);
+		k->a[15] = (uint8_t)i;
+		k->b[0] = 0x26;
+		k->b[1] = 0x06;
+		k->b[15] = 1;
+		k->pa = 40000;
+		k->pb = 443;
+		break;
+	default:
+		key_of(i - 2, k);
+		k->gwlb_ep = 0x1000 + (i / 3) % 5;
+		k->gwlb_att = 0x2000 + (i / 3) % 5;
+		break;
+	}
 }
 
 static void
@@ -163,37 +206,48 @@ test_full_small(void **state)
 static void
 test_random_ops(void **state)
 {
-	enum { CAP = 3000, UNIVERSE = 6000, OPS = 200000 };
+	enum { CAP = 3000, UNIVERSE = 6000, OPS = 200000, V6 = 700, ZONES = 3 };
 	static struct dp_flow *ref[UNIVERSE];    /* the reference: key i -> record */
+	const struct dp_flow_sizes sz = { .v6 = V6, .zones = ZONES };
+	uint32_t pair_refs[5] = { 0 }, pairs = 0, v6 = 0;
 	const struct dp_flow_key *kp[32];
 	struct dp_flow_key keys[32];
 	struct dp_flow *out[32];
 	struct dp_flow_table t;
-	struct dp_flow_key k;
+	struct dp_flow_key k, back;
 	struct dp_flow *f;
-	uint32_t present = 0, op;
+	uint32_t present = 0, op, refused = 0;
 
 	(void)state;
 	memset(ref, 0, sizeof(ref));
-	assert_int_equal(dp_flow_table_init(&t, "t_random", CAP, (int)rte_socket_id()), 0);
+	assert_int_equal(dp_flow_table_init_sized(&t, "t_random", CAP, &sz, (int)rte_socket_id()),
+			 0);
 	for (op = 0; op < OPS; op++) {
-		uint32_t i = (uint32_t)(rnd() % UNIVERSE), j;
+		uint32_t i = (uint32_t)(rnd() % UNIVERSE), j, pr = (i / 3) % 5;
 		int ret;
 
-		key_of(i, &k);
+		key_mixed(i, &k);
 		switch (rnd() % 3) {
 		case 0:
 			ret = dp_flow_insert(&t, &k, &f);
 			if (ref[i] != NULL) {
 				assert_int_equal(ret, -EEXIST);
 				assert_ptr_equal(f, ref[i]);
-			} else if (present == CAP) {
+			} else if (present == CAP || (i % 3 == 1 && v6 == V6) ||
+				   (i % 3 == 2 && pair_refs[pr] == 0 && pairs == ZONES)) {
 				assert_int_equal(ret, -ENOSPC);
+				assert_null(f);
+				refused++;
 			} else {
 				assert_int_equal(ret, 0);
 				f->state = DP_FS_ALLOWED;
+				dp_flow_key_get(&t, f, &back);
+				assert_memory_equal(&back, &k, sizeof(k));
 				ref[i] = f;
 				present++;
+				v6 += i % 3 == 1;
+				if (i % 3 == 2 && pair_refs[pr]++ == 0)
+					pairs++;
 			}
 			break;
 		case 1:
@@ -201,12 +255,15 @@ test_random_ops(void **state)
 				dp_flow_remove(&t, ref[i]);
 				ref[i] = NULL;
 				present--;
+				v6 -= i % 3 == 1;
+				if (i % 3 == 2 && --pair_refs[pr] == 0)
+					pairs--;
 			}
 			break;
 		default:
 			/* 32 keys at once, present or not, against the reference */
 			for (j = 0; j < 32; j++) {
-				key_of((i + j * 131) % UNIVERSE, &keys[j]);
+				key_mixed((i + j * 131) % UNIVERSE, &keys[j]);
 				kp[j] = &keys[j];
 			}
 			dp_flow_lookup_bulk(&t, kp, 32, out);
@@ -216,11 +273,21 @@ test_random_ops(void **state)
 		}
 		assert_ptr_equal(dp_flow_lookup(&t, &k), ref[i]);
 		assert_int_equal(t.active, present);
+		assert_int_equal(t.v6_used, v6);
+		assert_int_equal(t.zone_used, pairs);
 	}
 	for (op = 0; op < UNIVERSE; op++) {
-		key_of(op, &k);
+		key_mixed(op, &k);
 		assert_ptr_equal(dp_flow_lookup(&t, &k), ref[op]);
+		if (ref[op] != NULL) {
+			dp_flow_key_get(&t, ref[op], &back);
+			assert_memory_equal(&back, &k, sizeof(k));
+		}
 	}
+	/* the pools did fill: the refusals above were exercised */
+	assert_true(refused > 0);
+	assert_true(t.v6_full > 0);
+	assert_true(t.zone_full > 0);
 	dp_flow_table_free(&t);
 }
 
@@ -252,6 +319,116 @@ test_both_directions(void **state)
 	assert_int_equal(dp_flow_insert(&t, &k1, &f), 0);
 	f->state = DP_FS_SYN_SEEN;
 	assert_ptr_equal(dp_flow_lookup(&t, &k2), f);
+	dp_flow_table_free(&t);
+}
+
+/*
+ * IPv6 and GENEVE: both directions of an IPv6 flow give one record whose
+ * full key comes back from its address record; IPv6 flows one address
+ * bit apart are two flows; the address pool and the pair ids are bounded (-ENOSPC,
+ * counted) and given back by dp_flow_remove; two VPCs reusing one tuple
+ * are two flows.
+ */
+static void
+test_v6_geneve(void **state)
+{
+	const struct dp_flow_sizes sz = { .v6 = 2, .zones = 2 };
+	struct dp_flow_key k1, k2, k3, back;
+	struct dp_flow *f, *g, *h;
+	struct dp_flow_table t;
+	struct dp_pkt p;
+	int a1, a2;
+
+	(void)state;
+	assert_int_equal(dp_flow_table_init_sized(&t, "t_v6", 64, &sz, (int)rte_socket_id()), 0);
+	assert_int_equal(t.v6_cap, 2);
+	memset(&p, 0, sizeof(p));
+	p.family = 6;
+	p.l4proto = 6;
+	memcpy(p.src, "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x05", 16);
+	memcpy(p.dst, "\x26\x06\x47\x00\0\0\0\0\0\0\0\0\0\0\0\x07", 16);
+	p.sport = 40000;
+	p.dport = 443;
+	dp_flow_key_make(&p, &k1, &a1);
+	memcpy(p.src, "\x26\x06\x47\x00\0\0\0\0\0\0\0\0\0\0\0\x07", 16);
+	memcpy(p.dst, "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x05", 16);
+	p.sport = 443;
+	p.dport = 40000;
+	dp_flow_key_make(&p, &k2, &a2);
+	assert_int_not_equal(a1, a2);
+	assert_int_equal(dp_flow_insert(&t, &k1, &f), 0);
+	f->state = DP_FS_SYN_SEEN;
+	assert_ptr_equal(dp_flow_lookup(&t, &k2), f);
+	dp_flow_key_get(&t, f, &back);
+	assert_memory_equal(&back, &k1, sizeof(back));
+	assert_int_equal(t.v6_used, 1);
+	/* one address bit apart: not the flow, and its insert is a new flow */
+	k3 = k1;
+	k3.b[15] ^= 0x40;
+	assert_null(dp_flow_lookup(&t, &k3));
+	assert_int_equal(dp_flow_insert(&t, &k3, &g), 0);
+	g->state = DP_FS_SYN_SEEN;
+	dp_flow_remove(&t, g);
+	assert_int_equal(dp_flow_insert(&t, &k3, &g), 0);
+	g->state = DP_FS_SYN_SEEN;
+	{
+		/* a third IPv6 flow: the pool of 2 is empty */
+		struct dp_flow_key k4 = k1;
+
+		k4.pb = 8443;
+		assert_int_equal(t.v6_used, 2);
+		assert_int_equal(dp_flow_insert(&t, &k4, &h), -ENOSPC);
+		assert_null(h);
+		assert_int_equal(t.v6_full, 1);
+		assert_int_equal(t.active, 2);
+	}
+	assert_ptr_equal(dp_flow_lookup(&t, &k1), f);
+	assert_ptr_equal(dp_flow_lookup(&t, &k3), g);
+	dp_flow_remove(&t, g);
+	assert_int_equal(t.v6_used, 1);
+	dp_flow_remove(&t, f);
+	assert_int_equal(t.v6_used, 0);
+	assert_null(dp_flow_lookup(&t, &k1));
+
+	/* GENEVE: one tuple in two VPCs is two flows; pair ids are bounded and reused */
+	key_of(1, &k1);
+	k1.gwlb_ep = 0xaaaa;
+	k1.gwlb_att = 0x1;
+	k2 = k1;
+	k2.gwlb_att = 0x2;
+	k3 = k1;
+	k3.gwlb_ep = 0xbbbb;
+	assert_null(dp_flow_lookup(&t, &k1));
+	assert_int_equal(dp_flow_insert(&t, &k1, &f), 0);
+	f->state = DP_FS_ALLOWED;
+	assert_int_equal(dp_flow_insert(&t, &k2, &g), 0);
+	g->state = DP_FS_ALLOWED;
+	assert_ptr_not_equal(f, g);
+	assert_int_not_equal(f->key.zone, g->key.zone);
+	assert_int_equal(t.zone_used, 2);
+	assert_ptr_equal(dp_flow_lookup(&t, &k1), f);
+	assert_ptr_equal(dp_flow_lookup(&t, &k2), g);
+	dp_flow_key_get(&t, g, &back);
+	assert_memory_equal(&back, &k2, sizeof(back));
+	/* a second flow of a known pair shares its id */
+	key_of(2, &back);
+	back.gwlb_ep = k1.gwlb_ep;
+	back.gwlb_att = k1.gwlb_att;
+	assert_int_equal(dp_flow_insert(&t, &back, &h), 0);
+	h->state = DP_FS_ALLOWED;
+	assert_int_equal(h->key.zone, f->key.zone);
+	/* a third pair: no id left */
+	assert_null(dp_flow_lookup(&t, &k3));
+	assert_int_equal(dp_flow_insert(&t, &k3, &h), -ENOSPC);
+	assert_int_equal(t.zone_full, 1);
+	/* the pair of g is given back with g: k3 gets its id */
+	dp_flow_remove(&t, g);
+	assert_int_equal(t.zone_used, 1);
+	assert_null(dp_flow_lookup(&t, &k2));
+	assert_int_equal(dp_flow_insert(&t, &k3, &h), 0);
+	h->state = DP_FS_ALLOWED;
+	assert_ptr_equal(dp_flow_lookup(&t, &k3), h);
+	assert_ptr_equal(dp_flow_lookup(&t, &k1), f);
 	dp_flow_table_free(&t);
 }
 
@@ -359,6 +536,7 @@ main(void)
 		cmocka_unit_test(test_full_small),
 		cmocka_unit_test(test_random_ops),
 		cmocka_unit_test(test_both_directions),
+		cmocka_unit_test(test_v6_geneve),
 		cmocka_unit_test(test_cold),
 	};
 	char dir[128];
