@@ -452,6 +452,8 @@ test_cold(void **state)
 	assert_int_equal(dp_flow_cold_cap(100), 100);
 	assert_int_equal(dp_flow_cold_cap(cap), 65536);
 	assert_int_equal(dp_flow_cold_cap(10000000), 2500000);
+	assert_int_equal(dp_flow_v6_cap(100), 100);
+	assert_int_equal(dp_flow_v6_cap(10000000), 625000);
 	assert_int_equal(dp_flow_table_init(&t, "t_cold", cap, (int)rte_socket_id()), 0);
 	n_cold = t.cold_cap;
 	assert_int_equal(n_cold, 65536);
