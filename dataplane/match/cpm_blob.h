@@ -256,13 +256,7 @@ static inline uint64_t
 cpm_blob_name_hash(const uint8_t key[CPM_SIPHASH_KEY_LEN], uint8_t kind,
 		   uint8_t field, const char *name, size_t len)
 {
-	struct cpm_siphash s;
-	const uint8_t kf[2] = { kind, field };
-
-	cpm_siphash_init(&s, key);
-	cpm_siphash_update(&s, kf, sizeof(kf));
-	cpm_siphash_update(&s, name, len);
-	return cpm_siphash_final(&s);
+	return cpm_siphash24_2(key, kind, field, name, len);
 }
 
 _Static_assert(sizeof(struct cpm_settings) == 184, "cpm_settings layout");

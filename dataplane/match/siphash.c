@@ -119,3 +119,73 @@ cpm_siphash24(const uint8_t key[CPM_SIPHASH_KEY_LEN], const void *data, size_t l
 	cpm_siphash_update(&s, data, len);
 	return cpm_siphash_final(&s);
 }
+
+/* the first n (< 8) bytes at p, little-endian, the rest zero */
+static inline uint64_t
+load_le_part(const uint8_t *p, size_t n)
+{
+	uint64_t w = 0;
+
+	switch (n) {
+	case 7: w |= (uint64_t)p[6] << 48; /* fall through */
+	case 6: w |= (uint64_t)p[5] << 40; /* fall through */
+	case 5: w |= (uint64_t)p[4] << 32; /* fall through */
+	case 4: w |= (uint64_t)p[3] << 24; /* fall through */
+	case 3: w |= (uint64_t)p[2] << 16; /* fall through */
+	case 2: w |= (uint64_t)p[1] << 8;  /* fall through */
+	case 1: w |= (uint64_t)p[0];       /* fall through */
+	default: break;
+	}
+	return w;
+}
+
+#define SIP_ROUND(v0, v1, v2, v3) do {                                      \
+	(v0) += (v1); (v1) = rotl64((v1), 13); (v1) ^= (v0); (v0) = rotl64((v0), 32); \
+	(v2) += (v3); (v3) = rotl64((v3), 16); (v3) ^= (v2);                    \
+	(v0) += (v3); (v3) = rotl64((v3), 21); (v3) ^= (v0);                    \
+	(v2) += (v1); (v1) = rotl64((v1), 17); (v1) ^= (v2); (v2) = rotl64((v2), 32); \
+} while (0)
+
+#define SIP_ABSORB(v0, v1, v2, v3, m) do {                                  \
+	(v3) ^= (m);                                                            \
+	SIP_ROUND(v0, v1, v2, v3);                                              \
+	SIP_ROUND(v0, v1, v2, v3);                                              \
+	(v0) ^= (m);                                                            \
+} while (0)
+
+uint64_t
+cpm_siphash24_2(const uint8_t key[CPM_SIPHASH_KEY_LEN], uint8_t b0, uint8_t b1,
+		const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	uint64_t k0 = load_le64(key), k1 = load_le64(key + 8);
+	uint64_t v0 = k0 ^ UINT64_C(0x736f6d6570736575);
+	uint64_t v1 = k1 ^ UINT64_C(0x646f72616e646f6d);
+	uint64_t v2 = k0 ^ UINT64_C(0x6c7967656e657261);
+	uint64_t v3 = k1 ^ UINT64_C(0x7465646279746573);
+	uint64_t m = (uint64_t)b0 | (uint64_t)b1 << 8;
+	uint64_t total = len + 2;
+
+	if (len >= 6) {
+		/* the first word: the two bytes and the data's first six */
+		m |= load_le_part(p, 6) << 16;
+		SIP_ABSORB(v0, v1, v2, v3, m);
+		p += 6;
+		len -= 6;
+		for (; len >= 8; p += 8, len -= 8) {
+			m = load_le64(p);
+			SIP_ABSORB(v0, v1, v2, v3, m);
+		}
+		m = load_le_part(p, len);
+	} else {
+		m |= load_le_part(p, len) << 16;
+	}
+	m |= (total & 0xff) << 56;
+	SIP_ABSORB(v0, v1, v2, v3, m);
+	v2 ^= 0xff;
+	SIP_ROUND(v0, v1, v2, v3);
+	SIP_ROUND(v0, v1, v2, v3);
+	SIP_ROUND(v0, v1, v2, v3);
+	SIP_ROUND(v0, v1, v2, v3);
+	return v0 ^ v1 ^ v2 ^ v3;
+}

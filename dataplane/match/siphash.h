@@ -28,4 +28,12 @@ uint64_t cpm_siphash_final(struct cpm_siphash *s);
 /* One-shot SipHash-2-4 of data[0..len). */
 uint64_t cpm_siphash24(const uint8_t key[CPM_SIPHASH_KEY_LEN], const void *data, size_t len);
 
+/*
+ * One-shot SipHash-2-4 of the message b0 || b1 || data[0..len) (the name
+ * table's kind || field || name): the same value as the incremental form,
+ * with the state in registers and the words loaded whole.
+ */
+uint64_t cpm_siphash24_2(const uint8_t key[CPM_SIPHASH_KEY_LEN], uint8_t b0, uint8_t b1,
+			 const void *data, size_t len);
+
 #endif /* CHOKEPOINT_SIPHASH_H */
