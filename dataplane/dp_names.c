@@ -48,12 +48,6 @@ dp_names_free(struct dp_names *n)
 	memset(n, 0, sizeof(*n));
 }
 
-static inline uint32_t
-name_hash(uint8_t kind, const char *name, uint8_t len)
-{
-	return rte_hash_crc(name, len, 0x9e3779b9u ^ kind);
-}
-
 uint32_t
 dp_names_get(struct dp_names *n, uint8_t kind, const char *name, uint8_t len)
 {
@@ -62,7 +56,7 @@ dp_names_get(struct dp_names *n, uint8_t kind, const char *name, uint8_t len)
 
 	if (n->ix == NULL || len == 0)
 		return DP_NO_NAME;
-	h = name_hash(kind, name, len);
+	h = dp_names_hash(kind, name, len);
 	/* at most half full: an empty entry ends every probe */
 	for (i = h & n->mask; n->ix[i].id != 0; i = (i + 1) & n->mask) {
 		if (n->ix[i].hash != h)
@@ -121,7 +115,7 @@ dp_names_put(struct dp_names *n, uint32_t id)
 	s = &n->slots[id];
 	if (s->refs == 0 || --s->refs > 0)
 		return;
-	for (i = name_hash(s->kind, s->name, s->len) & n->mask; n->ix[i].id != 0;
+	for (i = dp_names_hash(s->kind, s->name, s->len) & n->mask; n->ix[i].id != 0;
 	     i = (i + 1) & n->mask)
 		if (n->ix[i].id == id + 1) {
 			ix_remove(n, i);

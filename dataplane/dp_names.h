@@ -17,6 +17,9 @@
 
 #include <stdint.h>
 
+#include <rte_hash_crc.h>
+#include <rte_prefetch.h>
+
 #include "dp_proto.h"
 
 struct dp_name_slot {
@@ -48,6 +51,40 @@ uint32_t dp_names_get(struct dp_names *n, uint8_t kind, const char *name, uint8_
 
 /* Drop one reference. */
 void dp_names_put(struct dp_names *n, uint32_t id);
+
+/* The index hash of (kind, name). */
+static inline uint32_t
+dp_names_hash(uint8_t kind, const char *name, uint8_t len)
+{
+	return rte_hash_crc(name, len, 0x9e3779b9u ^ kind);
+}
+
+/*
+ * Staged prefetch for a dp_names_get() to come (a name is known well before
+ * the flow's decision interns it): stage 1 the index entry of hash h, stage 2
+ * (once that line has had time to arrive) the slot it names, or the free
+ * slot an insert would take. Hints only: no state changes.
+ */
+static inline void
+dp_names_prefetch_ix(const struct dp_names *n, uint32_t h)
+{
+	if (n->ix != NULL)
+		rte_prefetch0(&n->ix[h & n->mask]);
+}
+
+static inline void
+dp_names_prefetch_slot(const struct dp_names *n, uint32_t h)
+{
+	const struct dp_names_ent *e;
+
+	if (n->ix == NULL)
+		return;
+	e = &n->ix[h & n->mask];
+	if (e->id != 0 && e->hash == h)
+		rte_prefetch0(&n->slots[e->id - 1]);
+	else if (e->id == 0 && n->n_free > 0)
+		rte_prefetch0(&n->slots[n->free_stack[n->n_free - 1]]);
+}
 
 /* The slot of an id (NULL for DP_NO_NAME). */
 static inline const struct dp_name_slot *

@@ -644,7 +644,7 @@ decide(struct dp_worker *w, struct dp_flow *f, const struct dp_insp_out *io, enu
 	struct cpm_verdict v;
 	uint8_t bound = DP_BOUND_NONE;
 	int nlen = 0;
-	uint32_t an;
+	uint32_t an, nh = 0;
 
 	if (io == NULL && f->key.l4proto == IPPROTO_UDP) {
 		/* QUIC: the ClientHello never completed (hold bound, timeout, end) */
@@ -678,6 +678,11 @@ decide(struct dp_worker *w, struct dp_flow *f, const struct dp_insp_out *io, enu
 	}
 	if (sni_changed(w, f, io, norm, nlen))
 		an |= AN(DP_AN_SNI_CHANGED);
+	/* finish() interns the name: its index line loads while the policy matches */
+	if (nlen > 0) {
+		nh = dp_names_hash(io->name_kind, norm, (uint8_t)nlen);
+		dp_names_prefetch_ix(&w->names, nh);
+	}
 	if (why == DP_WHY_BOUND && q.field == CPM_FIELD_NONE && set->no_name_action != 0) {
 		v.action = set->no_name_action;
 		v.reason = DP_REASON_ANOMALY;
@@ -685,6 +690,8 @@ decide(struct dp_worker *w, struct dp_flow *f, const struct dp_insp_out *io, enu
 	} else if (cpm_match(g->pol, g->scratch[w->id], &q, &v) != 0) {
 		w->c[DP_C_MATCH_ERRORS]++;      /* v holds the default verdict */
 	}
+	if (nlen > 0)
+		dp_names_prefetch_slot(&w->names, nh);
 	/* DNS over HTTPS hides answers from the binding: named on the list, it is an anomaly */
 	if (nlen > 0 && cpm_is_doh_name(g->pol, norm, (size_t)nlen))
 		an |= AN(DP_AN_DOH);
