@@ -98,13 +98,90 @@ hash12(const char *s, size_t n, int empty, char *out)
 	return 0;
 }
 
+/*
+ * The hashes of the lists recently seen by this thread. The hashed text is
+ * a function of the lists alone ("xxxx,..." of v, then "_" and the
+ * signature algorithms if any), so an entry keyed by the exact lists
+ * (compared in full, never by a digest) gives exactly the hash the text
+ * would: a client stack sends the same sorted lists every time, so a busy
+ * worker meets a few dozen of them, not one per flow.
+ */
+#define MEMO_BITS 6
+#define MEMO_KEY_MAX (64 + 32)
+
+struct ja4_memo {
+	uint64_t h;
+	uint8_t nv, ns, valid;
+	char hex[12];
+	uint16_t key[MEMO_KEY_MAX];      /* v[0..nv) then sig[0..ns) */
+};
+
+static __thread struct ja4_memo memo[1u << MEMO_BITS];
+
+static uint64_t
+memo_hash(const uint16_t *key, size_t n)
+{
+	uint64_t x = 0x9e3779b97f4a7c15ull ^ n;
+	size_t i = 0;
+
+	for (; i + 4 <= n; i += 4) {
+		uint64_t w;
+
+		memcpy(&w, key + i, sizeof(w));
+		x = (x ^ w) * 0xff51afd7ed558ccdull;
+		x ^= x >> 29;
+	}
+	for (; i < n; i++)
+		x = (x ^ key[i]) * 0xc4ceb9fe1a85ec53ull;
+	return x ^ (x >> 32);
+}
+
+/* hash12 of the text of v[0..nv) (and "_" sig[0..ns) when ns > 0) */
 static int
-ja4(const struct tls_hello *h, int quic, int original, char *out, size_t outlen)
+list_hash12(const uint16_t *v, size_t nv, const uint16_t *sig, size_t ns, char *out)
 {
 	/* 64 exts + 32 sigalgs at 5 bytes each, plus the separator */
 	char s[64 * 5 + 32 * 5 + 8];
+	uint16_t key[MEMO_KEY_MAX];
+	struct ja4_memo *m;
+	size_t o = 0;
+	uint64_t h;
+	int rc;
+
+	if (nv == 0)
+		return hash12(s, 0, 1, out);
+	memcpy(key, v, nv * sizeof(key[0]));
+	if (ns > 0)
+		memcpy(key + nv, sig, ns * sizeof(key[0]));
+	h = memo_hash(key, nv + ns);
+	m = &memo[h >> (64 - MEMO_BITS)];
+	if (m->valid && m->h == h && m->nv == nv && m->ns == ns &&
+	    memcmp(m->key, key, (nv + ns) * sizeof(key[0])) == 0) {
+		memcpy(out, m->hex, sizeof(m->hex));
+		return 0;
+	}
+	put_list(s, &o, v, nv);
+	if (ns > 0) {
+		s[o++] = '_';
+		put_list(s, &o, sig, ns);
+	}
+	rc = hash12(s, o, 0, out);
+	if (rc != 0)
+		return rc;
+	m->h = h;
+	m->nv = (uint8_t)nv;
+	m->ns = (uint8_t)ns;
+	memcpy(m->key, key, (nv + ns) * sizeof(key[0]));
+	memcpy(m->hex, out, sizeof(m->hex));
+	m->valid = 1;
+	return 0;
+}
+
+static int
+ja4(const struct tls_hello *h, int quic, int original, char *out, size_t outlen)
+{
 	uint16_t v[64];
-	size_t n, o;
+	size_t n;
 	unsigned cnt;
 	int rc;
 
@@ -141,9 +218,7 @@ ja4(const struct tls_hello *h, int quic, int original, char *out, size_t outlen)
 	memcpy(v, h->ciphers, n * sizeof(v[0]));
 	if (!original)
 		sort16(v, n);
-	o = 0;
-	put_list(s, &o, v, n);
-	rc = hash12(s, o, n == 0, out + 11);
+	rc = list_hash12(v, n, NULL, 0, out + 11);
 	if (rc != 0)
 		return rc;
 	out[23] = '_';
@@ -155,13 +230,7 @@ ja4(const struct tls_hello *h, int quic, int original, char *out, size_t outlen)
 			v[n++] = h->exts[i];
 	if (!original)
 		sort16(v, n);
-	o = 0;
-	put_list(s, &o, v, n);
-	if (h->n_sigalgs > 0) {
-		s[o++] = '_';
-		put_list(s, &o, h->sigalgs, h->n_sigalgs);
-	}
-	rc = hash12(s, o, n == 0, out + 24);
+	rc = list_hash12(v, n, h->sigalgs, h->n_sigalgs, out + 24);
 	if (rc != 0)
 		return rc;
 	out[TLS_JA4_LEN] = '\0';

@@ -119,6 +119,67 @@ test_sorted_lists(void **state)
 	}
 }
 
+/*
+ * The same lists again and again (as a worker sees a few client stacks), in
+ * random order: every fingerprint still equals the reference, including
+ * list sets whose concatenations are equal (exts [a b] + sigalgs [c] vs
+ * exts [a b c] and none) and sets that differ in one signature algorithm.
+ */
+static void
+test_repeated_lists(void **state)
+{
+	enum { SETS = 150 };
+	static struct tls_hello set[SETS];
+	uint64_t x = 0x243f6a8885a308d3ull;
+
+	(void)state;
+	for (int k = 0; k < SETS; k++) {
+		struct tls_hello *h = &set[k];
+
+		fill_spec(h);
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+		h->n_ciphers = h->ciphers_total = (uint16_t)(1 + (x >> 40) % 20);
+		h->n_exts = h->exts_total = (uint16_t)(1 + (x >> 50) % 20);
+		h->n_sigalgs = (uint16_t)((x >> 30) % 9);
+		for (int i = 0; i < 64; i++) {
+			x = x * 6364136223846793005ull + 1442695040888963407ull;
+			h->ciphers[i] = (uint16_t)(0x1300 + (x >> 60));
+			h->exts[i] = (uint16_t)(0x0011 + (x >> 58));
+		}
+		for (int i = 0; i < 32; i++)
+			h->sigalgs[i] = (uint16_t)(0x0400 + (x >> (i % 48)) % 16);
+		if (k % 3 == 1 && set[k - 1].n_sigalgs > 0) {
+			/* the previous set with its first sigalg moved to the end of the exts */
+			*h = set[k - 1];
+			h->exts[h->n_exts] = h->sigalgs[0];
+			h->n_exts++;
+			h->exts_total++;
+			memmove(h->sigalgs, h->sigalgs + 1, (h->n_sigalgs - 1) * sizeof(uint16_t));
+			h->n_sigalgs--;
+		} else if (k % 3 == 2 && set[k - 1].n_sigalgs > 0) {
+			*h = set[k - 1];
+			h->sigalgs[h->n_sigalgs - 1] ^= 0x0100;         /* one sigalg differs */
+		}
+	}
+	for (int round = 0; round < 6000; round++) {
+		struct tls_hello *h;
+		uint16_t ex[64];
+		size_t nex = 0;
+		char out[64], want[13];
+
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+		h = &set[(x >> 33) % SETS];
+		assert_int_equal(tls_ja4(h, 0, out, sizeof(out)), 0);
+		ref_hash(h->ciphers, h->n_ciphers, NULL, 0, want);
+		assert_memory_equal(out + 11, want, 12);
+		for (int i = 0; i < h->n_exts; i++)
+			if (h->exts[i] != 0x0000 && h->exts[i] != 0x0010)
+				ex[nex++] = h->exts[i];
+		ref_hash(ex, nex, h->sigalgs, h->n_sigalgs, want);
+		assert_memory_equal(out + 24, want, 12);
+	}
+}
+
 static void
 test_spec_example(void **state)
 {
@@ -383,6 +444,7 @@ main(void)
 		cmocka_unit_test(test_spec_example_from_bytes),
 		cmocka_unit_test(test_fixtures),
 		cmocka_unit_test(test_sorted_lists),
+		cmocka_unit_test(test_repeated_lists),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
