@@ -111,7 +111,7 @@ hash12(const char *s, size_t n, int empty, char *out)
 
 struct ja4_memo {
 	uint64_t h;
-	uint8_t nv, ns, valid;
+	uint8_t nv, ns, valid, sort;
 	char hex[12];
 	uint16_t key[MEMO_KEY_MAX];      /* v[0..nv) then sig[0..ns) */
 };
@@ -119,9 +119,9 @@ struct ja4_memo {
 static __thread struct ja4_memo memo[1u << MEMO_BITS];
 
 static uint64_t
-memo_hash(const uint16_t *key, size_t n)
+memo_hash(const uint16_t *key, size_t n, int sort)
 {
-	uint64_t x = 0x9e3779b97f4a7c15ull ^ n;
+	uint64_t x = 0x9e3779b97f4a7c15ull ^ n ^ (uint64_t)sort << 40;
 	size_t i = 0;
 
 	for (; i + 4 <= n; i += 4) {
@@ -136,9 +136,16 @@ memo_hash(const uint16_t *key, size_t n)
 	return x ^ (x >> 32);
 }
 
-/* hash12 of the text of v[0..nv) (and "_" sig[0..ns) when ns > 0) */
+/*
+ * hash12 of the text of v[0..nv) (and "_" sig[0..ns) when ns > 0), v sorted
+ * first when sort is set. The memo is keyed by v as given (and sort): a
+ * client's cipher list comes in one order every time, so its hit needs no
+ * sort; extension orders are randomised by some clients (Chromium), so
+ * the caller sorts those before asking.
+ */
 static int
-list_hash12(const uint16_t *v, size_t nv, const uint16_t *sig, size_t ns, char *out)
+list_hash12(const uint16_t *v, size_t nv, const uint16_t *sig, size_t ns, int sort,
+	    char *out)
 {
 	/* 64 exts + 32 sigalgs at 5 bytes each, plus the separator */
 	char s[64 * 5 + 32 * 5 + 8];
@@ -153,14 +160,22 @@ list_hash12(const uint16_t *v, size_t nv, const uint16_t *sig, size_t ns, char *
 	memcpy(key, v, nv * sizeof(key[0]));
 	if (ns > 0)
 		memcpy(key + nv, sig, ns * sizeof(key[0]));
-	h = memo_hash(key, nv + ns);
+	h = memo_hash(key, nv + ns, sort);
 	m = &memo[h >> (64 - MEMO_BITS)];
-	if (m->valid && m->h == h && m->nv == nv && m->ns == ns &&
+	if (m->valid && m->h == h && m->nv == nv && m->ns == ns && m->sort == sort &&
 	    memcmp(m->key, key, (nv + ns) * sizeof(key[0])) == 0) {
 		memcpy(out, m->hex, sizeof(m->hex));
 		return 0;
 	}
-	put_list(s, &o, v, nv);
+	if (sort) {
+		uint16_t sv[64];
+
+		memcpy(sv, v, nv * sizeof(sv[0]));
+		sort16(sv, nv);
+		put_list(s, &o, sv, nv);
+	} else {
+		put_list(s, &o, v, nv);
+	}
 	if (ns > 0) {
 		s[o++] = '_';
 		put_list(s, &o, sig, ns);
@@ -171,6 +186,7 @@ list_hash12(const uint16_t *v, size_t nv, const uint16_t *sig, size_t ns, char *
 	m->h = h;
 	m->nv = (uint8_t)nv;
 	m->ns = (uint8_t)ns;
+	m->sort = (uint8_t)sort;
 	memcpy(m->key, key, (nv + ns) * sizeof(key[0]));
 	memcpy(m->hex, out, sizeof(m->hex));
 	m->valid = 1;
@@ -213,12 +229,8 @@ ja4(const struct tls_hello *h, int quic, int original, char *out, size_t outlen)
 	}
 	out[10] = '_';
 
-	/* b: cipher suites */
-	n = h->n_ciphers;
-	memcpy(v, h->ciphers, n * sizeof(v[0]));
-	if (!original)
-		sort16(v, n);
-	rc = list_hash12(v, n, NULL, 0, out + 11);
+	/* b: cipher suites (sorted by list_hash12 on a miss) */
+	rc = list_hash12(h->ciphers, h->n_ciphers, NULL, 0, !original, out + 11);
 	if (rc != 0)
 		return rc;
 	out[23] = '_';
@@ -230,7 +242,7 @@ ja4(const struct tls_hello *h, int quic, int original, char *out, size_t outlen)
 			v[n++] = h->exts[i];
 	if (!original)
 		sort16(v, n);
-	rc = list_hash12(v, n, h->sigalgs, h->n_sigalgs, out + 24);
+	rc = list_hash12(v, n, h->sigalgs, h->n_sigalgs, 0, out + 24);
 	if (rc != 0)
 		return rc;
 	out[TLS_JA4_LEN] = '\0';

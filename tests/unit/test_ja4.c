@@ -61,9 +61,10 @@ cmp_u16(const void *a, const void *b)
 	return (int)*(const uint16_t *)a - (int)*(const uint16_t *)b;
 }
 
-/* first 12 hex digits of sha256("xxxx,xxxx,..." of v sorted by qsort) */
+/* first 12 hex digits of sha256("xxxx,xxxx,..." of v, sorted by qsort if sorted) */
 static void
-ref_hash(const uint16_t *in, size_t n, const uint16_t *tail, size_t nt, char out[13])
+ref_hash_s(const uint16_t *in, size_t n, const uint16_t *tail, size_t nt, int sorted,
+	   char out[13])
 {
 	uint16_t v[64];
 	char s[1024];
@@ -72,7 +73,8 @@ ref_hash(const uint16_t *in, size_t n, const uint16_t *tail, size_t nt, char out
 	size_t o = 0;
 
 	memcpy(v, in, n * sizeof(v[0]));
-	qsort(v, n, sizeof(v[0]), cmp_u16);
+	if (sorted)
+		qsort(v, n, sizeof(v[0]), cmp_u16);
 	for (size_t i = 0; i < n; i++)
 		o += (size_t)sprintf(s + o, "%s%04x", i ? "," : "", v[i]);
 	for (size_t i = 0; i < nt; i++)
@@ -80,6 +82,12 @@ ref_hash(const uint16_t *in, size_t n, const uint16_t *tail, size_t nt, char out
 	assert_int_equal(EVP_Digest(s, o, md, &mdlen, EVP_sha256(), NULL), 1);
 	for (int i = 0; i < 6; i++)
 		sprintf(out + 2 * i, "%02x", md[i]);
+}
+
+static void
+ref_hash(const uint16_t *in, size_t n, const uint16_t *tail, size_t nt, char out[13])
+{
+	ref_hash_s(in, n, tail, nt, 1, out);
 }
 
 /* random lists (duplicates, extremes, up to the 64 kept): sorted as qsort does */
@@ -177,6 +185,22 @@ test_repeated_lists(void **state)
 				ex[nex++] = h->exts[i];
 		ref_hash(ex, nex, h->sigalgs, h->n_sigalgs, want);
 		assert_memory_equal(out + 24, want, 12);
+		/* JA4_o of the same lists: wire order, never a sorted list's memo */
+		assert_int_equal(tls_ja4_o(h, 0, out, sizeof(out)), 0);
+		ref_hash_s(h->ciphers, h->n_ciphers, NULL, 0, 0, want);
+		assert_memory_equal(out + 11, want, 12);
+		ref_hash_s(h->exts, h->n_exts, h->sigalgs, h->n_sigalgs, 0, want);
+		assert_memory_equal(out + 24, want, 12);
+		/* the cipher list in another order: the same JA4 */
+		if (round % 7 == 0 && h->n_ciphers > 1) {
+			struct tls_hello r = *h;
+
+			for (int i = 0; i < r.n_ciphers; i++)
+				r.ciphers[i] = h->ciphers[r.n_ciphers - 1 - i];
+			assert_int_equal(tls_ja4(&r, 0, out, sizeof(out)), 0);
+			ref_hash(h->ciphers, h->n_ciphers, NULL, 0, want);
+			assert_memory_equal(out + 11, want, 12);
+		}
 	}
 }
 
