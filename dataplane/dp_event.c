@@ -138,7 +138,8 @@ dp_evq_overflow_verdict(const struct dp_evq *q, const struct cpm_settings *set,
 
 void
 dp_event_fill(struct dp_event *ev, uint8_t type, const struct dp_flow *f,
-	      const struct dp_flow_info *fi, const struct dp_flow_key *k, uint64_t ts_ns, const char *name, unsigned int name_len,
+	      const struct dp_flow_info *fi, const struct dp_flow_key *k, uint64_t ts_ns,
+	      const char *name, unsigned int name_len,
 	      const uint8_t *alpn, unsigned int alpn_len, const char *ja4, int replay)
 {
 	size_t alen = k->family == 6 ? 16 : 4;

@@ -347,7 +347,8 @@ dp_flow_table_init_sized(struct dp_flow_table *t, const char *name, uint32_t cap
 				    RTE_CACHE_LINE_SIZE, socket);
 	t->v6 = rte_malloc_socket("dp_flow_v6", (size_t)t->v6_cap * sizeof(struct dp_flow_v6),
 				  RTE_CACHE_LINE_SIZE, socket);
-	t->zone = rte_malloc_socket("dp_flow_zone", (size_t)t->zone_cap * sizeof(struct dp_flow_zone),
+	t->zone = rte_malloc_socket("dp_flow_zone",
+				    (size_t)t->zone_cap * sizeof(struct dp_flow_zone),
 				    RTE_CACHE_LINE_SIZE, socket);
 	t->zone_hash = rte_zmalloc_socket("dp_flow_zhash",
 					  (size_t)(t->zone_hmask + 1) * sizeof(uint16_t),

@@ -117,7 +117,8 @@ finish(struct dp_worker *w, struct dp_flow *f, const struct cpm_verdict *v,
 	f->flags |= DP_FF_DECIDED;
 	count_anomalies(w, dp_fi(w, f)->anomalies);
 	if (name_len > 0 && dp_fi(w, f)->name_id == DP_NO_NAME)
-		dp_fi(w, f)->name_id = dp_names_get(&w->names, dp_fi(w, f)->name_kind, name, (uint8_t)name_len);
+		dp_fi(w, f)->name_id = dp_names_get(&w->names, dp_fi(w, f)->name_kind, name,
+						    (uint8_t)name_len);
 	if (is_pending(f))
 		w->c[DP_C_FLOWS_PENDING]--;
 
@@ -503,7 +504,8 @@ verify_or_free(struct dp_worker *w, struct dp_flow *f, struct dp_slot *s, enum d
 static void
 apply_pending(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc, enum dp_why why)
 {
-	struct dp_slot *s = dp_fi(w, f)->slot != DP_NO_SLOT ? dp_hold_slot(&w->hold, dp_fi(w, f)->slot) : NULL;
+	uint32_t slot = dp_fi(w, f)->slot;
+	struct dp_slot *s = slot != DP_NO_SLOT ? dp_hold_slot(&w->hold, slot) : NULL;
 
 	if (f->verdict == DP_VERDICT_ALLOW || !(f->flags & DP_FF_ENFORCED)) {
 		if (s != NULL)
@@ -637,7 +639,8 @@ decide(struct dp_worker *w, struct dp_flow *f, const struct dp_insp_out *io, enu
 {
 	const struct dp_gen *g = w->gen;
 	const struct cpm_settings *set = g->set;
-	struct dp_slot *s = dp_fi(w, f)->slot != DP_NO_SLOT ? dp_hold_slot(&w->hold, dp_fi(w, f)->slot) : NULL;
+	uint32_t slot = dp_fi(w, f)->slot;
+	struct dp_slot *s = slot != DP_NO_SLOT ? dp_hold_slot(&w->hold, slot) : NULL;
 	struct dp_insp_out partial;
 	char norm[DP_NAME_MAX + 1];
 	struct cpm_query q;
@@ -759,7 +762,8 @@ dp_decide_stream(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc,
 int
 dp_release_judged(struct dp_worker *w, struct dp_flow *f, struct dp_pktctx *pc)
 {
-	struct dp_slot *s = dp_fi(w, f)->slot != DP_NO_SLOT ? dp_hold_slot(&w->hold, dp_fi(w, f)->slot) : NULL;
+	uint32_t slot = dp_fi(w, f)->slot;
+	struct dp_slot *s = slot != DP_NO_SLOT ? dp_hold_slot(&w->hold, slot) : NULL;
 	const struct dp_flow_cold *c = cold_of(w, f);
 	uint32_t upto = c != NULL ? c->ws.seq : 0;
 	int all = c == NULL || c->ws.mode == DP_W_NONE;
