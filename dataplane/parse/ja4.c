@@ -106,7 +106,7 @@ hash12(const char *s, size_t n, int empty, char *out)
  * would: a client stack sends the same sorted lists every time, so a busy
  * worker meets a few dozen of them, not one per flow.
  */
-#define MEMO_BITS 6
+#define MEMO_SET_BITS 6          /* 64 sets of 2 entries */
 #define MEMO_KEY_MAX (64 + 32)
 
 struct ja4_memo {
@@ -116,24 +116,32 @@ struct ja4_memo {
 	uint16_t key[MEMO_KEY_MAX];      /* v[0..nv) then sig[0..ns) */
 };
 
-static __thread struct ja4_memo memo[1u << MEMO_BITS];
+static __thread struct ja4_memo memo[2u << MEMO_SET_BITS];
 
 static uint64_t
-memo_hash(const uint16_t *key, size_t n, int sort)
+memo_mix(uint64_t x, const uint16_t *a, size_t n)
 {
-	uint64_t x = 0x9e3779b97f4a7c15ull ^ n ^ (uint64_t)sort << 40;
 	size_t i = 0;
 
 	for (; i + 4 <= n; i += 4) {
 		uint64_t w;
 
-		memcpy(&w, key + i, sizeof(w));
+		memcpy(&w, a + i, sizeof(w));
 		x = (x ^ w) * 0xff51afd7ed558ccdull;
 		x ^= x >> 29;
 	}
 	for (; i < n; i++)
-		x = (x ^ key[i]) * 0xc4ceb9fe1a85ec53ull;
-	return x ^ (x >> 32);
+		x = (x ^ a[i]) * 0xc4ceb9fe1a85ec53ull;
+	return x;
+}
+
+static int
+memo_is(const struct ja4_memo *m, uint64_t h, const uint16_t *v, size_t nv,
+	const uint16_t *sig, size_t ns, int sort)
+{
+	return m->valid && m->h == h && m->nv == nv && m->ns == ns && m->sort == sort &&
+	       memcmp(m->key, v, nv * sizeof(v[0])) == 0 &&
+	       (ns == 0 || memcmp(m->key + nv, sig, ns * sizeof(sig[0])) == 0);
 }
 
 /*
@@ -141,7 +149,8 @@ memo_hash(const uint16_t *key, size_t n, int sort)
  * first when sort is set. The memo is keyed by v as given (and sort): a
  * client's cipher list comes in one order every time, so its hit needs no
  * sort; extension orders are randomised by some clients (Chromium), so
- * the caller sorts those before asking.
+ * the caller sorts those before asking. Two entries per set, the newer
+ * first: two stacks whose lists share a set do not evict each other.
  */
 static int
 list_hash12(const uint16_t *v, size_t nv, const uint16_t *sig, size_t ns, int sort,
@@ -149,24 +158,22 @@ list_hash12(const uint16_t *v, size_t nv, const uint16_t *sig, size_t ns, int so
 {
 	/* 64 exts + 32 sigalgs at 5 bytes each, plus the separator */
 	char s[64 * 5 + 32 * 5 + 8];
-	uint16_t key[MEMO_KEY_MAX];
-	struct ja4_memo *m;
+	struct ja4_memo *set;
 	size_t o = 0;
 	uint64_t h;
 	int rc;
 
 	if (nv == 0)
 		return hash12(s, 0, 1, out);
-	memcpy(key, v, nv * sizeof(key[0]));
-	if (ns > 0)
-		memcpy(key + nv, sig, ns * sizeof(key[0]));
-	h = memo_hash(key, nv + ns, sort);
-	m = &memo[h >> (64 - MEMO_BITS)];
-	if (m->valid && m->h == h && m->nv == nv && m->ns == ns && m->sort == sort &&
-	    memcmp(m->key, key, (nv + ns) * sizeof(key[0])) == 0) {
-		memcpy(out, m->hex, sizeof(m->hex));
-		return 0;
-	}
+	h = memo_mix(memo_mix(0x9e3779b97f4a7c15ull ^ nv ^ (uint64_t)ns << 8 ^
+			      (uint64_t)sort << 40, v, nv), sig, ns);
+	h ^= h >> 32;
+	set = &memo[(h >> (64 - MEMO_SET_BITS)) * 2];
+	for (int w = 0; w < 2; w++)
+		if (memo_is(&set[w], h, v, nv, sig, ns, sort)) {
+			memcpy(out, set[w].hex, sizeof(set[w].hex));
+			return 0;
+		}
 	if (sort) {
 		uint16_t sv[64];
 
@@ -183,13 +190,16 @@ list_hash12(const uint16_t *v, size_t nv, const uint16_t *sig, size_t ns, int so
 	rc = hash12(s, o, 0, out);
 	if (rc != 0)
 		return rc;
-	m->h = h;
-	m->nv = (uint8_t)nv;
-	m->ns = (uint8_t)ns;
-	m->sort = (uint8_t)sort;
-	memcpy(m->key, key, (nv + ns) * sizeof(key[0]));
-	memcpy(m->hex, out, sizeof(m->hex));
-	m->valid = 1;
+	set[1] = set[0];
+	set[0].h = h;
+	set[0].nv = (uint8_t)nv;
+	set[0].ns = (uint8_t)ns;
+	set[0].sort = (uint8_t)sort;
+	memcpy(set[0].key, v, nv * sizeof(v[0]));
+	if (ns > 0)
+		memcpy(set[0].key + nv, sig, ns * sizeof(sig[0]));
+	memcpy(set[0].hex, out, sizeof(set[0].hex));
+	set[0].valid = 1;
 	return 0;
 }
 
