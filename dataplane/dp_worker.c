@@ -453,19 +453,22 @@ age(struct dp_worker *w)
 /*
  * Chokepoint's own processing of one received burst; with prof, its TSC
  * cycles are accounted (a constant at every call site: the plain loop has
- * no rdtsc in it).
+ * no rdtsc in it), less those in tx_burst when a full TX buffer is sent
+ * meanwhile (dp_tx_flush_port): like rx_burst, the driver's.
  */
 static __rte_always_inline void
 own_burst(struct dp_worker *w, struct rte_mbuf **pkts, unsigned int n, int handoff,
 	  uint16_t pidx, const int prof)
 {
-	uint64_t t0 = 0;
+	uint64_t t0 = 0, tx0 = 0;
 
-	if (prof)
+	if (prof) {
+		tx0 = w->prof_tx_cycles;
 		t0 = rte_rdtsc();
+	}
 	process_burst(w, pkts, n, handoff, pidx);
 	if (prof) {
-		w->prof_cycles += rte_rdtsc() - t0;
+		w->prof_cycles += rte_rdtsc() - t0 - (w->prof_tx_cycles - tx0);
 		w->prof_pkts += n;
 	}
 }
@@ -474,18 +477,20 @@ own_burst(struct dp_worker *w, struct rte_mbuf **pkts, unsigned int n, int hando
 static __rte_always_inline void
 loop_end(struct dp_worker *w, const int prof)
 {
-	uint64_t t0 = 0;
+	uint64_t t0 = 0, tx0 = 0;
 
 	dp_worker_flush(w);
-	if (prof)
+	if (prof) {
+		tx0 = w->prof_tx_cycles;
 		t0 = rte_rdtsc();
+	}
 	if (w->gen != NULL) {
 		age(w);
 		dp_reval_step(w, w->loop_idle);
 	}
 	rte_rcu_qsbr_quiescent(w->app->rcu, w->id);
 	if (prof)
-		w->prof_cycles += rte_rdtsc() - t0;
+		w->prof_cycles += rte_rdtsc() - t0 - (w->prof_tx_cycles - tx0);
 }
 
 static __rte_always_inline unsigned int
