@@ -9,6 +9,7 @@
 #include <rte_errno.h>
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
+#include <rte_ring_peek_zc.h>
 
 #include "cpm.h"
 #include "dp_event.h"
@@ -101,6 +102,42 @@ dp_evq_push(struct dp_evq *q, struct dp_event *ev, uint64_t *counters)
 	flush_gap(q, ev->ts_ns, 1, counters);
 	ev->wseq = q->next_wseq++;
 	if (q->gap_first == 0 && enqueue(q, ev) == 0) {
+		counters[DP_C_EVENTS]++;
+		return;
+	}
+	counters[DP_C_EVENTS_LOST]++;
+	if (q->gap_first == 0) {
+		b = __atomic_load_n(&backlog, __ATOMIC_RELAXED);
+		q->gap_first = ev->wseq;
+		q->gap_cause = b > 0 && b <= DP_GAP_CAUSE_MAX ? (uint8_t)(b - 1) : DP_GAP_RING_FULL;
+	}
+	q->gap_last = ev->wseq;
+}
+
+struct dp_event *
+dp_evq_begin(struct dp_evq *q, uint64_t ts_ns, uint64_t *counters)
+{
+	struct rte_ring_zc_data zcd;
+
+	/* the GAP event and this one must both fit, or this one is lost too */
+	flush_gap(q, ts_ns, 1, counters);
+	/* single producer: the reserved slot is this worker's until commit */
+	if (q->gap_first == 0 &&
+	    rte_ring_enqueue_zc_bulk_elem_start(q->r, sizeof(struct dp_event), 1, &zcd,
+						NULL) == 1)
+		return zcd.ptr1;
+	return &q->lost;
+}
+
+void
+dp_evq_commit(struct dp_evq *q, struct dp_event *ev, uint64_t *counters)
+{
+	uint8_t b;
+
+	ev->worker = q->worker;
+	ev->wseq = q->next_wseq++;
+	if (ev != &q->lost) {
+		rte_ring_enqueue_zc_elem_finish(q->r, 1);
 		counters[DP_C_EVENTS]++;
 		return;
 	}

@@ -33,6 +33,7 @@ struct dp_evq {
 	uint64_t gap_last;
 	uint8_t gap_cause;       /* enum dp_gap_cause of the pending range */
 	uint8_t worker;
+	struct dp_event lost;    /* dp_evq_begin's event when the ring has no room */
 };
 
 /*
@@ -66,6 +67,15 @@ void dp_evq_fini(struct dp_evq *q);
  * counters: the worker's DP_C_* array (events, events_lost).
  */
 void dp_evq_push(struct dp_evq *q, struct dp_event *ev, uint64_t *counters);
+
+/*
+ * dp_evq_push without the copy: begin returns the ring slot the next event
+ * is to be built in (after a pending GAP event, as push), or, when the ring
+ * has no room, a spare event of q; commit publishes it (or counts it lost,
+ * as push). Nothing else may be pushed between the two.
+ */
+struct dp_event *dp_evq_begin(struct dp_evq *q, uint64_t ts_ns, uint64_t *counters);
+void dp_evq_commit(struct dp_evq *q, struct dp_event *ev, uint64_t *counters);
 
 /* Free entries of the ring (the replay loop keeps room before each step). */
 unsigned int dp_evq_free(const struct dp_evq *q);

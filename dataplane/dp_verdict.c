@@ -100,7 +100,7 @@ finish(struct dp_worker *w, struct dp_flow *f, const struct cpm_verdict *v,
 {
 	const struct dp_gen *g = w->gen;
 	struct dp_flow_key fk;
-	struct dp_event ev;
+	struct dp_event *ev;
 
 	v = dp_evq_overflow_verdict(&w->evq, g->set, v);   /* audit_overflow = deny_new_flows */
 	f->verdict = v->action == CPM_ALLOW ? DP_VERDICT_ALLOW : DP_VERDICT_DENY;
@@ -138,9 +138,11 @@ finish(struct dp_worker *w, struct dp_flow *f, const struct cpm_verdict *v,
 	if (dp_fi(w, f)->reason == DP_REASON_TRUSTED)
 		return;
 
-	dp_event_fill(&ev, DP_EV_DECISION, f, dp_fi(w, f), dp_fkey(w, f, &fk), w->now_ns, name,
+	/* built in its ring slot: no copy */
+	ev = dp_evq_begin(&w->evq, w->now_ns, w->c);
+	dp_event_fill(ev, DP_EV_DECISION, f, dp_fi(w, f), dp_fkey(w, f, &fk), w->now_ns, name,
 		      name_len > 0 ? (unsigned)name_len : 0, alpn, alpn_len, ja4, w->replay);
-	dp_evq_push(&w->evq, &ev, w->c);
+	dp_evq_commit(&w->evq, ev, w->c);
 }
 
 /* State after a verdict reached without holding anything. */
@@ -885,7 +887,6 @@ dp_end_flow(struct dp_worker *w, struct dp_flow *f, uint8_t cause)
 {
 	const struct dp_name_slot *ns;
 	struct dp_flow_key fk;
-	struct dp_event ev;
 
 	if (!(f->flags & DP_FF_DECIDED)) {
 		if (f->state == DP_FS_MIDWAIT)
@@ -908,11 +909,13 @@ dp_end_flow(struct dp_worker *w, struct dp_flow *f, uint8_t cause)
 	ns = dp_names_slot(&w->names, dp_fi(w, f)->name_id);
 	/* ts of flow.end: the flow's last packet, so duration is the flow's own */
 	if (dp_fi(w, f)->reason != DP_REASON_TRUSTED) {
-		dp_event_fill(&ev, DP_EV_END, f, dp_fi(w, f), dp_fkey(w, f, &fk),
-			      dp_flow_ms_ns(f->last_ms, w->now_ns),
+		uint64_t ts = dp_flow_ms_ns(f->last_ms, w->now_ns);
+		struct dp_event *ev = dp_evq_begin(&w->evq, ts, w->c);
+
+		dp_event_fill(ev, DP_EV_END, f, dp_fi(w, f), dp_fkey(w, f, &fk), ts,
 			      ns ? ns->name : NULL,
 			      ns ? ns->len : 0, NULL, 0, NULL, w->replay);
-		dp_evq_push(&w->evq, &ev, w->c);
+		dp_evq_commit(&w->evq, ev, w->c);
 	}
 	dp_names_put(&w->names, dp_fi(w, f)->name_id);
 	dp_fi(w, f)->name_id = DP_NO_NAME;
