@@ -2,7 +2,8 @@
 /*
  * dp_reasm.c: first-bytes reassembly of a TCP client stream over caller
  * memory (see dp_reasm.h). The buffer and its coverage bitmap are walked
- * eight bytes (one bitmap byte) at a time where the bitmap allows.
+ * 64 bytes (one bitmap word) or eight bytes (one bitmap byte) at a time
+ * where the bitmap allows.
  */
 #include <string.h>
 
@@ -51,6 +52,29 @@ store(struct dp_reasm *r, uint32_t off, const uint8_t *d, uint32_t n, int *confl
 		uint8_t *m = &r->map[i >> 3];
 		const uint8_t *src = d + (i - off);
 
+		if ((i & 63) == 0 && end - i >= 64) {
+			/* 64 bytes under one bitmap word: all new or all held */
+			uint64_t mw;
+
+			memcpy(&mw, m, sizeof(mw));
+			if (mw == 0) {
+				memcpy(r->buf + i, src, 64);
+				memset(m, 0xff, sizeof(mw));
+				added += 64;
+				i += 64;
+				continue;
+			}
+			if (mw == UINT64_MAX) {
+				if (memcmp(r->buf + i, src, 64) != 0)
+					for (uint32_t k = 0; k < 64; k++)
+						if (r->buf[i + k] != src[k]) {
+							note_conflict(r, i + k, conflict);
+							break;
+						}
+				i += 64;
+				continue;
+			}
+		}
 		if ((i & 7) == 0 && end - i >= 8 && (*m == 0 || *m == 0xff)) {
 			if (*m == 0) {
 				memcpy(r->buf + i, src, 8);
@@ -85,6 +109,15 @@ advance_contig(struct dp_reasm *r)
 	uint32_t c = r->contig;
 
 	while (c < r->cap) {
+		if ((c & 63) == 0 && c + 64 <= r->cap) {
+			uint64_t mw;
+
+			memcpy(&mw, &r->map[c >> 3], sizeof(mw));
+			if (mw == UINT64_MAX) {
+				c += 64;
+				continue;
+			}
+		}
 		if ((c & 7) == 0 && r->map[c >> 3] == 0xff) {
 			c += 8;         /* bits are only ever set below cap */
 			continue;
