@@ -195,15 +195,17 @@ dpb_fastpath(const struct dpb_opts *o)
 	       "\"own_cycles_per_pkt\":%.1f,\"tsc_hz\":%" PRIu64 ",\"dropped\":%" PRIu64
 	       ",\"flows_created\":%" PRIu64 ",\"midstream\":%" PRIu64 ",\"active\":%u,"
 	       "\"handshakes_per_s\":%.0f,\"sizeof_flow\":%zu,\"worker_bytes_per_entry\":%.0f,"
-	       "\"prof\":%s}\n",
+	       "\"table_huge_bytes\":%zu,\"prof\":%s}\n",
 	       dpb_size_name(o->size), o->flows, secs, cpu, share,
 	       (double)(b.rx - a.rx) / secs / 1e6, b.rx - a.rx, b.tx - a.tx, pps / 1e6, total,
 	       own, hz, b.dropped - a.dropped, b.created - a.created, b.midstream - a.midstream,
 	       d.w->ft.active, hs_rate, sizeof(struct dp_flow), (double)d.worker_bytes / table,
-	       o->prof ? "true" : "false");
+	       dp_flow_table_huge_bytes(&d.w->ft), o->prof ? "true" : "false");
 	fprintf(stderr, "dpbench: fastpath %s: %.2f Mpps per CPU-second (%.1f cycles/packet, %.1f "
-		"own; the thread had %.0f%% of the CPU), %u flows\n", dpb_size_name(o->size),
-		pps / 1e6, total, own, share * 100, o->flows);
+		"own; the thread had %.0f%% of the CPU), %u flows; flow table %.1f of %.1f MB in "
+		"huge pages\n", dpb_size_name(o->size), pps / 1e6, total, own, share * 100,
+		o->flows, (double)dp_flow_table_huge_bytes(&d.w->ft) / 1e6,
+		(double)d.w->ft.map_len / 1e6);
 	/* the capture is all established, allowed flows: nothing new, nothing dropped */
 	if (b.created != a.created || b.dropped != a.dropped || b.midstream != a.midstream ||
 	    b.rx == a.rx) {

@@ -196,7 +196,8 @@ dpb_dp_start(struct dpb_dp *d, const struct dpb_opts *o, uint32_t table, uint32_
 	}
 	d->w = app.workers[0];
 	d->w->prof = o->prof;
-	d->worker_bytes = heap_used() - before;
+	/* the flow table's arrays are in their own mapping with --no-huge (dp_flow.c) */
+	d->worker_bytes = heap_used() - before + d->w->ft.map_len;
 	ret = dp_ports_start(&app);
 	if (ret != 0)
 		return ret;

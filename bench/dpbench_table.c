@@ -79,7 +79,7 @@ dpb_flowtable(const struct dpb_opts *o)
 	uint32_t n = o->flows, cap = o->table ? o->table : o->flows, i, nk;
 	uint64_t t0, misses = 0, done, sweeps = 0, aged = 0;
 	uint64_t now0 = 1000 * DP_NS_PER_S;
-	size_t before, after;
+	size_t before, after, huge;
 	double bpf, ins_s, lk_s, age_s;
 	int ret;
 	bool ok = true;
@@ -95,10 +95,12 @@ dpb_flowtable(const struct dpb_opts *o)
 			strerror(-ret));
 		return ret;
 	}
-	after = heap_used();
+	after = heap_used() + t.map_len;      /* --no-huge: its own mapping (dp_flow.c) */
+	huge = dp_flow_table_huge_bytes(&t);
 	bpf = (double)(after - before) / cap;
 	fprintf(stderr, "dpbench: flowtable: %u entries take %.1f MB (%.1f B/flow, struct "
-		"dp_flow %zu B)\n", cap, (double)(after - before) / 1e6, bpf, sizeof(struct dp_flow));
+		"dp_flow %zu B), %.1f MB in huge pages\n", cap, (double)(after - before) / 1e6, bpf,
+		sizeof(struct dp_flow), (double)huge / 1e6);
 
 	/* insert (rates per CPU-second of this thread: see dpb_thread_cpu_ns) */
 	t0 = dpb_thread_cpu_ns();
@@ -155,9 +157,10 @@ dpb_flowtable(const struct dpb_opts *o)
 	printf("{\"bench\":\"flowtable\",\"flows\":%u,\"capacity\":%u,\"bytes_per_flow\":%.1f,"
 	       "\"table_bytes\":%zu,\"sizeof_flow\":%zu,\"inserts_per_s\":%.0f,"
 	       "\"lookups_per_s\":%.0f,\"lookups\":%" PRIu64 ",\"misses\":%" PRIu64
-	       ",\"aged\":%" PRIu64 ",\"aged_per_s\":%.0f,\"sweeps\":%" PRIu64 ",\"left\":%u}\n",
+	       ",\"aged\":%" PRIu64 ",\"aged_per_s\":%.0f,\"sweeps\":%" PRIu64 ",\"left\":%u,"
+	       "\"huge_bytes\":%zu}\n",
 	       n, cap, bpf, after - before, sizeof(struct dp_flow), ins_s, lk_s, done, misses, aged,
-	       age_s, sweeps, t.active);
+	       age_s, sweeps, t.active, huge);
 	fprintf(stderr, "dpbench: flowtable %u: %.1f B/flow, %.2f M inserts/s, %.2f M lookups/s, "
 		"%.2f M aged/s\n", n, bpf, ins_s / 1e6, lk_s / 1e6, age_s / 1e6);
 	if (misses != 0 || aged != n || t.active != 0) {

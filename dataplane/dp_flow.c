@@ -28,11 +28,13 @@
 #endif
 
 #include <rte_common.h>
+#include <rte_eal.h>
 #include <rte_hash_crc.h>
 #include <rte_malloc.h>
 #include <rte_prefetch.h>
 
 #include "dp_flow.h"
+#include "dp_thp.h"
 
 _Static_assert(sizeof(struct dp_flow) == 64, "struct dp_flow is one cache line");
 _Static_assert(sizeof(struct dp_flow) <= DP_FLOW_HOT_BYTES, "the prefetch covers the record");
@@ -314,6 +316,48 @@ find(const struct dp_flow_table *t, const struct dp_flow_ckey *ck,
 	return stash_find(t, sig, ck, key);
 }
 
+/*
+ * Without EAL hugepages (--no-huge) the heap is 4 KiB pages, and at 1M
+ * flows nearly every record and bucket access is also a TLB miss whose page
+ * walk misses the caches. Then the arrays share one anonymous mapping
+ * advised for 2 MiB transparent huge pages (dp_thp.h), the records first,
+ * each array cache-line aligned, every page faulted in now (as the heap's
+ * memory is): what the kernel gave in huge pages is
+ * dp_flow_table_huge_bytes(). 0, or -ENOMEM (the caller uses the heap).
+ */
+static int
+table_map(struct dp_flow_table *t, uint32_t capacity, uint32_t n_bkt)
+{
+	size_t sz[7], off[7], len = 0;
+	uint8_t *p;
+	unsigned int i;
+
+	sz[0] = (size_t)capacity * sizeof(struct dp_flow);
+	sz[1] = (size_t)n_bkt * sizeof(struct dp_flow_bkt);
+	sz[2] = (size_t)capacity * sizeof(struct dp_flow_info);
+	sz[3] = (size_t)t->cold_cap * sizeof(struct dp_flow_cold);
+	sz[4] = (size_t)t->v6_cap * sizeof(struct dp_flow_v6);
+	sz[5] = (size_t)t->zone_cap * sizeof(struct dp_flow_zone);
+	sz[6] = (size_t)(t->zone_hmask + 1) * sizeof(uint16_t);
+	for (i = 0; i < RTE_DIM(sz); i++) {
+		off[i] = len;
+		len = RTE_ALIGN_CEIL(len + sz[i], RTE_CACHE_LINE_SIZE);
+	}
+	p = dp_thp_map(len, &t->map_len);
+	if (p == NULL)
+		return -ENOMEM;
+	dp_thp_prefault(p, t->map_len);
+	t->map = p;
+	t->flows = (struct dp_flow *)(p + off[0]);
+	t->bkt = (struct dp_flow_bkt *)(p + off[1]);
+	t->info = (struct dp_flow_info *)(p + off[2]);
+	t->cold = (struct dp_flow_cold *)(p + off[3]);
+	t->v6 = (struct dp_flow_v6 *)(p + off[4]);
+	t->zone = (struct dp_flow_zone *)(p + off[5]);
+	t->zone_hash = (uint16_t *)(p + off[6]);
+	return 0;
+}
+
 int
 dp_flow_table_init(struct dp_flow_table *t, const char *name, uint32_t capacity,
 		   int socket)
@@ -336,6 +380,8 @@ dp_flow_table_init_sized(struct dp_flow_table *t, const char *name, uint32_t cap
 	t->v6_cap = sz != NULL && sz->v6 != 0 ? sz->v6 : dp_flow_v6_cap(capacity);
 	t->zone_cap = sz != NULL && sz->zones != 0 ? RTE_MIN(sz->zones, 65534u) : DP_FLOW_ZONES;
 	t->zone_hmask = rte_align32pow2(t->zone_cap * 2) - 1;
+	if (!rte_eal_has_hugepages() && table_map(t, capacity, n_bkt) == 0)
+		goto mapped;
 	t->flows = rte_zmalloc_socket("dp_flows", (size_t)capacity * sizeof(struct dp_flow),
 				      RTE_CACHE_LINE_SIZE, socket);
 	t->info = rte_malloc_socket("dp_flow_info", (size_t)capacity * sizeof(struct dp_flow_info),
@@ -358,6 +404,7 @@ dp_flow_table_init_sized(struct dp_flow_table *t, const char *name, uint32_t cap
 		dp_flow_table_free(t);
 		return -ENOMEM;
 	}
+mapped:
 	/* records: never used ones from index 0 (fresh), freed ones on a list */
 	for (i = 0; i < t->cold_cap; i++)
 		t->cold[i].link = i + 2 <= t->cold_cap ? i + 2 : 0;
@@ -379,14 +426,24 @@ dp_flow_table_init_sized(struct dp_flow_table *t, const char *name, uint32_t cap
 void
 dp_flow_table_free(struct dp_flow_table *t)
 {
-	rte_free(t->flows);
-	rte_free(t->info);
-	rte_free(t->bkt);
-	rte_free(t->cold);
-	rte_free(t->v6);
-	rte_free(t->zone);
-	rte_free(t->zone_hash);
+	if (t->map != NULL) {
+		dp_thp_unmap(t->map, t->map_len);
+	} else {
+		rte_free(t->flows);
+		rte_free(t->info);
+		rte_free(t->bkt);
+		rte_free(t->cold);
+		rte_free(t->v6);
+		rte_free(t->zone);
+		rte_free(t->zone_hash);
+	}
 	memset(t, 0, sizeof(*t));
+}
+
+size_t
+dp_flow_table_huge_bytes(const struct dp_flow_table *t)
+{
+	return dp_thp_huge_bytes(t->map, t->map_len);
 }
 
 int

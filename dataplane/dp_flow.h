@@ -204,7 +204,15 @@ struct dp_flow_table {
 	uint32_t stash_sig[DP_FLOW_STASH];
 	uint32_t stash_idx[DP_FLOW_STASH];
 	uint64_t kicks;          /* cuckoo displacements so far */
+	void *map;               /* the arrays' one THP mapping (--no-huge), else NULL */
+	size_t map_len;
 };
+
+/*
+ * Bytes of the table's arrays in 2 MiB huge pages now (--no-huge: the
+ * AnonHugePages of its mapping); 0 when they are on the DPDK heap.
+ */
+size_t dp_flow_table_huge_bytes(const struct dp_flow_table *t);
 
 /* Idle timeouts per state, ns (from the live policy's cpm_settings). */
 struct dp_timeouts {

@@ -22,6 +22,7 @@
 #include "dp_dns.h"
 #include "dp_log.h"
 #include "dp_policy.h"
+#include "dp_thp.h"
 
 RTE_LOG_REGISTER_SUFFIX(dp_logtype_policy, policy, INFO);
 
@@ -63,7 +64,7 @@ gen_free(struct dp_gen *g)
 
 int dp_policy_thp;
 
-#define THP_SIZE (2u << 20)
+#define THP_SIZE DP_THP_SIZE
 
 /*
  * Copy a large blob into anonymous memory the kernel may back with 2 MiB
@@ -76,27 +77,17 @@ int dp_policy_thp;
 static void
 blob_to_thp(const void **map, size_t *map_len, size_t blob_len)
 {
-	size_t len = RTE_ALIGN_CEIL(blob_len, THP_SIZE), room = len + THP_SIZE, head;
-	uint8_t *raw, *p;
+	size_t len;
+	uint8_t *p;
 
 	if (!dp_policy_thp || blob_len < THP_SIZE)
 		return;
-	raw = mmap(NULL, room, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (raw == MAP_FAILED)
+	p = dp_thp_map(blob_len, &len);
+	if (p == NULL)
 		return;
-	p = RTE_PTR_ALIGN_CEIL(raw, THP_SIZE);
-	head = (size_t)(p - raw);
-	if (head > 0)
-		munmap(raw, head);
-	if (room - head > len)
-		munmap(p + len, room - head - len);
-	if (madvise(p, len, MADV_HUGEPAGE) != 0) {
-		munmap(p, len);
-		return;
-	}
 	memcpy(p, *map, blob_len);
 	if (mprotect(p, len, PROT_READ) != 0) {
-		munmap(p, len);
+		dp_thp_unmap(p, len);
 		return;
 	}
 	munmap((void *)(uintptr_t)*map, *map_len);

@@ -68,6 +68,10 @@ dp_worker_create(struct dp_proc *app, unsigned int id, int socket, struct dp_wor
 	ret = dp_flow_table_init_sized(&w->ft, name, app->cfg.flows, &sz, socket);
 	if (ret != 0)
 		goto err_free;
+	if (w->ft.map != NULL)
+		DP_LOG(worker, INFO, "worker %u: flow table %zu MiB outside the DPDK heap (no "
+		       "hugepages), %zu MiB of it in transparent huge pages", id,
+		       w->ft.map_len >> 20, dp_flow_table_huge_bytes(&w->ft) >> 20);
 	/*
 	 * Pending flows at once: 1/64 of the table, 64..1024 (each slot is a
 	 * 16 KiB window + its bitmap, ~18.5 KiB).
