@@ -551,7 +551,17 @@ poll_once(struct dp_worker *w, const int prof)
 unsigned int
 dp_worker_poll(struct dp_worker *w)
 {
-	return unlikely(w->prof) ? poll_once(w, 1) : poll_once(w, 0);
+	unsigned int n;
+
+	/* accounting on: one poll in DP_PROF_EVERY timed (dp_worker.h, prof) */
+	if (unlikely(w->prof) && ++w->prof_tick >= DP_PROF_EVERY) {
+		w->prof_tick = 0;
+		w->prof_now = 1;
+		n = poll_once(w, 1);
+		w->prof_now = 0;
+		return n;
+	}
+	return poll_once(w, 0);
 }
 
 unsigned int
@@ -562,6 +572,7 @@ dp_worker_inject(struct dp_worker *w, uint16_t pidx, struct rte_mbuf **pkts, uns
 	w->gen = dp_policy_live(w->app);
 	if (!w->replay)
 		w->now_ns = dp_clock_ns(&w->app->clock, rte_rdtsc());
+	w->prof_now = w->prof;          /* every injected burst is timed */
 	while (done < n) {
 		k = RTE_MIN(n - done, (unsigned int)DP_BURST);
 		if (w->prof)
@@ -574,6 +585,7 @@ dp_worker_inject(struct dp_worker *w, uint16_t pidx, struct rte_mbuf **pkts, uns
 		loop_end(w, 1);
 	else
 		loop_end(w, 0);
+	w->prof_now = 0;
 	return n;
 }
 
