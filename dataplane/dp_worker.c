@@ -667,7 +667,7 @@ dp_worker_main(void *arg)
 	       (unsigned long long)w->c[DP_C_FLOWS_CREATED]);
 	if (w->prof && w->prof_pkts > 0)
 		DP_LOG(worker, INFO, "worker %u: %.1f cycles/packet of own processing "
-		       "(%llu packets)", w->id, (double)w->prof_cycles / (double)w->prof_pkts,
+		       "(%llu packets in the timed polls)", w->id, (double)w->prof_cycles / (double)w->prof_pkts,
 		       (unsigned long long)w->prof_pkts);
 	__atomic_store_n(&w->stopped, 1, __ATOMIC_RELEASE);
 	return 0;
