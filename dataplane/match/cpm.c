@@ -152,6 +152,54 @@ build_filter(struct cpm_policy *p, uint64_t keys)
 }
 
 /*
+ * The ECH and DoH names are a handful among possibly millions: their slots'
+ * hashes, sorted, in a small array of their own, so the DoH check of every
+ * new flow (one probe per label) and the ECH check search a few cache lines
+ * instead of the filter's and the table's random ones.
+ */
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int
+build_special(struct cpm_policy *p, uint64_t n)
+{
+	uint32_t k = 0;
+
+	if (n == 0)
+		return 0;
+	p->special = malloc(n * sizeof(uint64_t));
+	if (p->special == NULL)
+		return -ENOMEM;
+	for (uint64_t i = 0; i < p->n_slots && k < n; i++)
+		if (p->names[i].val == CPM_NV_ECH || p->names[i].val == CPM_NV_DOH)
+			p->special[k++] = p->names[i].hash;
+	qsort(p->special, k, sizeof(uint64_t), cmp_u64);
+	p->n_special = k;
+	return 0;
+}
+
+static bool
+special_may_have(const struct cpm_policy *p, uint64_t h)
+{
+	uint32_t lo = 0, hi = p->n_special;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (p->special[mid] < h)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < p->n_special && p->special[lo] == h;
+}
+
+/*
  * The slot of (kind, field, name) whose hash is h, or NULL. A slot whose
  * 64-bit hash matches is confirmed by the independent 32-bit check.
  */
@@ -194,6 +242,18 @@ name_find(const struct cpm_policy *p, uint8_t kind, uint8_t field, const char *n
 	return name_find_h(p, h, kind, field, name, len);
 }
 
+/* name_find() for the ECH and DoH kinds, from their own small array */
+static const struct cpm_blob_name *
+special_find(const struct cpm_policy *p, uint8_t kind, uint8_t field, const char *name,
+	     size_t len)
+{
+	uint64_t h = cpm_blob_name_hash(p->hdr->siphash_key, kind, field, name, len);
+
+	if (!special_may_have(p, h))
+		return NULL;
+	return name_find_h(p, h, kind, field, name, len);
+}
+
 int
 cpm_name_probe(const struct cpm_policy *p, uint8_t kind, uint8_t field, const char *name,
 	       size_t len)
@@ -214,7 +274,7 @@ cpm_is_ech_public_name(const struct cpm_policy *p, const char *name, size_t len)
 	n = cpm_normalise_name(name, len, buf, sizeof(buf));
 	if (n <= 0)
 		return 0;
-	e = name_find(p, CPM_NK_ECH, CPM_FIELD_SNI, buf, (size_t)n);
+	e = special_find(p, CPM_NK_ECH, CPM_FIELD_SNI, buf, (size_t)n);
 	return e != NULL && e->val == CPM_NV_ECH;
 }
 
@@ -225,13 +285,13 @@ cpm_is_doh_name(const struct cpm_policy *p, const char *name, size_t len)
 
 	if (p == NULL || p->hdr->n_doh == 0 || name == NULL || len == 0 || len > CPM_NAME_MAX + 1)
 		return 0;
-	e = name_find(p, CPM_NK_DOH_EXACT, 0, name, len);
+	e = special_find(p, CPM_NK_DOH_EXACT, 0, name, len);
 	if (e != NULL && e->val == CPM_NV_DOH)
 		return 1;
 	for (size_t i = 0; i + 1 < len; i++) {
 		if (name[i] != '.')
 			continue;
-		e = name_find(p, CPM_NK_DOH_SUFFIX, 0, name + i + 1, len - i - 1);
+		e = special_find(p, CPM_NK_DOH_SUFFIX, 0, name + i + 1, len - i - 1);
 		if (e != NULL && e->val == CPM_NV_DOH)
 			return 1;
 	}
@@ -369,11 +429,17 @@ names_best(const struct cpm_policy *p, struct cpm_scratch *s, const struct cpm_q
 
 	if (p->n_slots == 0)
 		return best;
-	/* every probe's hash first; those the filter lets through: home slot into the cache */
+	/*
+	 * Every probe's hash first, its filter word into the cache; then those
+	 * the filter lets through: home slot into the cache. The misses of one
+	 * step overlap instead of following one another.
+	 */
 	s->probe[n].hash = cpm_blob_name_hash(p->hdr->siphash_key, CPM_NK_EXACT, field, name, len);
 	s->probe[n].off = 0;
 	s->probe[n].kind = CPM_NK_EXACT;
-	n += filter_may_have(p, s->probe[n].hash);
+	if (p->filter != NULL)
+		__builtin_prefetch(filter_word(p, s->probe[n].hash));
+	n++;
 	for (size_t i = 0; i + 1 < len; i++) {
 		if (name[i] != '.')
 			continue;
@@ -381,10 +447,22 @@ names_best(const struct cpm_policy *p, struct cpm_scratch *s, const struct cpm_q
 						      name + i + 1, len - i - 1);
 		s->probe[n].off = (uint32_t)(i + 1);
 		s->probe[n].kind = CPM_NK_SUFFIX;
-		n += filter_may_have(p, s->probe[n].hash);
+		if (p->filter != NULL)
+			__builtin_prefetch(filter_word(p, s->probe[n].hash));
+		n++;
 	}
-	for (unsigned int i = 0; i < n; i++)
-		__builtin_prefetch(&p->names[cpm_blob_name_home(s->probe[i].hash, p->n_slots)]);
+	{
+		unsigned int all = n;
+
+		n = 0;
+		for (unsigned int i = 0; i < all; i++) {
+			if (!filter_may_have(p, s->probe[i].hash))
+				continue;
+			s->probe[n++] = s->probe[i];
+			__builtin_prefetch(&p->names[cpm_blob_name_home(s->probe[i].hash,
+									p->n_slots)]);
+		}
+	}
 	for (unsigned int i = 0; i < n; i++) {
 		const struct cpm_probe *pr = &s->probe[i];
 		const struct cpm_blob_name *e = name_find_h(p, pr->hash, pr->kind, field,
@@ -505,7 +583,7 @@ cpm_policy_size(const struct cpm_policy *p)
 {
 	if (p == NULL)
 		return 0;
-	return p->len + sizeof(*p) + p->filter_words * sizeof(uint64_t) +
+	return p->len + sizeof(*p) + (p->filter_words + p->n_special) * sizeof(uint64_t) +
 	       (size_t)p->n_classes * (p->agg_words * sizeof(uint64_t) + sizeof(*p->span));
 }
 
@@ -759,6 +837,8 @@ check_names(struct cpm_policy *p, char *err, size_t errlen)
 				(unsigned long long)doh, p->hdr->n_doh);
 	if (used * 2 > p->n_slots)
 		return cpm_fail(err, errlen, "policy blob: name table more than half full");
+	if (build_special(p, ech + doh) != 0)
+		return -ENOMEM;
 	return build_filter(p, used);
 }
 
@@ -967,5 +1047,6 @@ cpm_policy_free(struct cpm_policy *p)
 		hs_free_database(p->db);
 	cpm_l34_release(p);
 	free(p->filter);
+	free(p->special);
 	free(p);
 }

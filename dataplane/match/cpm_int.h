@@ -40,6 +40,8 @@ struct cpm_policy {
 	uint64_t n_slots;
 	uint64_t *filter;            /* heap: blocked Bloom filter of the slots' hashes, or NULL */
 	uint64_t filter_words;
+	uint64_t *special;           /* heap: sorted hashes of the ECH and DoH slots, or NULL */
+	uint32_t n_special;
 	const uint32_t *lists;
 	uint64_t n_lists;
 	const struct cpm_blob_imap *imaps;
