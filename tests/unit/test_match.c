@@ -402,7 +402,15 @@ test_big_name_table(void **state)
 		assert_string_equal(sni(&f, name), "default");
 		snprintf(name, sizeof(name), "n%dexample%d.com", i, i % 50);
 		assert_string_equal(sni(&f, name), "default");
+		/* the DoH list is searched apart from the big table: listed names are not on it */
+		snprintf(name, sizeof(name), "n%d.example%d.com", i, i % 50);
+		assert_int_equal(cpm_is_doh_name(f.p, name, strlen(name)), 0);
 	}
+	/* the default DoH list, in a table with the filter */
+	assert_int_equal(cpm_is_doh_name(f.p, "dns.google", 10), 1);
+	assert_int_equal(cpm_is_doh_name(f.p, "mozilla.cloudflare-dns.com", 26), 1);
+	assert_int_equal(cpm_is_doh_name(f.p, "xdns.google", 11), 0);
+	assert_int_equal(cpm_is_ech_public_name(f.p, "dns.google", 10), 0);
 	fx_close(&f);
 	unlink(la);
 	unlink(lb);
