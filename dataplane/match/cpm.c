@@ -418,17 +418,18 @@ take_slot(const struct cpm_policy *p, const struct cpm_blob_name *e, uint32_t fb
 	}
 }
 
-/* The first rule below best whose exact/suffix names hold the name (len > 0). */
-static uint32_t
-names_best(const struct cpm_policy *p, struct cpm_scratch *s, const struct cpm_query *q,
-	   const char *name, size_t len, uint32_t best)
+/*
+ * The probes of the name (len > 0) the filter lets through, their home slots
+ * loading into the cache; returns their number (names_best() reads them).
+ */
+static unsigned int
+names_probe(const struct cpm_policy *p, struct cpm_scratch *s, uint8_t field,
+	    const char *name, size_t len)
 {
-	uint8_t field = (uint8_t)q->field;
-	uint32_t fbit = field == CPM_FIELD_SNI ? CPM_RULE_F_SNI : CPM_RULE_F_HOST;
 	unsigned int n = 0;
 
 	if (p->n_slots == 0)
-		return best;
+		return 0;
 	/*
 	 * Every probe's hash first, its filter word into the cache; then those
 	 * the filter lets through: home slot into the cache. The misses of one
@@ -463,6 +464,17 @@ names_best(const struct cpm_policy *p, struct cpm_scratch *s, const struct cpm_q
 									p->n_slots)]);
 		}
 	}
+	return n;
+}
+
+/* The first rule below best whose exact/suffix names hold the name: its n probes. */
+static uint32_t
+names_best(const struct cpm_policy *p, struct cpm_scratch *s, const struct cpm_query *q,
+	   unsigned int n, const char *name, size_t len, uint32_t best)
+{
+	uint8_t field = (uint8_t)q->field;
+	uint32_t fbit = field == CPM_FIELD_SNI ? CPM_RULE_F_SNI : CPM_RULE_F_HOST;
+
 	for (unsigned int i = 0; i < n; i++) {
 		const struct cpm_probe *pr = &s->probe[i];
 		const struct cpm_blob_name *e = name_find_h(p, pr->hash, pr->kind, field,
@@ -504,6 +516,7 @@ cpm_match(const struct cpm_policy *p, struct cpm_scratch *s,
 	  const struct cpm_query *q, struct cpm_verdict *v)
 {
 	uint32_t best = CPM_NONE;
+	unsigned int nprobe = 0;
 	size_t len = 0;
 	char *name;
 
@@ -522,15 +535,15 @@ cpm_match(const struct cpm_policy *p, struct cpm_scratch *s,
 		if (len != q->name_len - (q->name[q->name_len - 1] == '.'))
 			len = 0;     /* an embedded NUL: no DNS name holds one */
 	}
+	/*
+	 * The name's slots load while the name-less rules are walked; the first
+	 * of both wins (the slots only ever lower best, in rule order).
+	 */
 	if (len != 0)
-		best = names_best(p, s, q, name, len, best);
-	/* a name-less rule before the best name rule */
-	{
-		uint32_t nl = cpm_l34_first(p, q, CPM_SPACE_NAMELESS, best);
-
-		if (nl != CPM_NONE)
-			best = nl;
-	}
+		nprobe = names_probe(p, s, (uint8_t)q->field, name, len);
+	best = cpm_l34_first(p, q, CPM_SPACE_NAMELESS, best);
+	if (nprobe != 0)
+		best = names_best(p, s, q, nprobe, name, len, best);
 	if (len != 0 && p->db != NULL && p->regex_min[q->field] < best) {
 		struct scan_ctx c = {
 			.p = p, .q = q, .field = (uint32_t)q->field,
