@@ -92,11 +92,24 @@ flush_gap(struct dp_evq *q, uint64_t ts_ns, unsigned int extra, uint64_t *counte
 	}
 }
 
-void
-dp_evq_push(struct dp_evq *q, struct dp_event *ev, uint64_t *counters)
+/* Event wseq could not be queued: count it and open or extend the gap it is in. */
+static void
+count_lost(struct dp_evq *q, uint64_t wseq, uint64_t *counters)
 {
 	uint8_t b;
 
+	counters[DP_C_EVENTS_LOST]++;
+	if (q->gap_first == 0) {
+		b = __atomic_load_n(&backlog, __ATOMIC_RELAXED);
+		q->gap_first = wseq;
+		q->gap_cause = b > 0 && b <= DP_GAP_CAUSE_MAX ? (uint8_t)(b - 1) : DP_GAP_RING_FULL;
+	}
+	q->gap_last = wseq;
+}
+
+void
+dp_evq_push(struct dp_evq *q, struct dp_event *ev, uint64_t *counters)
+{
 	ev->worker = q->worker;
 	/* the GAP event and this one must both fit, or this one is lost too */
 	flush_gap(q, ev->ts_ns, 1, counters);
@@ -105,13 +118,7 @@ dp_evq_push(struct dp_evq *q, struct dp_event *ev, uint64_t *counters)
 		counters[DP_C_EVENTS]++;
 		return;
 	}
-	counters[DP_C_EVENTS_LOST]++;
-	if (q->gap_first == 0) {
-		b = __atomic_load_n(&backlog, __ATOMIC_RELAXED);
-		q->gap_first = ev->wseq;
-		q->gap_cause = b > 0 && b <= DP_GAP_CAUSE_MAX ? (uint8_t)(b - 1) : DP_GAP_RING_FULL;
-	}
-	q->gap_last = ev->wseq;
+	count_lost(q, ev->wseq, counters);
 }
 
 struct dp_event *
@@ -132,8 +139,6 @@ dp_evq_begin(struct dp_evq *q, uint64_t ts_ns, uint64_t *counters)
 void
 dp_evq_commit(struct dp_evq *q, struct dp_event *ev, uint64_t *counters)
 {
-	uint8_t b;
-
 	ev->worker = q->worker;
 	ev->wseq = q->next_wseq++;
 	if (ev != &q->lost) {
@@ -141,13 +146,7 @@ dp_evq_commit(struct dp_evq *q, struct dp_event *ev, uint64_t *counters)
 		counters[DP_C_EVENTS]++;
 		return;
 	}
-	counters[DP_C_EVENTS_LOST]++;
-	if (q->gap_first == 0) {
-		b = __atomic_load_n(&backlog, __ATOMIC_RELAXED);
-		q->gap_first = ev->wseq;
-		q->gap_cause = b > 0 && b <= DP_GAP_CAUSE_MAX ? (uint8_t)(b - 1) : DP_GAP_RING_FULL;
-	}
-	q->gap_last = ev->wseq;
+	count_lost(q, ev->wseq, counters);
 }
 
 void
