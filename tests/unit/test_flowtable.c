@@ -291,6 +291,34 @@ test_random_ops(void **state)
 	dp_flow_table_free(&t);
 }
 
+/*
+ * The keys of a TCP flow client:40000 -> server:443 as its client's packet
+ * (k1) and its server's reply (k2) make them; they name the endpoints in
+ * opposite roles. *p is left holding the reply.
+ */
+static void
+keys_both_ways(struct dp_pkt *p, uint8_t family, const char *client, const char *server,
+	       struct dp_flow_key *k1, struct dp_flow_key *k2)
+{
+	size_t alen = family == 6 ? 16 : 4;
+	int a1, a2;
+
+	memset(p, 0, sizeof(*p));
+	p->family = family;
+	p->l4proto = 6;
+	memcpy(p->src, client, alen);
+	memcpy(p->dst, server, alen);
+	p->sport = 40000;
+	p->dport = 443;
+	dp_flow_key_make(p, k1, &a1);
+	memcpy(p->src, server, alen);
+	memcpy(p->dst, client, alen);
+	p->sport = 443;
+	p->dport = 40000;
+	dp_flow_key_make(p, k2, &a2);
+	assert_int_not_equal(a1, a2);
+}
+
 static void
 test_both_directions(void **state)
 {
@@ -298,23 +326,9 @@ test_both_directions(void **state)
 	struct dp_flow_key k1, k2;
 	struct dp_pkt p;
 	struct dp_flow *f;
-	int a1, a2;
 
 	(void)state;
-	memset(&p, 0, sizeof(p));
-	p.family = 4;
-	p.l4proto = 6;
-	memcpy(p.src, "\x0a\x00\x00\x05", 4);
-	memcpy(p.dst, "\xc6\x12\x00\x07", 4);
-	p.sport = 40000;
-	p.dport = 443;
-	dp_flow_key_make(&p, &k1, &a1);
-	memcpy(p.src, "\xc6\x12\x00\x07", 4);
-	memcpy(p.dst, "\x0a\x00\x00\x05", 4);
-	p.sport = 443;
-	p.dport = 40000;
-	dp_flow_key_make(&p, &k2, &a2);
-	assert_int_not_equal(a1, a2);
+	keys_both_ways(&p, 4, "\x0a\x00\x00\x05", "\xc6\x12\x00\x07", &k1, &k2);
 	assert_int_equal(dp_flow_table_init(&t, "t_dir", 64, (int)rte_socket_id()), 0);
 	assert_int_equal(dp_flow_insert(&t, &k1, &f), 0);
 	f->state = DP_FS_SYN_SEEN;
@@ -337,25 +351,12 @@ test_v6_geneve(void **state)
 	struct dp_flow *f, *g, *h;
 	struct dp_flow_table t;
 	struct dp_pkt p;
-	int a1, a2;
 
 	(void)state;
 	assert_int_equal(dp_flow_table_init_sized(&t, "t_v6", 64, &sz, (int)rte_socket_id()), 0);
 	assert_int_equal(t.v6_cap, 2);
-	memset(&p, 0, sizeof(p));
-	p.family = 6;
-	p.l4proto = 6;
-	memcpy(p.src, "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x05", 16);
-	memcpy(p.dst, "\x26\x06\x47\x00\0\0\0\0\0\0\0\0\0\0\0\x07", 16);
-	p.sport = 40000;
-	p.dport = 443;
-	dp_flow_key_make(&p, &k1, &a1);
-	memcpy(p.src, "\x26\x06\x47\x00\0\0\0\0\0\0\0\0\0\0\0\x07", 16);
-	memcpy(p.dst, "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x05", 16);
-	p.sport = 443;
-	p.dport = 40000;
-	dp_flow_key_make(&p, &k2, &a2);
-	assert_int_not_equal(a1, a2);
+	keys_both_ways(&p, 6, "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x05",
+		       "\x26\x06\x47\x00\0\0\0\0\0\0\0\0\0\0\0\x07", &k1, &k2);
 	assert_int_equal(dp_flow_insert(&t, &k1, &f), 0);
 	f->state = DP_FS_SYN_SEEN;
 	assert_ptr_equal(dp_flow_lookup(&t, &k2), f);
