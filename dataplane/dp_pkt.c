@@ -735,10 +735,24 @@ dp_build_rst(const uint8_t *buf, const struct dp_pkt *p, int to_client,
 	return (int)need;
 }
 
+/* Write p->ip_len into the IPv4 total length or IPv6 payload length (and PPPoE's). */
+static void
+put_ip_len(uint8_t *buf, const struct dp_pkt *p)
+{
+	uint8_t *ip = buf + p->l3_off;
+
+	if (p->family == 4)
+		wr16(ip + 2, (uint16_t)p->ip_len);
+	else
+		wr16(ip + 4, (uint16_t)(p->ip_len - IPV6_HLEN));
+	if (p->pppoe)
+		wr16(buf + p->l2_len - p->pppoe - 2, (uint16_t)(p->pppoe + p->ip_len));
+}
+
 int
 dp_strip_syn_payload(uint8_t *buf, size_t len, struct dp_pkt *p)
 {
-	uint8_t *opt, *ip = buf + p->l3_off;
+	uint8_t *opt;
 	uint32_t i, olen, n;
 
 	if (p->l4proto != IPPROTO_TCP_ || !(p->tcp_flags & DP_TCP_SYN) ||
@@ -767,12 +781,7 @@ dp_strip_syn_payload(uint8_t *buf, size_t len, struct dp_pkt *p)
 	/* drop the payload (and any link padding after it) */
 	p->ip_len -= p->payload_len;
 	p->payload_len = 0;
-	if (p->family == 4)
-		wr16(ip + 2, (uint16_t)p->ip_len);
-	else
-		wr16(ip + 4, (uint16_t)(p->ip_len - IPV6_HLEN));
-	if (p->pppoe)
-		wr16(buf + p->l2_len - p->pppoe - 2, (uint16_t)(p->pppoe + p->ip_len));
+	put_ip_len(buf, p);
 	dp_fix_cksums(buf, p);
 	return p->payload_off;
 }
@@ -780,7 +789,6 @@ dp_strip_syn_payload(uint8_t *buf, size_t len, struct dp_pkt *p)
 int
 dp_shrink_udp_payload(uint8_t *buf, size_t len, struct dp_pkt *p, uint16_t new_len)
 {
-	uint8_t *ip = buf + p->l3_off;
 	uint32_t d;
 
 	if (p->l4proto != IPPROTO_UDP_ || p->l4_hdr_len != UDP_HLEN ||
@@ -789,12 +797,7 @@ dp_shrink_udp_payload(uint8_t *buf, size_t len, struct dp_pkt *p, uint16_t new_l
 	d = p->payload_len - new_len;
 	p->ip_len -= d;
 	p->payload_len = new_len;
-	if (p->family == 4)
-		wr16(ip + 2, (uint16_t)p->ip_len);
-	else
-		wr16(ip + 4, (uint16_t)(p->ip_len - IPV6_HLEN));
-	if (p->pppoe)
-		wr16(buf + p->l2_len - p->pppoe - 2, (uint16_t)(p->pppoe + p->ip_len));
+	put_ip_len(buf, p);
 	wr16(buf + p->l4_off + 4, (uint16_t)(UDP_HLEN + new_len));
 	dp_fix_cksums(buf, p);
 	return p->payload_off + new_len;
