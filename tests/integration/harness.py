@@ -916,7 +916,18 @@ class Teardown:
     """What every test environment does on the way out (Env here, VpcEnv in vpc.py): stop
     the appliance, bring the topology down, delete the work dir unless kept; on SIGTERM
     (meson's timeout) kill the processes and namespaces at once. Needs self.appliance,
-    self.topo (with namespaces()), self.workdir, self.keep, self._old_term."""
+    self.topo (with namespaces()), self.workdir, self.keep, self._old_term and a
+    start() that brings the environment up."""
+
+    def __enter__(self):
+        """Catch SIGTERM, then self.start(); a failed start is torn down before it raises."""
+        self._old_term = signal.signal(signal.SIGTERM, self._on_sigterm)
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
 
     def __exit__(self, *exc):
         self.close()
@@ -968,18 +979,12 @@ class Env(Teardown):
         self.keep = os.environ.get("CHOKEPOINT_IT_KEEP") == "1" if keep is None else keep
         self._old_term = None
 
-    def __enter__(self):
-        self._old_term = signal.signal(signal.SIGTERM, self._on_sigterm)
-        try:
-            self.pki.generate()
-            self.topo.up()
-            self.nginx.start()
-            self.app.start()
-            self.appliance.start()
-        except BaseException:
-            self.close()
-            raise
-        return self
+    def start(self):
+        self.pki.generate()
+        self.topo.up()
+        self.nginx.start()
+        self.app.start()
+        self.appliance.start()
 
     def logs(self):
         """Tails of every process log (for assertion messages)."""

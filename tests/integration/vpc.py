@@ -26,7 +26,6 @@ import contextlib
 import json
 import os
 import re
-import signal
 import time
 
 import harness
@@ -344,20 +343,14 @@ class VpcEnv(harness.Teardown):
         self._port += 1
         return self._port
 
-    def __enter__(self):
-        self._old_term = signal.signal(signal.SIGTERM, self._on_sigterm)
-        try:
-            self.pki.generate()
-            self.topo.up()
-            self.nginx.start()
-            if self.kind == "geneve":
-                self.start_gwlb()
-            if self.autostart:
-                self.appliance.start(self.dp_extra)
-        except BaseException:
-            self.close()
-            raise
-        return self
+    def start(self):
+        self.pki.generate()
+        self.topo.up()
+        self.nginx.start()
+        if self.kind == "geneve":
+            self.start_gwlb()
+        if self.autostart:
+            self.appliance.start(self.dp_extra)
 
     def start_gwlb(self, extra=()):
         t = self.topo
