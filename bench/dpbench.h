@@ -63,6 +63,8 @@ struct dpb_opts {
 	uint32_t name_slots;     /* the worker's name table (chokepoint-dp --names), 0: default */
 	uint32_t regex;          /* gen-policy: regex names rN (0: none); newflow: ask for them */
 	uint32_t regex_pct;      /* newflow with --regex: share of flows named by a regex */
+	bool ipv6;               /* gen-fast, fastpath, newflow: the flows over IPv6 (frames
+				  * 20 B longer than the --size's IPv4 ones) */
 };
 
 /* ---- the generated traffic (dpbench_gen.c) ----------------------------- */
@@ -72,6 +74,7 @@ struct dpb_flow {
 	uint32_t cip, sip;       /* host order */
 	uint16_t cport, sport;
 	uint32_t isn, sisn;
+	bool ipv6;               /* fd00::/96 + cip, 2001:db8:18::/96 + sip */
 };
 
 void dpb_flow_of(uint32_t i, uint16_t dport, struct dpb_flow *f);

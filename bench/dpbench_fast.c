@@ -78,6 +78,7 @@ dpb_gen_fast(const struct dpb_opts *o)
 		payload[3] = (uint8_t)((plen - 5) >> 8);
 		payload[4] = (uint8_t)(plen - 5);
 		dpb_flow_of(fi, 443, &f);
+		f.ipv6 = o->ipv6;
 		len = dpb_frame(frame, &f, 1, 0x18, f.isn + 1 + rl[fi], f.sisn + 1, payload, plen);
 		ret = dpb_pcap_write(&pc, frame, len, ts++);
 	}

@@ -40,6 +40,7 @@ dpb_flow_of(uint32_t i, uint16_t dport, struct dpb_flow *f)
 	f->sport = dport;
 	f->isn = (uint32_t)(h >> 32);
 	f->sisn = (uint32_t)dpb_mix64(h);
+	f->ipv6 = false;
 }
 
 /* ---- templates ------------------------------------------------------------ */
@@ -327,15 +328,33 @@ dpb_frame(uint8_t *buf, const struct dpb_flow *f, int c2s, uint8_t flags, uint32
 {
 	static const uint8_t mac_c[6] = { 0x02, 0, 0, 0, 0, 0x01 };
 	static const uint8_t mac_s[6] = { 0x02, 0, 0, 0, 0, 0x02 };
-	uint8_t *ip = buf + 14, *tcp = ip + 20;
+	uint8_t *ip = buf + 14, *tcp = ip + (f->ipv6 ? 40 : 20);
 	uint32_t src = c2s ? f->cip : f->sip, dst = c2s ? f->sip : f->cip;
 	uint16_t sp = c2s ? f->cport : f->sport, dp = c2s ? f->sport : f->cport;
-	uint32_t tot = 20 + 20 + plen, sum, len;
+	uint32_t tot = (uint32_t)(tcp - ip) + 20 + plen, sum, len;
 
 	memcpy(buf, c2s ? mac_s : mac_c, 6);
 	memcpy(buf + 6, c2s ? mac_c : mac_s, 6);
-	buf[12] = 0x08;
-	buf[13] = 0x00;
+	buf[12] = f->ipv6 ? 0x86 : 0x08;
+	buf[13] = f->ipv6 ? 0xdd : 0x00;
+	if (f->ipv6) {
+		/* client fd00::/96 + cip, server 2001:db8:18::/96 + sip */
+		static const uint8_t pfx_c[12] = { 0xfd }, pfx_s[12] = { 0x20, 0x01, 0x0d, 0xb8,
+								       0x00, 0x18 };
+
+		memset(ip, 0, 40);
+		ip[0] = 0x60;
+		put16(ip + 4, 20 + plen);
+		ip[6] = 6;
+		ip[7] = 64;
+		memcpy(ip + 8, c2s ? pfx_c : pfx_s, 12);
+		put16(ip + 20, src >> 16);
+		put16(ip + 22, src & 0xffff);
+		memcpy(ip + 24, c2s ? pfx_s : pfx_c, 12);
+		put16(ip + 36, dst >> 16);
+		put16(ip + 38, dst & 0xffff);
+		goto l4;
+	}
 	ip[0] = 0x45;
 	ip[1] = 0;
 	put16(ip + 2, tot);
@@ -349,6 +368,7 @@ dpb_frame(uint8_t *buf, const struct dpb_flow *f, int c2s, uint8_t flags, uint32
 	put16(ip + 16, dst >> 16);
 	put16(ip + 18, dst & 0xffff);
 	put16(ip + 10, csum_fold(csum_add(0, ip, 20)));
+l4:
 	put16(tcp, sp);
 	put16(tcp + 2, dp);
 	put16(tcp + 4, seq >> 16);
@@ -363,7 +383,7 @@ dpb_frame(uint8_t *buf, const struct dpb_flow *f, int c2s, uint8_t flags, uint32
 	if (plen)
 		memcpy(tcp + 20, payload, plen);
 	/* pseudo-header + segment */
-	sum = csum_add(0, ip + 12, 8);
+	sum = f->ipv6 ? csum_add(0, ip + 8, 32) : csum_add(0, ip + 12, 8);
 	sum += 6 + 20 + plen;
 	sum = csum_add(sum, tcp, 20 + plen);
 	put16(tcp + 16, csum_fold(sum));

@@ -165,6 +165,7 @@ dpb_dp_start(struct dpb_dp *d, const struct dpb_opts *o, uint32_t table, uint32_
 	app.cfg.event_ring = 4096;
 	app.cfg.idle_sleep_max_us = 0;
 	app.cfg.names = o->name_slots;
+	app.cfg.v6_flows = o->ipv6 ? table : 0;
 	for (i = 0; i < DP_MAX_PORTS; i++)
 		app.cfg.linktype[i] = DP_LINK_ETHERNET;
 	app.mbuf_ts.off = -1;
@@ -274,7 +275,9 @@ usage(FILE *out)
 		"  --names N --names-file F --http-pct P --deny-pct P --lookups M\n"
 		"  --policy CONF --out PATH --data-dir DIR --smoke --no-prof\n"
 		"  --reload-policy CONF --reloads K --name-slots N --regex N --regex-pct P\n"
-		"  --policy-thp (load the policy from a copy in transparent huge pages)\n");
+		"  --policy-thp (load the policy from a copy in transparent huge pages)\n"
+		"  --ipv6 (gen-fast, fastpath, newflow: the flows over IPv6, frames 20 B longer;\n"
+		"          the table's IPv6 address records as many as its flows)\n");
 }
 
 static int
@@ -299,7 +302,7 @@ parse_opts(int argc, char **argv, struct dpb_opts *o)
 	enum { O_FLOWS = 256, O_TABLE, O_SIZE, O_SECONDS, O_WARMUP, O_SEED, O_NAMES,
 	       O_NAMES_FILE, O_HTTP, O_DENY, O_LOOKUPS, O_POLICY, O_OUT, O_DATA, O_SMOKE,
 	       O_NOPROF, O_HELP, O_RELOAD_POLICY, O_RELOADS, O_NAME_SLOTS, O_REGEX, O_REGEX_PCT,
-	       O_THP };
+	       O_THP, O_IPV6 };
 	static const struct option opts[] = {
 		{ "flows", required_argument, NULL, O_FLOWS },
 		{ "table", required_argument, NULL, O_TABLE },
@@ -324,6 +327,7 @@ parse_opts(int argc, char **argv, struct dpb_opts *o)
 		{ "regex", required_argument, NULL, O_REGEX },
 		{ "regex-pct", required_argument, NULL, O_REGEX_PCT },
 		{ "policy-thp", no_argument, NULL, O_THP },
+		{ "ipv6", no_argument, NULL, O_IPV6 },
 		{ NULL, 0, NULL, 0 },
 	};
 	double v;
@@ -383,6 +387,9 @@ parse_opts(int argc, char **argv, struct dpb_opts *o)
 			break;
 		case O_THP:
 			dp_policy_thp = 1;
+			break;
+		case O_IPV6:
+			o->ipv6 = true;
 			break;
 		case O_REGEX:
 			if (parse_num("--regex", optarg, 0, 100000, &v) != 0)

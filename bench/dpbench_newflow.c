@@ -163,6 +163,7 @@ flow_pkts(uint32_t i, const struct dpb_opts *o, const struct dpb_gen *g, unsigne
 		return 0;
 	*req_len = (uint32_t)len;
 	dpb_flow_of(i, dport, &f);
+	f.ipv6 = o->ipv6;
 	return dpb_newflow_pkts(&f, req, (uint32_t)len, *denied ? 0 : tail, out);
 }
 
