@@ -494,7 +494,7 @@ dp_flow_lookup_bulk(struct dp_flow_table *t, const struct dp_flow_key *const *ke
 {
 	struct dp_flow_ckey ck[64];
 	uint32_t sig[64], b[64], m[64];
-	unsigned int i;
+	unsigned int i, v6 = 0;
 
 	if (n > 64)
 		n = 64;
@@ -502,6 +502,7 @@ dp_flow_lookup_bulk(struct dp_flow_table *t, const struct dp_flow_key *const *ke
 		sig[i] = ckey_make(t, keys[i], &ck[i]);
 		b[i] = sig[i] & t->bkt_mask;
 		rte_prefetch0(&t->bkt[b[i]]);
+		v6 |= ck[i].family == 6;
 	}
 	for (i = 0; i < n; i++) {
 		const struct dp_flow_bkt *bk = &t->bkt[b[i]];
@@ -511,6 +512,16 @@ dp_flow_lookup_bulk(struct dp_flow_table *t, const struct dp_flow_key *const *ke
 			rte_prefetch0(&t->flows[bk->idx[__builtin_ctz(m[i])] - 1]);
 		else
 			rte_prefetch0(&t->bkt[alt_bkt(b[i], sig[i], t->bkt_mask)]);
+	}
+	/* an IPv6 key's address record too, once its candidate's compact key matches */
+	for (i = 0; unlikely(v6) && i < n; i++) {
+		const struct dp_flow *f;
+
+		if (ck[i].family != 6 || m[i] == 0)
+			continue;
+		f = &t->flows[t->bkt[b[i]].idx[__builtin_ctz(m[i])] - 1];
+		if (ckey_eq(&f->key, &ck[i]) && f->v6 != 0)
+			rte_prefetch0(&t->v6[f->v6 - 1]);
 	}
 	for (i = 0; i < n; i++) {
 		int32_t fi = bkt_find(t, &t->bkt[b[i]], m[i], &ck[i], keys[i]);
