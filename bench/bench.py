@@ -246,8 +246,9 @@ def bench_fastpath(r):
     conf, names = r.policy()
     for size in a.sizes.split(","):
         pcap = os.path.join(r.work, "fast-%s.pcap" % size)
+        v6 = ["--ipv6"] if a.ipv6 else []
         g = r.dpb("gen-fast", None, ["--flows", str(a.flows), "--size", size,
-                                      "--names-file", names, "--out", pcap])
+                                      "--names-file", names, "--out", pcap] + v6)
         # data room: headroom (128) + the largest frame, the same for both programs
         mbuf_size = 1664 if size != "64" else 256
         mbufs = a.flows + 16384
@@ -268,7 +269,8 @@ def bench_fastpath(r):
                                               "net_null0,no-rx=1"], huge=huge)
                 j = r.dpb("fastpath", eal, ["--flows", str(a.flows), "--size", size,
                                             "--policy", conf, "--names-file", names,
-                                            "--seconds", str(a.seconds), "--warmup", str(a.warmup)])
+                                            "--seconds", str(a.seconds), "--warmup", str(a.warmup)]
+                          + v6)
                 TSC_HZ = float(j["tsc_hz"])
                 res["cp"].append(j["mpps"])
                 res["own"].append(j["own_cycles_per_pkt"])
@@ -287,6 +289,8 @@ def bench_fastpath(r):
                                                         res["io"][-1], res["5tswap"][-1]))
             cp, io, sw = median(res["cp"]), median(res["io"]), median(res["5tswap"])
             label = "64 B" if size == "64" else size.upper()
+            if a.ipv6:
+                label += ", IPv6 (frames 20 B longer)"
             if huge:
                 label += ", 2 MiB hugepages"
             sec = "a. fast path, %s, %s established flows" % (label, "{:,}".format(a.flows))
@@ -748,6 +752,8 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--flows", type=int, default=1000000, help="fast path: established flows")
     ap.add_argument("--sizes", default="64,imix")
+    ap.add_argument("--ipv6", action="store_true",
+                    help="fastpath: the flows over IPv6 (chokepoint-dpbench --ipv6)")
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--warmup", type=float, default=1.0)
     ap.add_argument("--names", type=int, default=10000)
