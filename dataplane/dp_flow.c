@@ -44,6 +44,8 @@ _Static_assert(sizeof(struct dp_flow_info) == 32, "struct dp_flow_info is 32 B")
 #define BKT_SLOTS 8
 #define MAX_KICKS 256
 #define HASH_SEED 0x6d5a6d5au
+#define V6_PREFETCH_MIN 65536    /* flows from which the bulk lookup prefetches IPv6 address
+				  * records (fewer: records and address records stay cached) */
 
 struct dp_flow_bkt {
 	uint32_t sig[BKT_SLOTS];
@@ -514,6 +516,8 @@ dp_flow_lookup_bulk(struct dp_flow_table *t, const struct dp_flow_key *const *ke
 			rte_prefetch0(&t->bkt[alt_bkt(b[i], sig[i], t->bkt_mask)]);
 	}
 	/* an IPv6 key's address record too, once its candidate's compact key matches */
+	if (t->active < V6_PREFETCH_MIN)
+		v6 = 0;
 	for (i = 0; unlikely(v6) && i < n; i++) {
 		const struct dp_flow *f;
 

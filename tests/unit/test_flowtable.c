@@ -292,6 +292,59 @@ test_random_ops(void **state)
 }
 
 /*
+ * Bulk lookups in a table with enough flows that the lookup prefetches the
+ * IPv6 address records (dp_flow.c, V6_PREFETCH_MIN): every answer, for
+ * IPv4, IPv6 and GENEVE keys present and absent, is the single lookup's
+ * and the inserted record, also after a share of the flows is removed.
+ */
+static void
+test_bulk_many(void **state)
+{
+	enum { CAP = 100000, IN = 90000, UNIVERSE = 120000 };
+	static struct dp_flow *ref[UNIVERSE];
+	const struct dp_flow_key *kp[32];
+	struct dp_flow_key keys[32];
+	struct dp_flow *out[32];
+	struct dp_flow_table t;
+	struct dp_flow_key k;
+	uint32_t i, j, base, found;
+
+	(void)state;
+	memset(ref, 0, sizeof(ref));
+	assert_int_equal(dp_flow_table_init(&t, "t_bulk", CAP, (int)rte_socket_id()), 0);
+	for (i = 0; i < IN; i++) {
+		key_mixed(i, &k);
+		assert_int_equal(dp_flow_insert(&t, &k, &ref[i]), 0);
+		ref[i]->state = DP_FS_ALLOWED;
+	}
+	assert_true(t.active >= 65536);
+	assert_true(t.v6_used >= IN / 3);
+	for (int round = 0; round < 2; round++) {
+		found = 0;
+		for (base = 0; base < UNIVERSE; base += 32) {
+			for (j = 0; j < 32; j++) {
+				key_mixed((base + j * 3779) % UNIVERSE, &keys[j]);
+				kp[j] = &keys[j];
+			}
+			dp_flow_lookup_bulk(&t, kp, 32, out);
+			for (j = 0; j < 32; j++) {
+				assert_ptr_equal(out[j], ref[(base + j * 3779) % UNIVERSE]);
+				assert_ptr_equal(out[j], dp_flow_lookup(&t, &keys[j]));
+				found += out[j] != NULL;
+			}
+		}
+		assert_true(found > 0);
+		/* then without every seventh flow: the removed ones are not found */
+		for (i = 0; round == 0 && i < IN; i += 7) {
+			dp_flow_remove(&t, ref[i]);
+			ref[i] = NULL;
+		}
+	}
+	assert_true(t.active >= 65536);
+	dp_flow_table_free(&t);
+}
+
+/*
  * The keys of a TCP flow client:40000 -> server:443 as its client's packet
  * (k1) and its server's reply (k2) make them; they name the endpoints in
  * opposite roles. *p is left holding the reply.
@@ -538,6 +591,7 @@ main(void)
 		cmocka_unit_test(test_basic),
 		cmocka_unit_test(test_full_small),
 		cmocka_unit_test(test_random_ops),
+		cmocka_unit_test(test_bulk_many),
 		cmocka_unit_test(test_both_directions),
 		cmocka_unit_test(test_v6_geneve),
 		cmocka_unit_test(test_cold),
