@@ -36,6 +36,8 @@ struct dp_config {
 	uint32_t names;                  /* name-table slots per worker, 0: from flows */
 	uint32_t cold_flows;             /* TCP side records per worker, 0: dp_flow_cold_cap */
 	uint32_t v6_flows;               /* IPv6 address records per worker, 0: dp_flow_v6_cap */
+	uint32_t geneve_pairs;           /* GENEVE (endpoint, attachment) pairs per worker,
+					  * 0: DP_FLOW_ZONES */
 	uint16_t linktype[DP_MAX_PORTS]; /* enum dp_link per port (replay) */
 };
 

@@ -4,6 +4,7 @@
  *
  *   chokepoint-dp [EAL options] -- [--mode wire|one-arm|replay] [--ctl PATH |
  *       --ctl-fd N] [--workers N] [--flows N] [--cold-flows N] [--v6-flows N]
+ *       [--geneve-pairs N]
  *       [--hold-mbufs N] [--event-ring N]
  *       [--idle-sleep-max-us N] [--linktype PORT:DLT ...]
  *
@@ -76,6 +77,8 @@ usage(FILE *out, const char *prog)
 		"                              --flows/4, at least 65536; 48 B each)\n"
 		"  --v6-flows N                IPv6 flows per worker (default all --flows up to\n"
 		"                              65536, else --flows/16, at least 65536; 32 B each)\n"
+		"  --geneve-pairs N            GENEVE (endpoint, attachment) pairs per worker with\n"
+		"                              flows at once, 1..65534 (default %u; 28 B each)\n"
 		"  --hold-mbufs N              hold pool size (default 8192)\n"
 		"  --names N                   names kept per worker for its flows' records and for\n"
 		"                              revalidation (default --flows/4, 64..16384; 264 B each)\n"
@@ -84,7 +87,7 @@ usage(FILE *out, const char *prog)
 		"                              (default 8192, %zu bytes each)\n"
 		"  --idle-sleep-max-us N       idle back-off cap (default 100; 0 = never sleep)\n"
 		"  --linktype PORT:DLT         link type of a port's frames (default 1, Ethernet)\n",
-		prog, DEFAULT_CTL, sizeof(struct dp_event));
+		prog, DEFAULT_CTL, DP_FLOW_ZONES, sizeof(struct dp_event));
 	dp_local_usage(out);
 }
 
@@ -109,7 +112,7 @@ static int
 parse_args(int argc, char **argv, struct dp_config *cfg, int *workers_given)
 {
 	enum { O_MODE = 256, O_CTL, O_CTL_FD, O_WORKERS, O_FLOWS, O_HOLD, O_RING, O_RETAIN, O_IDLE,
-	       O_NAMES, O_COLD, O_V6,
+	       O_NAMES, O_COLD, O_V6, O_ZONES,
 	       O_LINK, O_HELP };
 	static const struct option opts[] = {
 		{ "mode", required_argument, NULL, O_MODE },
@@ -121,6 +124,7 @@ parse_args(int argc, char **argv, struct dp_config *cfg, int *workers_given)
 		{ "names", required_argument, NULL, O_NAMES },
 		{ "cold-flows", required_argument, NULL, O_COLD },
 		{ "v6-flows", required_argument, NULL, O_V6 },
+		{ "geneve-pairs", required_argument, NULL, O_ZONES },
 		{ "event-ring", required_argument, NULL, O_RING },
 		{ "event-retain", required_argument, NULL, O_RETAIN },
 		{ "idle-sleep-max-us", required_argument, NULL, O_IDLE },
@@ -190,6 +194,10 @@ parse_args(int argc, char **argv, struct dp_config *cfg, int *workers_given)
 			break;
 		case O_V6:
 			if (parse_u32("--v6-flows", optarg, 64, 1u << 26, &cfg->v6_flows) != 0)
+				return -EINVAL;
+			break;
+		case O_ZONES:
+			if (parse_u32("--geneve-pairs", optarg, 1, 65534, &cfg->geneve_pairs) != 0)
 				return -EINVAL;
 			break;
 		case O_RING:

@@ -65,6 +65,7 @@ dp_worker_create(struct dp_proc *app, unsigned int id, int socket, struct dp_wor
 	snprintf(name, sizeof(name), "dp_flows_w%u", id);
 	sz.cold = app->cfg.cold_flows;
 	sz.v6 = app->cfg.v6_flows;
+	sz.zones = app->cfg.geneve_pairs;
 	ret = dp_flow_table_init_sized(&w->ft, name, app->cfg.flows, &sz, socket);
 	if (ret != 0)
 		goto err_free;

@@ -208,6 +208,38 @@ def test_geneve_rst_resets_denied_clients(env):
     assert r["rc"] == 0 and r["code"] == "200", r
 
 
+def test_geneve_pairs_full_gets_table_full(env):
+    """--geneve-pairs 2: flows from two (endpoint, attachment) pairs get the pair ids a
+    worker has; a SYN from a third pair finds none left and gets the policy's
+    table_full verdict (deny here: dropped), counted (zone_full, table_full) and audited
+    with its GENEVE ids; a further flow of a pair already interned still gets through.
+    One of the two pairs is the one gwlb.py uses: the last packets of the previous test's
+    connections may reach the restarted dataplane as midstream flows of that pair."""
+    env.appliance.stop_dp()
+    env.appliance.start_dp(["--geneve-pairs", "2"])
+    env.appliance.wait_ready()
+    before = env.appliance.counters()
+    mark = env.appliance.mark()
+    assert send_crafted(env, att=int(ATTACHMENT, 16), cookie=True, sport=6001) == "returned"
+    assert send_crafted(env, att=0xc2, cookie=True, sport=6002) == "returned"
+    assert send_crafted(env, att=0xc3, cookie=True, sport=6003) == "none"
+    assert send_crafted(env, att=0xc2, cookie=True, sport=6004) == "returned"
+    rec = env.appliance.wait_record(
+        lambda r: r.get("seq", 0) > mark and r.get("type") == "flow.decision" and
+        r.get("reason") == "table_full", what="the table_full decision")
+    assert rec["verdict"] == "deny" and rec["sport"] == 6003, rec
+    assert rec.get("gwlb") == {"endpoint": ENDPOINT, "attachment": "%016x" % 0xc3}, rec
+    after = env.appliance.counters()
+    assert after["zone_full"] - before["zone_full"] == 1, (before, after)
+    assert after["table_full"] - before["table_full"] == 1, (before, after)
+    assert after["flows_created"] - before["flows_created"] >= 3, (before, after)
+    env.appliance.stop_dp()
+    env.appliance.start_dp([])
+    env.appliance.wait_ready()
+    r = env.curl("api.openai.com", G_SERVER4)
+    assert r["rc"] == 0 and r["code"] == "200", r
+
+
 def test_trail(env):
     out, n = env.appliance.verify()
     assert n > 0
