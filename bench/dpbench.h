@@ -15,6 +15,10 @@
  *              policy and the audit events drained from the worker's ring
  *   flowtable  the flow table alone (dp_flow.c): bytes per flow, inserts,
  *              bulk lookups and aging at N flows
+ *   fastpath --ring-rx --pcap P: the same traffic from a ring port fed by a
+ *              generator lcore (a NIC's small recycled set of mbufs instead
+ *              of the pcap PMD's copy out of its preload), and io-forward
+ *              on the same ports (dpbench_ring.c)
  *   gen-fast, gen-newflow, gen-policy: write the captures and the policy
  *              the modes above (and testpmd / ndpiReader) read
  *
@@ -32,6 +36,7 @@ struct dp_proc;
 struct dp_worker;
 struct rte_mbuf;
 struct rte_mempool;
+struct rte_ring;
 
 /* ---- options ------------------------------------------------------------ */
 
@@ -65,6 +70,9 @@ struct dpb_opts {
 	uint32_t regex_pct;      /* newflow with --regex: share of flows named by a regex */
 	bool ipv6;               /* gen-fast, fastpath, newflow: the flows over IPv6 (frames
 				  * 20 B longer than the --size's IPv4 ones) */
+	bool ring_rx;            /* fastpath: RX from a ring port fed by a generator lcore */
+	const char *pcap;        /* fastpath --ring-rx: the gen-fast capture it replays */
+	bool ring_demote;        /* --ring-rx: the generator cldemotes the lines it wrote */
 };
 
 /* ---- the generated traffic (dpbench_gen.c) ----------------------------- */
@@ -175,6 +183,7 @@ struct dpb_dp {
 	size_t policy_blob;      /* its blob's bytes */
 	size_t policy_loaded;    /* what the loaded policy holds (cpm_policy_size) */
 	uint64_t anon_huge_kb;   /* AnonHugePages of the process once the policy is loaded */
+	struct rte_ring *drain_ring; /* mbufs the worker sent here are freed by dpb_dp_drain */
 };
 
 /*
@@ -218,6 +227,7 @@ int dpb_gen_fast(const struct dpb_opts *o);
 int dpb_gen_newflow(const struct dpb_opts *o);
 int dpb_gen_policy(const struct dpb_opts *o);
 int dpb_fastpath(const struct dpb_opts *o);
+int dpb_fastpath_ring(const struct dpb_opts *o);
 int dpb_newflow(const struct dpb_opts *o);
 int dpb_flowtable(const struct dpb_opts *o);
 int dpb_reload(const struct dpb_opts *o);

@@ -10,6 +10,8 @@
  *   chokepoint-dpbench [EAL options] -- fastpath  --flows N --policy CONF --names-file F
  *                                        [--size ..] [--seconds S] [--warmup S]
  *      (port 0: net_pcap rx_pcap=<gen-fast capture>,infinite_rx=1; port 1: net_null no-rx=1)
+ *   chokepoint-dpbench -l 0,1 --main-lcore 1 [EAL options] -- fastpath --ring-rx --pcap P ...
+ *      (no --vdev: port 0 a ring ethdev fed by a generator lcore, port 1 net_null)
  *   chokepoint-dpbench [EAL options] -- newflow   --flows N --policy CONF --names-file F
  *                                        [--http-pct P] [--deny-pct P]
  *      (ports 0 and 1: net_null no-rx=1; the flows are injected)
@@ -256,6 +258,12 @@ dpb_dp_drain(struct dpb_dp *d)
 		total += n;
 	} while (n == 64);
 	d->events += total;
+	if (d->drain_ring != NULL) {
+		struct rte_mbuf *m[64];
+
+		while ((n = rte_ring_dequeue_burst(d->drain_ring, (void **)m, 64, NULL)) > 0)
+			rte_pktmbuf_free_bulk(m, n);
+	}
 	return total;
 }
 
@@ -277,7 +285,12 @@ usage(FILE *out)
 		"  --reload-policy CONF --reloads K --name-slots N --regex N --regex-pct P\n"
 		"  --policy-thp (load the policy from a copy in transparent huge pages)\n"
 		"  --ipv6 (gen-fast, fastpath, newflow: the flows over IPv6, frames 20 B longer;\n"
-		"          the table's IPv6 address records as many as its flows)\n");
+		"          the table's IPv6 address records as many as its flows)\n"
+		"  --ring-rx --pcap P (fastpath: port 0 a ring ethdev fed from the gen-fast\n"
+		"          capture P by a generator on the second lcore, port 1 net_null; no\n"
+		"          --vdev; EAL -l 0,1 --main-lcore 1; then io-forward on the same ports)\n"
+		"  --ring-demote (--ring-rx: the generator cldemotes the lines it wrote to the\n"
+		"          shared LLC, where a NIC's DDIO write leaves them)\n");
 }
 
 static int
@@ -302,7 +315,7 @@ parse_opts(int argc, char **argv, struct dpb_opts *o)
 	enum { O_FLOWS = 256, O_TABLE, O_SIZE, O_SECONDS, O_WARMUP, O_SEED, O_NAMES,
 	       O_NAMES_FILE, O_HTTP, O_DENY, O_LOOKUPS, O_POLICY, O_OUT, O_DATA, O_SMOKE,
 	       O_NOPROF, O_HELP, O_RELOAD_POLICY, O_RELOADS, O_NAME_SLOTS, O_REGEX, O_REGEX_PCT,
-	       O_THP, O_IPV6 };
+	       O_THP, O_IPV6, O_RING_RX, O_PCAP, O_RING_DEMOTE };
 	static const struct option opts[] = {
 		{ "flows", required_argument, NULL, O_FLOWS },
 		{ "table", required_argument, NULL, O_TABLE },
@@ -328,6 +341,9 @@ parse_opts(int argc, char **argv, struct dpb_opts *o)
 		{ "regex-pct", required_argument, NULL, O_REGEX_PCT },
 		{ "policy-thp", no_argument, NULL, O_THP },
 		{ "ipv6", no_argument, NULL, O_IPV6 },
+		{ "ring-rx", no_argument, NULL, O_RING_RX },
+		{ "pcap", required_argument, NULL, O_PCAP },
+		{ "ring-demote", no_argument, NULL, O_RING_DEMOTE },
 		{ NULL, 0, NULL, 0 },
 	};
 	double v;
@@ -390,6 +406,15 @@ parse_opts(int argc, char **argv, struct dpb_opts *o)
 			break;
 		case O_IPV6:
 			o->ipv6 = true;
+			break;
+		case O_RING_RX:
+			o->ring_rx = true;
+			break;
+		case O_RING_DEMOTE:
+			o->ring_demote = true;
+			break;
+		case O_PCAP:
+			o->pcap = optarg;
 			break;
 		case O_REGEX:
 			if (parse_num("--regex", optarg, 0, 100000, &v) != 0)
@@ -523,7 +548,9 @@ main(int argc, char **argv)
 		ret = 2;
 		goto out;
 	}
-	if (strcmp(mode, "fastpath") == 0)
+	if (strcmp(mode, "fastpath") == 0 && o.ring_rx)
+		ret = dpb_fastpath_ring(&o);
+	else if (strcmp(mode, "fastpath") == 0)
 		ret = dpb_fastpath(&o);
 	else if (strcmp(mode, "newflow") == 0)
 		ret = dpb_newflow(&o);
