@@ -13,9 +13,8 @@ that every figure is there, non-zero and sane.
                 (infinite_rx) -> null PMD, one core, 64 B and IMIX; with --ring-rx
                 also fastpath --ring-rx (port 0 a ring ethdev fed by a generator
                 lcore: a NIC's small recycled set of mbufs instead of the pcap
-                PMD's copy out of its preload; plain and with the generator's
-                lines cldemoted to the LLC) and io-forward on that ring port,
-                in the same reps as the pcap runs
+                PMD's copy out of its preload; --ring-variants) and io-forward
+                on that ring port, in the same reps as the pcap runs
   b. newflow    chokepoint-dpbench newflow (fresh tuple per flow, full
                 ClientHello / HTTP extraction, 10,000-name policy, audit
                 events) vs ndpiReader over the same flows' capture
@@ -264,7 +263,7 @@ def bench_fastpath(r):
         for huge in [False] + ([True] if a.huge else []):
             res = {k: [] for k in ("io", "5tswap", "cp", "own", "cp_cyc", "io_cyc", "sw_cyc",
                                    "cp_wall", "io_wall", "sw_wall", "share")}
-            ring = {False: {}, True: {}}
+            ring = {}
             for rep in range(a.reps):
                 mpps, cyc, wall = testpmd(r, pcap, "io", mbufs, mbuf_size, mem, a.warmup,
                                           a.seconds, huge)
@@ -284,8 +283,8 @@ def bench_fastpath(r):
                 res["cp_wall"].append(j["mpps_wall"])
                 res["share"].append(j["cpu_share"])
                 if a.ring_rx:
-                    for demote in (False, True):
-                        ring_rep(r, ring, pcap, size, conf, names, huge, demote, v6)
+                    for var in a.ring_variants.split(","):
+                        ring_rep(r, ring, pcap, size, conf, names, huge, var, v6)
                 mpps, cyc, wall = testpmd(r, pcap, "5tswap", mbufs, mbuf_size, mem, a.warmup,
                                           a.seconds, huge)
                 res["5tswap"].append(mpps)
@@ -322,14 +321,22 @@ def bench_fastpath(r):
             r.sane("fastpath %s own cycles" % size, median(res["own"]), 1, 1e7)
             r.sane("testpmd io %s Mpps" % size, io, 0.001, 1000)
             if a.ring_rx:
-                for demote in (False, True):
-                    ring_rows(r, ring[demote], res, label, demote)
+                for var in a.ring_variants.split(","):
+                    ring_rows(r, ring[var], res, label, var)
         os.unlink(pcap)
 
 
-def ring_rep(r, ring, pcap, size, conf, names, huge, demote, v6):
+RING_VARIANTS = {
+    # name: (chokepoint-dpbench flags, what the row says)
+    "plain": ([], "generator lcore"),
+    "demote": (["--ring-demote"], "generator lcore, lines cldemoted to the LLC"),
+    "touch": (["--ring-touch"], "generator lcore, RX reads each mbuf's lines outside own cycles"),
+}
+
+
+def ring_rep(r, ring, pcap, size, conf, names, huge, var, v6):
     """One run of fastpath --ring-rx (the worker on CPU 1, the generator on CPU 0),
-    its io-forward baseline in the same process; figures appended to ring[demote]."""
+    its io-forward baseline in the same process; figures appended to ring[var]."""
     a = r.args
     mbuf_size = 1664 if size != "64" else 256
     mem = int((8192 * (mbuf_size + 256) + a.flows * 1000) / 1e6) + 384
@@ -337,22 +344,22 @@ def ring_rep(r, ring, pcap, size, conf, names, huge, demote, v6):
     j = r.dpb("fastpath", eal, ["--ring-rx", "--pcap", pcap, "--flows", str(a.flows),
                                 "--size", size, "--policy", conf, "--names-file", names,
                                 "--seconds", str(a.seconds), "--warmup", str(a.warmup)]
-              + (["--ring-demote"] if demote else []) + v6)
+              + RING_VARIANTS[var][0] + v6)
     for k in ("mpps", "own_cycles_per_pkt", "busy_cycles_per_pkt", "empty_polls", "io_mpps",
               "io_busy_cycles_per_pkt", "io_empty_polls", "burst", "gen_mpps_cpu", "cpu_share"):
-        ring[demote].setdefault(k, []).append(j[k])
-    log("fastpath --ring-rx%s %s: %.2f Mpps/CPU-s, %.0f own cycles, %.0f in non-empty polls "
+        ring.setdefault(var, {}).setdefault(k, []).append(j[k])
+    log("fastpath --ring-rx %s %s: %.2f Mpps/CPU-s, %.0f own cycles, %.0f in non-empty polls "
         "(%.1f packets each), %.1f%% polls empty; io-forward %.2f Mpps, %.0f cycles, %.1f%% "
-        "empty" % (" --ring-demote" if demote else "", size, j["mpps"], j["own_cycles_per_pkt"],
+        "empty" % (var, size, j["mpps"], j["own_cycles_per_pkt"],
                    j["busy_cycles_per_pkt"], j["burst"], 100 * j["empty_polls"], j["io_mpps"],
                    j["io_busy_cycles_per_pkt"], 100 * j["io_empty_polls"]))
 
 
-def ring_rows(r, x, res, label, demote):
+def ring_rows(r, x, res, label, var):
     """The --ring-rx row group: own cycles beside the pcap RX runs of the same reps."""
     a = r.args
-    sec = "a2. fast path, ring RX (generator lcore%s), %s, %s established flows" % (
-        ", lines cldemoted to the LLC" if demote else "", label, "{:,}".format(a.flows))
+    sec = "a2. fast path, ring RX (%s), %s, %s established flows" % (
+        RING_VARIANTS[var][1], label, "{:,}".format(a.flows))
     empty = median(x["empty_polls"])
     r.row(sec, "cycles/packet, own processing", median(x["own_cycles_per_pkt"]), "cycles",
           "pcap RX, same reps", median(res["own"]), goal=GOALS["own_cycles"], higher=False,
@@ -365,11 +372,11 @@ def ring_rows(r, x, res, label, demote):
         median(x["mpps"]), "Mpps", "io-forward, same ring port", median(x["io_mpps"]))
     r.row(sec, "share of io-forward's rate, from cycles/packet in polls that found packets",
           median(x["io_busy_cycles_per_pkt"]) / median(x["busy_cycles_per_pkt"]), "")
-    r.notes.append("fast path %s, ring RX%s: %d reps, own cycles/packet %s (pcap RX %s), "
+    r.notes.append("fast path %s, ring RX %s: %d reps, own cycles/packet %s (pcap RX %s), "
                    "cycles/packet in polls with packets %s (io-forward %s), packets per such "
                    "poll %s, polls empty %s (io-forward %s), Mpps per CPU-second %s "
                    "(io-forward %s), generator Mpps per its CPU-second %s" % (
-                       label, " + cldemote" if demote else "", len(x["mpps"]),
+                       label, var, len(x["mpps"]),
                        fmt_list(x["own_cycles_per_pkt"]), fmt_list(res["own"]),
                        fmt_list(x["busy_cycles_per_pkt"]), fmt_list(x["io_busy_cycles_per_pkt"]),
                        fmt_list(x["burst"]), fmt_list(x["empty_polls"]),
@@ -821,7 +828,11 @@ def main():
                     help="fastpath: the flows over IPv6 (chokepoint-dpbench --ipv6)")
     ap.add_argument("--ring-rx", action="store_true",
                     help="fastpath: also the ring-RX rows (a generator lcore feeding a ring "
-                         "ethdev, plain and cldemoted, and io-forward on it), in the same reps")
+                         "ethdev, and io-forward on it), in the same reps")
+    ap.add_argument("--ring-variants", default="plain,demote,touch",
+                    help="--ring-rx: plain (the generator's lines read from its cache), demote "
+                         "(cldemoted to the LLC first), touch (an RX callback reads each mbuf's "
+                         "lines, outside the own cycles, as the pcap PMD's copy does)")
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--warmup", type=float, default=1.0)
     ap.add_argument("--names", type=int, default=10000)

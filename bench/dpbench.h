@@ -73,6 +73,7 @@ struct dpb_opts {
 	bool ring_rx;            /* fastpath: RX from a ring port fed by a generator lcore */
 	const char *pcap;        /* fastpath --ring-rx: the gen-fast capture it replays */
 	bool ring_demote;        /* --ring-rx: the generator cldemotes the lines it wrote */
+	bool ring_touch;         /* --ring-rx: RX reads each mbuf's lines (outside own cycles) */
 };
 
 /* ---- the generated traffic (dpbench_gen.c) ----------------------------- */

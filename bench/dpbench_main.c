@@ -290,7 +290,9 @@ usage(FILE *out)
 		"          capture P by a generator on the second lcore, port 1 net_null; no\n"
 		"          --vdev; EAL -l 0,1 --main-lcore 1; then io-forward on the same ports)\n"
 		"  --ring-demote (--ring-rx: the generator cldemotes the lines it wrote to the\n"
-		"          shared LLC, where a NIC's DDIO write leaves them)\n");
+		"          shared LLC, where a NIC's DDIO write leaves them)\n"
+		"  --ring-touch (--ring-rx: an RX callback reads each mbuf's lines, outside the\n"
+		"          own cycles, as the pcap PMD's copy leaves them in the worker's cache)\n");
 }
 
 static int
@@ -315,7 +317,7 @@ parse_opts(int argc, char **argv, struct dpb_opts *o)
 	enum { O_FLOWS = 256, O_TABLE, O_SIZE, O_SECONDS, O_WARMUP, O_SEED, O_NAMES,
 	       O_NAMES_FILE, O_HTTP, O_DENY, O_LOOKUPS, O_POLICY, O_OUT, O_DATA, O_SMOKE,
 	       O_NOPROF, O_HELP, O_RELOAD_POLICY, O_RELOADS, O_NAME_SLOTS, O_REGEX, O_REGEX_PCT,
-	       O_THP, O_IPV6, O_RING_RX, O_PCAP, O_RING_DEMOTE };
+	       O_THP, O_IPV6, O_RING_RX, O_PCAP, O_RING_DEMOTE, O_RING_TOUCH };
 	static const struct option opts[] = {
 		{ "flows", required_argument, NULL, O_FLOWS },
 		{ "table", required_argument, NULL, O_TABLE },
@@ -344,6 +346,7 @@ parse_opts(int argc, char **argv, struct dpb_opts *o)
 		{ "ring-rx", no_argument, NULL, O_RING_RX },
 		{ "pcap", required_argument, NULL, O_PCAP },
 		{ "ring-demote", no_argument, NULL, O_RING_DEMOTE },
+		{ "ring-touch", no_argument, NULL, O_RING_TOUCH },
 		{ NULL, 0, NULL, 0 },
 	};
 	double v;
@@ -409,6 +412,9 @@ parse_opts(int argc, char **argv, struct dpb_opts *o)
 			break;
 		case O_RING_RX:
 			o->ring_rx = true;
+			break;
+		case O_RING_TOUCH:
+			o->ring_touch = true;
 			break;
 		case O_RING_DEMOTE:
 			o->ring_demote = true;
