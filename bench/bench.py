@@ -331,6 +331,8 @@ RING_VARIANTS = {
     "plain": ([], "generator lcore"),
     "demote": (["--ring-demote"], "generator lcore, lines cldemoted to the LLC"),
     "touch": (["--ring-touch"], "generator lcore, RX reads each mbuf's lines outside own cycles"),
+    "touchw": (["--ring-touch-write"], "generator lcore, RX reads and writes back each mbuf's "
+               "lines outside own cycles"),
 }
 
 
@@ -832,7 +834,8 @@ def main():
     ap.add_argument("--ring-variants", default="plain,demote,touch",
                     help="--ring-rx: plain (the generator's lines read from its cache), demote "
                          "(cldemoted to the LLC first), touch (an RX callback reads each mbuf's "
-                         "lines, outside the own cycles, as the pcap PMD's copy does)")
+                         "lines, outside the own cycles, as the pcap PMD's copy does), touchw "
+                         "(the same, storing them back: owned as after a copy; not by default)")
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--warmup", type=float, default=1.0)
     ap.add_argument("--names", type=int, default=10000)

@@ -74,6 +74,7 @@ struct dpb_opts {
 	const char *pcap;        /* fastpath --ring-rx: the gen-fast capture it replays */
 	bool ring_demote;        /* --ring-rx: the generator cldemotes the lines it wrote */
 	bool ring_touch;         /* --ring-rx: RX reads each mbuf's lines (outside own cycles) */
+	bool ring_touch_write;   /* --ring-rx: ... and stores them back (owned, as after a copy) */
 };
 
 /* ---- the generated traffic (dpbench_gen.c) ----------------------------- */

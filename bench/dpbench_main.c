@@ -292,7 +292,9 @@ usage(FILE *out)
 		"  --ring-demote (--ring-rx: the generator cldemotes the lines it wrote to the\n"
 		"          shared LLC, where a NIC's DDIO write leaves them)\n"
 		"  --ring-touch (--ring-rx: an RX callback reads each mbuf's lines, outside the\n"
-		"          own cycles, as the pcap PMD's copy leaves them in the worker's cache)\n");
+		"          own cycles, as the pcap PMD's copy leaves them in the worker's cache)\n"
+		"  --ring-touch-write (the same, storing the bytes back: the lines owned, as a copy\n"
+		"          leaves them)\n");
 }
 
 static int
@@ -317,7 +319,7 @@ parse_opts(int argc, char **argv, struct dpb_opts *o)
 	enum { O_FLOWS = 256, O_TABLE, O_SIZE, O_SECONDS, O_WARMUP, O_SEED, O_NAMES,
 	       O_NAMES_FILE, O_HTTP, O_DENY, O_LOOKUPS, O_POLICY, O_OUT, O_DATA, O_SMOKE,
 	       O_NOPROF, O_HELP, O_RELOAD_POLICY, O_RELOADS, O_NAME_SLOTS, O_REGEX, O_REGEX_PCT,
-	       O_THP, O_IPV6, O_RING_RX, O_PCAP, O_RING_DEMOTE, O_RING_TOUCH };
+	       O_THP, O_IPV6, O_RING_RX, O_PCAP, O_RING_DEMOTE, O_RING_TOUCH, O_RING_TOUCH_WRITE };
 	static const struct option opts[] = {
 		{ "flows", required_argument, NULL, O_FLOWS },
 		{ "table", required_argument, NULL, O_TABLE },
@@ -347,6 +349,7 @@ parse_opts(int argc, char **argv, struct dpb_opts *o)
 		{ "pcap", required_argument, NULL, O_PCAP },
 		{ "ring-demote", no_argument, NULL, O_RING_DEMOTE },
 		{ "ring-touch", no_argument, NULL, O_RING_TOUCH },
+		{ "ring-touch-write", no_argument, NULL, O_RING_TOUCH_WRITE },
 		{ NULL, 0, NULL, 0 },
 	};
 	double v;
@@ -412,6 +415,9 @@ parse_opts(int argc, char **argv, struct dpb_opts *o)
 			break;
 		case O_RING_RX:
 			o->ring_rx = true;
+			break;
+		case O_RING_TOUCH_WRITE:
+			o->ring_touch_write = true;
 			break;
 		case O_RING_TOUCH:
 			o->ring_touch = true;

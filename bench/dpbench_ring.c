@@ -224,7 +224,9 @@ gen_main(void *arg)
  * worker's own accounting) reads each mbuf's header lines and first data
  * line, as the pcap PMD's copy leaves them in the worker's cache, but
  * without its stream out of a preload: what is left in the own cycles is
- * the worker's processing and its flow table.
+ * the worker's processing and its flow table. --ring-touch-write stores the
+ * same values back, so the lines are owned (modified) in the worker's L1 as
+ * after the pcap PMD's copy, not shared with the generator's cache.
  */
 static uint16_t
 touch_cb(uint16_t port __rte_unused, uint16_t queue __rte_unused, struct rte_mbuf **pkts,
@@ -233,14 +235,23 @@ touch_cb(uint16_t port __rte_unused, uint16_t queue __rte_unused, struct rte_mbu
 	const int *on = arg;
 	uint64_t x = 0;
 
-	if (!*on)
+	if (*on == 0)
 		return n;
 	for (uint16_t i = 0; i < n; i++) {
-		const struct rte_mbuf *m = pkts[i];
+		struct rte_mbuf *m = pkts[i];
+		volatile uint8_t *d = rte_pktmbuf_mtod(m, volatile uint8_t *);
 
+		if (*on == 2) {
+			/* --ring-touch-write: the same bytes stored back, the lines owned here */
+			((volatile struct rte_mbuf *)m)->port = m->port;
+			*(volatile uint64_t *)((uint8_t *)m + RTE_CACHE_LINE_SIZE) =
+				*(volatile uint64_t *)((uint8_t *)m + RTE_CACHE_LINE_SIZE);
+			d[0] = d[0];
+			continue;
+		}
 		x += *(const volatile uint64_t *)m;
 		x += *(const volatile uint64_t *)((const uint8_t *)m + RTE_CACHE_LINE_SIZE);
-		x += *rte_pktmbuf_mtod(m, const volatile uint8_t *);
+		x += d[0];
 	}
 	RTE_SET_USED(x);
 	return n;
@@ -385,8 +396,8 @@ dpb_fastpath_ring(const struct dpb_opts *o)
 	g.r = rx;
 	g.fr = &fr;
 	g.demote = o->ring_demote;
-	if (o->ring_touch) {
-		touch_on = 1;
+	if (o->ring_touch || o->ring_touch_write) {
+		touch_on = o->ring_touch_write ? 2 : 1;
 		if (rte_eth_add_rx_callback(d.app->port_id[0], 0, touch_cb, &touch_on) == NULL) {
 			fprintf(stderr, "dpbench: --ring-touch: no RX callbacks in this DPDK\n");
 			ret = -ENOTSUP;
@@ -448,7 +459,7 @@ dpb_fastpath_ring(const struct dpb_opts *o)
 	       pps > 0 ? (double)hz / pps : 0.0, empty, io_pps / 1e6, io_busy, io_empty, iosh,
 	       g.cpu_ns ? (double)g.enq * 1e3 / (double)g.cpu_ns : 0.0, g.full, g.no_mbuf, hz,
 	       hs_rate, d.w->ft.active, g.demote ? "true" : "false",
-	       o->ring_touch ? "true" : "false",
+	       o->ring_touch_write ? "\"write\"" : o->ring_touch ? "true" : "false",
 	       wp.polls > wp.empty ? (double)wp.pkts / (double)(wp.polls - wp.empty) : 0.0,
 	       iop.polls > iop.empty ? (double)iop.pkts / (double)(iop.polls - iop.empty) : 0.0);
 	fprintf(stderr, "dpbench: fastpath --ring-rx %s: %.2f Mpps per CPU-second, %.1f own "
