@@ -421,7 +421,7 @@ def bench_newflow(r):
     pcap = os.path.join(r.work, "newflow.pcap")
     r.dpb("gen-newflow", None, ["--flows", str(a.newflows), "--names-file", names,
                                 "--out", pcap])
-    cp, nd, ndw, cyc, cpw = [], [], [], [], []
+    cp, nd, ndw, cyc, cpw, st, stc = [], [], [], [], [], [], []
     have_ndpi = shutil.which("ndpiReader") is not None
     for rep in range(a.reps):
         eal = r.eal(r.prefix(), 1024 + a.newflows // 1000, ["net_null0,no-rx=1",
@@ -431,6 +431,16 @@ def bench_newflow(r):
         cp.append(j["flows_per_s"])
         cpw.append(j["flows_per_s_tsc"])
         cyc.append(j["cycles_per_flow"])
+        if a.newflow_stacks:
+            # the same flows, each hello's cipher order flow i's stack's (i mod N): the
+            # JA4 memo (keyed by the wire order) misses as for N distinct client stacks
+            eal = r.eal(r.prefix(), 1024 + a.newflows // 1000, ["net_null0,no-rx=1",
+                                                                "net_null1,no-rx=1"])
+            js = r.dpb("newflow", eal, ["--flows", str(a.newflows), "--policy", conf,
+                                        "--names-file", names, "--stacks",
+                                        str(a.newflow_stacks)])
+            st.append(js["flows_per_s"])
+            stc.append(js["cycles_per_flow"])
         if have_ndpi:
             cpu_rate, wall_rate = ndpi(r, pcap, a.newflows)
             nd.append(cpu_rate)
@@ -445,6 +455,17 @@ def bench_newflow(r):
           "ndpiReader (its processing time)" if nd else None, median(ndw) if nd else None,
           fmt="%.0f")
     r.row(sec, "cycles per new flow", median(cyc), "cycles", higher=False, fmt="%.0f")
+    if st:
+        what = "%s distinct cipher orders (--stacks)" % "{:,}".format(a.newflow_stacks)
+        r.row(sec, "new flows per CPU-second, " + what, median(st), "flows/s",
+              goal=GOALS["new_flows"], fmt="%.0f")
+        r.row(sec, "cycles per new flow, " + what, median(stc), "cycles", higher=False,
+              fmt="%.0f")
+        r.notes.append("new flows with --stacks %d: per CPU-second %s flows/s, %s cycles/flow "
+                       "(each rep right after the stock run)" % (
+                           a.newflow_stacks, "/".join("%.0f" % x for x in st),
+                           "/".join("%.0f" % x for x in stc)))
+        r.sane("newflow --stacks flows/s", median(st), 100, 1e9)
     r.notes.append("new flows: %d reps, per CPU-second chokepoint %s flows/s, ndpiReader %s "
                    "(its whole process, reading the capture included); %s packets, "
                    "%s HTTP, %s unlisted names, %s allowed/%s denied decisions" % (
@@ -840,6 +861,9 @@ def main():
     ap.add_argument("--warmup", type=float, default=1.0)
     ap.add_argument("--names", type=int, default=10000)
     ap.add_argument("--newflows", type=int, default=200000)
+    ap.add_argument("--newflow-stacks", type=int, default=100000,
+                    help="newflow: also run the flows with N distinct cipher orders "
+                    "(dpbench --stacks N, defeats the JA4 memo); 0: skip")
     ap.add_argument("--scale-sizes", default="100,10000,100000,1000000",
                     help="newflow-scale: policy sizes (names), the smallest the base")
     ap.add_argument("--scale-regex", type=int, default=1000,

@@ -75,6 +75,8 @@ struct dpb_opts {
 	bool ring_demote;        /* --ring-rx: the generator cldemotes the lines it wrote */
 	bool ring_touch;         /* --ring-rx: RX reads each mbuf's lines (outside own cycles) */
 	bool ring_touch_write;   /* --ring-rx: ... and stores them back (owned, as after a copy) */
+	uint32_t stacks;         /* newflow: flow i's cipher list permuted by (i mod stacks), 0: off */
+	bool stacks_sigalgs;     /* --stacks: its signature_algorithms permuted too */
 };
 
 /* ---- the generated traffic (dpbench_gen.c) ----------------------------- */

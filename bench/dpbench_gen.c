@@ -463,6 +463,59 @@ dpb_pcap_close(struct dpb_pcap *p)
 
 /* ---- new flows ------------------------------------------------------------------ */
 
+/* Shuffle the n 2-byte items at p in place (Fisher-Yates, driven by h). */
+static void
+shuffle16(uint8_t *p, uint32_t n, uint64_t h)
+{
+	for (uint32_t k = n; k > 1; k--) {
+		uint32_t j;
+		uint8_t a, b;
+
+		h = dpb_mix64(h);
+		j = (uint32_t)(h % k);
+		a = p[2 * (k - 1)];
+		b = p[2 * (k - 1) + 1];
+		p[2 * (k - 1)] = p[2 * j];
+		p[2 * (k - 1) + 1] = p[2 * j + 1];
+		p[2 * j] = a;
+		p[2 * j + 1] = b;
+	}
+}
+
+/*
+ * --stacks: stack s's order of a rendered ClientHello's cipher suites (and
+ * of its signature_algorithms when sigalgs is set), in place. The bytes
+ * and every length stay, so the hello is as valid as the capture and its
+ * JA4 (sorted ciphers) the same; the wire order, which the JA4 memo keys
+ * on, is the stack's own.
+ */
+static void
+stack_permute(uint8_t *b, uint32_t len, uint32_t s, bool sigalgs)
+{
+	uint64_t h = dpb_mix64((uint64_t)s ^ 0x57ac0000ull);
+	uint32_t p = 9 + 2 + 32, cl, ext_end, end;
+
+	p += 1 + b[p];                          /* session id */
+	cl = be16(b + p);
+	shuffle16(b + p + 2, cl / 2, h);
+	if (!sigalgs)
+		return;
+	p += 2 + cl;
+	p += 1 + b[p];                          /* compression */
+	ext_end = p + 2 + be16(b + p);
+	for (p += 2; p + 4 <= ext_end && ext_end <= len; p = end) {
+		uint32_t type = be16(b + p), el = be16(b + p + 2);
+
+		end = p + 4 + el;
+		if (end > ext_end)
+			return;
+		if (type == 13 && el >= 2 && be16(b + p + 4) + 2 == el) {
+			shuffle16(b + p + 6, (el - 2) / 2, ~h);
+			return;
+		}
+	}
+}
+
 int
 dpb_newflow_request(uint32_t i, const struct dpb_opts *o, const struct dpb_tmpls *ts,
 		    const struct dpb_names *nl, uint8_t *out, uint32_t cap, int *denied,
@@ -472,6 +525,7 @@ dpb_newflow_request(uint32_t i, const struct dpb_opts *o, const struct dpb_tmpls
 	const struct dpb_tmpl *t;
 	char name[300];
 	const char *n;
+	int len;
 
 	*http = ts->n_http > 0 && (uint32_t)(h % 100) < o->http_pct;
 	h >>= 8;
@@ -497,7 +551,10 @@ dpb_newflow_request(uint32_t i, const struct dpb_opts *o, const struct dpb_tmpls
 			snprintf(name, sizeof(name), "%s", n);
 	}
 	*dport = *http ? 80 : 443;
-	return dpb_tmpl_render(t, name, out, cap);
+	len = dpb_tmpl_render(t, name, out, cap);
+	if (len > 0 && !*http && o->stacks > 0)
+		stack_permute(out, (uint32_t)len, i % o->stacks, o->stacks_sigalgs);
+	return len;
 }
 
 unsigned int

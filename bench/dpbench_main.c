@@ -6,7 +6,8 @@
  *
  *   chokepoint-dpbench gen-policy  --names N [--regex N] --out DIR
  *   chokepoint-dpbench gen-fast    --flows N --size 64|imix|1518 --names-file F --out PCAP
- *   chokepoint-dpbench gen-newflow --flows N --names-file F [--regex N --regex-pct P] --out PCAP
+ *   chokepoint-dpbench gen-newflow --flows N --names-file F [--regex N --regex-pct P]
+ *                                  [--stacks N [--stacks-sigalgs]] --out PCAP
  *   chokepoint-dpbench [EAL options] -- fastpath  --flows N --policy CONF --names-file F
  *                                        [--size ..] [--seconds S] [--warmup S]
  *      (port 0: net_pcap rx_pcap=<gen-fast capture>,infinite_rx=1; port 1: net_null no-rx=1)
@@ -294,7 +295,13 @@ usage(FILE *out)
 		"  --ring-touch (--ring-rx: an RX callback reads each mbuf's lines, outside the\n"
 		"          own cycles, as the pcap PMD's copy leaves them in the worker's cache)\n"
 		"  --ring-touch-write (the same, storing the bytes back: the lines owned, as a copy\n"
-		"          leaves them)\n");
+		"          leaves them)\n"
+		"  --stacks N (gen-newflow, newflow: flow i's ClientHello gets its cipher suites\n"
+		"          permuted by a permutation chosen from i mod N, as N client stacks would\n"
+		"          send them: same bytes and lengths, same JA4, but the JA4 memo's key, the\n"
+		"          list in wire order, differs; 0: as captured)\n"
+		"  --stacks-sigalgs (--stacks: signature_algorithms permuted too, which the JA4\n"
+		"          memo of the extension hash keys on; JA4's third part then differs)\n");
 }
 
 static int
@@ -319,7 +326,8 @@ parse_opts(int argc, char **argv, struct dpb_opts *o)
 	enum { O_FLOWS = 256, O_TABLE, O_SIZE, O_SECONDS, O_WARMUP, O_SEED, O_NAMES,
 	       O_NAMES_FILE, O_HTTP, O_DENY, O_LOOKUPS, O_POLICY, O_OUT, O_DATA, O_SMOKE,
 	       O_NOPROF, O_HELP, O_RELOAD_POLICY, O_RELOADS, O_NAME_SLOTS, O_REGEX, O_REGEX_PCT,
-	       O_THP, O_IPV6, O_RING_RX, O_PCAP, O_RING_DEMOTE, O_RING_TOUCH, O_RING_TOUCH_WRITE };
+	       O_THP, O_IPV6, O_RING_RX, O_PCAP, O_RING_DEMOTE, O_RING_TOUCH, O_RING_TOUCH_WRITE,
+	       O_STACKS, O_STACKS_SIGALGS };
 	static const struct option opts[] = {
 		{ "flows", required_argument, NULL, O_FLOWS },
 		{ "table", required_argument, NULL, O_TABLE },
@@ -350,6 +358,8 @@ parse_opts(int argc, char **argv, struct dpb_opts *o)
 		{ "ring-demote", no_argument, NULL, O_RING_DEMOTE },
 		{ "ring-touch", no_argument, NULL, O_RING_TOUCH },
 		{ "ring-touch-write", no_argument, NULL, O_RING_TOUCH_WRITE },
+		{ "stacks", required_argument, NULL, O_STACKS },
+		{ "stacks-sigalgs", no_argument, NULL, O_STACKS_SIGALGS },
 		{ NULL, 0, NULL, 0 },
 	};
 	double v;
@@ -432,6 +442,14 @@ parse_opts(int argc, char **argv, struct dpb_opts *o)
 			if (parse_num("--regex", optarg, 0, 100000, &v) != 0)
 				return -EINVAL;
 			o->regex = (uint32_t)v;
+			break;
+		case O_STACKS:
+			if (parse_num("--stacks", optarg, 0, 1 << 30, &v) != 0)
+				return -EINVAL;
+			o->stacks = (uint32_t)v;
+			break;
+		case O_STACKS_SIGALGS:
+			o->stacks_sigalgs = true;
 			break;
 		case O_REGEX_PCT:
 			if (parse_num("--regex-pct", optarg, 0, 100, &v) != 0)
