@@ -222,6 +222,23 @@ uint64_t dpb_inject_flows(struct dpb_dp *d, struct rte_mempool *gp,
 int dpb_handshakes(struct dpb_dp *d, const struct dpb_opts *o, uint32_t **req_len_out,
 		   double *rate);
 
+/*
+ * The fast path's worker (dpbench_fast.c): dpb_dp_start with the table
+ * (--table, else flows x 1.125 + 1024) and mbuf room of o's frame size,
+ * pool_n mbufs; then dpb_fast_establish: every flow's handshake, 0 when
+ * all o->flows are allowed and active (else a message naming what).
+ */
+int dpb_fast_start(struct dpb_dp *d, const struct dpb_opts *o, uint32_t pool_n);
+int dpb_fast_establish(struct dpb_dp *d, const struct dpb_opts *o, const char *what,
+		       double *hs_rate);
+
+/* The worker's counters, its own-cycle accounting, TSC and thread CPU time now. */
+struct dpb_snap {
+	uint64_t rx, tx, dropped, created, midstream, prof_cyc, prof_pkts, tsc, cpu_ns;
+};
+
+void dpb_snap_take(const struct dpb_dp *d, struct dpb_snap *s);
+
 /* The request lengths dpb_handshakes will send (gen-fast writes data after them). */
 int dpb_request_lengths(const struct dpb_opts *o, uint32_t *rl);
 

@@ -97,12 +97,8 @@ out:
 	return ret;
 }
 
-struct snap {
-	uint64_t rx, tx, dropped, created, midstream, prof_cyc, prof_pkts, tsc, cpu_ns;
-};
-
-static void
-snap_take(const struct dpb_dp *d, struct snap *s)
+void
+dpb_snap_take(const struct dpb_dp *d, struct dpb_snap *s)
 {
 	s->rx = dpb_counter(d, DP_C_RX_PKTS);
 	s->tx = dpb_counter(d, DP_C_TX_PKTS);
@@ -113,6 +109,37 @@ snap_take(const struct dpb_dp *d, struct snap *s)
 	s->prof_pkts = d->w->prof_pkts;
 	s->tsc = rte_rdtsc();
 	s->cpu_ns = dpb_thread_cpu_ns();
+}
+
+int
+dpb_fast_start(struct dpb_dp *d, const struct dpb_opts *o, uint32_t pool_n)
+{
+	uint32_t table = o->table ? o->table : o->flows + o->flows / 8 + 1024;
+	/* headroom + the largest frame (bench.py gives testpmd the same) */
+	uint16_t room = RTE_PKTMBUF_HEADROOM + (o->size == DPB_SIZE_64 ? 128 : 1536);
+
+	return dpb_dp_start(d, o, table, pool_n, room);
+}
+
+int
+dpb_fast_establish(struct dpb_dp *d, const struct dpb_opts *o, const char *what,
+		   double *hs_rate)
+{
+	uint32_t *rl = NULL;
+	uint64_t allow;
+	int ret;
+
+	ret = dpb_handshakes(d, o, &rl, hs_rate);
+	free(rl);
+	if (ret != 0)
+		return ret;
+	allow = dpb_counter(d, DP_C_ALLOW);
+	if (allow != o->flows || d->w->ft.active != o->flows) {
+		fprintf(stderr, "dpbench: %s: %" PRIu64 " of %u flows allowed, %u active\n", what,
+			allow, o->flows, d->w->ft.active);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /* Run the worker loop for seconds. */
@@ -135,12 +162,9 @@ run_for(struct dpb_dp *d, double seconds)
 int
 dpb_fastpath(const struct dpb_opts *o)
 {
-	struct snap a, b;
+	struct dpb_snap a, b;
 	struct dpb_dp d;
-	uint32_t *rl = NULL, table = o->table ? o->table : o->flows + o->flows / 8 + 1024;
-	/* headroom + the largest frame (bench.py gives testpmd the same) */
-	uint16_t room = RTE_PKTMBUF_HEADROOM + (o->size == DPB_SIZE_64 ? 128 : 1536);
-	uint64_t hz = rte_get_tsc_hz(), allow;
+	uint64_t hz = rte_get_tsc_hz();
 	double hs_rate = 0, secs, cpu, share, pps, own, total;
 	int ret;
 	bool ok = true;
@@ -155,27 +179,19 @@ dpb_fastpath(const struct dpb_opts *o)
 		return -EINVAL;
 	}
 	/* the pcap PMD copies the whole capture into mbufs of this pool */
-	ret = dpb_dp_start(&d, o, table, o->flows + 16384, room);
+	ret = dpb_fast_start(&d, o, o->flows + 16384);
 	if (ret != 0)
 		goto out;
 	fprintf(stderr, "dpbench: fastpath: handshakes of %u flows\n", o->flows);
-	ret = dpb_handshakes(&d, o, &rl, &hs_rate);
+	ret = dpb_fast_establish(&d, o, "fastpath", &hs_rate);
 	if (ret != 0)
 		goto out;
-	allow = dpb_counter(&d, DP_C_ALLOW);
-	fprintf(stderr, "dpbench: fastpath: %" PRIu64 " flows allowed (%.0f handshakes/s), "
-		"%u active; measuring %.1f s after %.1f s\n", allow, hs_rate,
-		d.w->ft.active, o->seconds, o->warmup);
-	if (allow != o->flows || d.w->ft.active != o->flows) {
-		fprintf(stderr, "dpbench: fastpath: %" PRIu64 " of %u flows allowed, %u active\n",
-			allow, o->flows, d.w->ft.active);
-		ret = -EINVAL;
-		goto out;
-	}
+	fprintf(stderr, "dpbench: fastpath: %u flows allowed (%.0f handshakes/s); measuring "
+		"%.1f s after %.1f s\n", o->flows, hs_rate, o->seconds, o->warmup);
 	run_for(&d, o->warmup);
-	snap_take(&d, &a);
+	dpb_snap_take(&d, &a);
 	run_for(&d, o->seconds);
-	snap_take(&d, &b);
+	dpb_snap_take(&d, &b);
 	secs = (double)(b.tsc - a.tsc) / (double)hz;
 	cpu = (double)(b.cpu_ns - a.cpu_ns) * 1e-9;
 	share = cpu / secs;
@@ -200,7 +216,7 @@ dpb_fastpath(const struct dpb_opts *o)
 	       dpb_size_name(o->size), o->flows, secs, cpu, share,
 	       (double)(b.rx - a.rx) / secs / 1e6, b.rx - a.rx, b.tx - a.tx, pps / 1e6, total,
 	       own, hz, b.dropped - a.dropped, b.created - a.created, b.midstream - a.midstream,
-	       d.w->ft.active, hs_rate, sizeof(struct dp_flow), (double)d.worker_bytes / table,
+	       d.w->ft.active, hs_rate, sizeof(struct dp_flow), (double)d.worker_bytes / d.w->ft.capacity,
 	       dp_flow_table_huge_bytes(&d.w->ft), o->prof ? "true" : "false");
 	fprintf(stderr, "dpbench: fastpath %s: %.2f Mpps per CPU-second (%.1f cycles/packet, %.1f "
 		"own; the thread had %.0f%% of the CPU), %u flows; flow table %.1f of %.1f MB in "
@@ -223,7 +239,6 @@ dpb_fastpath(const struct dpb_opts *o)
 	}
 	ret = ok ? 0 : -EINVAL;
 out:
-	free(rl);
 	dpb_dp_stop(&d);
 	return ret;
 }
@@ -360,12 +375,10 @@ int
 dpb_reload(const struct dpb_opts *o)
 {
 	struct reload_ctl c;
-	struct snap a, b, w0, w1;
+	struct dpb_snap a, b, w0, w1;
 	struct dpb_dp d;
 	pthread_t tid;
 	char err[4096] = "";
-	uint32_t *rl = NULL, table = o->table ? o->table : o->flows + o->flows / 8 + 1024;
-	uint16_t room = RTE_PKTMBUF_HEADROOM + (o->size == DPB_SIZE_64 ? 128 : 1536);
 	uint64_t hz = rte_get_tsc_hz(), gap_max = 0, gap_base = 0, reval0, revoked0, lost;
 	uint64_t noname0;
 	double hs_rate = 0, t0;
@@ -387,28 +400,23 @@ dpb_reload(const struct dpb_opts *o)
 		fprintf(stderr, "dpbench: %s: %s\n%s", o->reload_policy, strerror(-ret), err);
 		return ret;
 	}
-	ret = dpb_dp_start(&d, o, table, o->flows + 16384, room);
+	ret = dpb_fast_start(&d, o, o->flows + 16384);
 	if (ret != 0)
 		goto out;
-	ret = dpb_handshakes(&d, o, &rl, &hs_rate);
+	ret = dpb_fast_establish(&d, o, "reload", &hs_rate);
 	if (ret != 0)
 		goto out;
-	if (dpb_counter(&d, DP_C_ALLOW) != o->flows || d.w->ft.active != o->flows) {
-		fprintf(stderr, "dpbench: reload: %u flows expected established\n", o->flows);
-		ret = -EINVAL;
-		goto out;
-	}
 	/* warm-up: the longest worker loop and the rate without reloads, for comparison */
-	snap_take(&d, &w0);
+	dpb_snap_take(&d, &w0);
 	gap_base = poll_timed(&d, o->warmup, NULL);
-	snap_take(&d, &w1);
+	dpb_snap_take(&d, &w1);
 	c.app = d.app;
 	c.n = o->reloads;
 	c.interval = o->seconds / o->reloads;
 	reval0 = dpb_counter(&d, DP_C_REVALIDATED);
 	revoked0 = dpb_counter(&d, DP_C_REVOKED);
 	noname0 = dpb_counter(&d, DP_C_REVAL_NO_NAME);
-	snap_take(&d, &a);
+	dpb_snap_take(&d, &a);
 	ret = pthread_create(&tid, NULL, reload_main, &c);
 	if (ret != 0) {
 		ret = -ret;
@@ -438,7 +446,7 @@ dpb_reload(const struct dpb_opts *o)
 	while (d.w->reval_left > 0)
 		dp_worker_poll(d.w);
 	dpb_dp_drain(&d);
-	snap_take(&d, &b);
+	dpb_snap_take(&d, &b);
 	/* every packet received was forwarded: nothing dropped, nothing held */
 	lost = (b.rx - a.rx) - (b.tx - a.tx);
 	printf("{\"bench\":\"reload\",\"size\":\"%s\",\"flows\":%u,\"reloads\":%u,"
@@ -483,7 +491,6 @@ dpb_reload(const struct dpb_opts *o)
 		ok &= dpb_sane("reload live_ms_max", c.live_ms_max, 0.001, 600000);
 	ret = ok ? 0 : -EINVAL;
 out:
-	free(rl);
 	dpb_dp_stop(&d);
 	cp_policy_free(c.pol);
 	return ret;

@@ -345,9 +345,8 @@ dpb_fastpath_ring(const struct dpb_opts *o)
 	struct phase wp, iop;
 	struct gen g;
 	struct dpb_dp d;
-	uint32_t *rl = NULL, table = o->table ? o->table : o->flows + o->flows / 8 + 1024;
-	uint16_t room = RTE_PKTMBUF_HEADROOM + (o->size == DPB_SIZE_64 ? 128 : 1536);
-	uint64_t hz = rte_get_tsc_hz(), rx0, pr0, pc0, cr0, dr0, ms0, allow;
+	struct dpb_snap a, b;
+	uint64_t hz = rte_get_tsc_hz();
 	double hs_rate = 0, share, iosh, pps, io_pps, own, busy, io_busy, empty, io_empty;
 	unsigned int gl;
 	bool ok = true, launched = false;
@@ -375,23 +374,16 @@ dpb_fastpath_ring(const struct dpb_opts *o)
 	ret = ring_ports(&rx, &tx);
 	if (ret != 0)
 		goto out;
-	ret = dpb_dp_start(&d, o, table, RING_POOL, room);
+	ret = dpb_fast_start(&d, o, RING_POOL);
 	if (ret != 0)
 		goto out;
 	/* what the worker sends to port 0 (the handshakes' server packets) is freed */
 	d.drain_ring = tx;
 	fprintf(stderr, "dpbench: fastpath --ring-rx: %" PRIu64 " frames; handshakes of %u "
 		"flows\n", fr.n, o->flows);
-	ret = dpb_handshakes(&d, o, &rl, &hs_rate);
+	ret = dpb_fast_establish(&d, o, "fastpath --ring-rx", &hs_rate);
 	if (ret != 0)
 		goto out;
-	allow = dpb_counter(&d, DP_C_ALLOW);
-	if (allow != o->flows || d.w->ft.active != o->flows) {
-		fprintf(stderr, "dpbench: fastpath --ring-rx: %" PRIu64 " of %u flows allowed, "
-			"%u active\n", allow, o->flows, d.w->ft.active);
-		ret = -EINVAL;
-		goto out;
-	}
 	g.mp = d.app->rx_pool;
 	g.r = rx;
 	g.fr = &fr;
@@ -409,29 +401,21 @@ dpb_fastpath_ring(const struct dpb_opts *o)
 		goto out;
 	launched = true;
 	run_phase(&d, false, o->warmup, &wp);
-	rx0 = dpb_counter(&d, DP_C_RX_PKTS);
-	cr0 = dpb_counter(&d, DP_C_FLOWS_CREATED);
-	dr0 = dpb_counter(&d, DP_C_DROPPED) + dpb_counter(&d, DP_C_TX_DROPPED);
-	ms0 = dpb_counter(&d, DP_C_MIDSTREAM);
-	pr0 = d.w->prof_pkts;
-	pc0 = d.w->prof_cycles;
+	dpb_snap_take(&d, &a);
 	run_phase(&d, false, o->seconds, &wp);
+	dpb_snap_take(&d, &b);
 	share = (double)wp.cpu_ns * 1e-9 / ((double)wp.tsc / (double)hz);
 	pps = (double)wp.pkts / ((double)wp.cpu_ns * 1e-9);
-	own = d.w->prof_pkts > pr0 ?
-	      (double)(d.w->prof_cycles - pc0) / (double)(d.w->prof_pkts - pr0) * share : 0;
+	own = b.prof_pkts > a.prof_pkts ?
+	      (double)(b.prof_cyc - a.prof_cyc) / (double)(b.prof_pkts - a.prof_pkts) * share : 0;
 	busy = wp.pkts ? (double)wp.busy_cyc / (double)wp.pkts * share : 0;
 	empty = wp.polls ? (double)wp.empty / (double)wp.polls : 0;
-	if (dpb_counter(&d, DP_C_RX_PKTS) - rx0 != wp.pkts ||
-	    dpb_counter(&d, DP_C_FLOWS_CREATED) != cr0 || dpb_counter(&d, DP_C_MIDSTREAM) != ms0 ||
-	    dpb_counter(&d, DP_C_DROPPED) + dpb_counter(&d, DP_C_TX_DROPPED) != dr0 ||
-	    wp.pkts == 0) {
+	if (b.rx - a.rx != wp.pkts || b.created != a.created || b.midstream != a.midstream ||
+	    b.dropped != a.dropped || wp.pkts == 0) {
 		fprintf(stderr, "dpbench: fastpath --ring-rx: not the fast path: %" PRIu64
 			" received (%" PRIu64 " by the loop), %" PRIu64 " flows created, %" PRIu64
-			" midstream, %" PRIu64 " dropped\n", dpb_counter(&d, DP_C_RX_PKTS) - rx0,
-			wp.pkts, dpb_counter(&d, DP_C_FLOWS_CREATED) - cr0,
-			dpb_counter(&d, DP_C_MIDSTREAM) - ms0,
-			dpb_counter(&d, DP_C_DROPPED) + dpb_counter(&d, DP_C_TX_DROPPED) - dr0);
+			" midstream, %" PRIu64 " dropped\n", b.rx - a.rx, wp.pkts,
+			b.created - a.created, b.midstream - a.midstream, b.dropped - a.dropped);
 		ok = false;
 	}
 	/* the baseline: io-forward on the same ports, the same generator still running */
@@ -482,7 +466,6 @@ out:
 		__atomic_store_n(&g.stop, 1, __ATOMIC_RELAXED);
 		rte_eal_wait_lcore(gl);
 	}
-	free(rl);
 	if (d.app != NULL) {
 		struct rte_mbuf *m;
 
