@@ -284,7 +284,7 @@ def bench_fastpath(r):
                 res["share"].append(j["cpu_share"])
                 if a.ring_rx:
                     for var in a.ring_variants.split(","):
-                        ring_rep(r, ring, pcap, size, conf, names, huge, var, v6)
+                        ring_rep(r, ring, pcap, size, mbuf_size, conf, names, huge, var, v6)
                 mpps, cyc, wall = testpmd(r, pcap, "5tswap", mbufs, mbuf_size, mem, a.warmup,
                                           a.seconds, huge)
                 res["5tswap"].append(mpps)
@@ -336,11 +336,10 @@ RING_VARIANTS = {
 }
 
 
-def ring_rep(r, ring, pcap, size, conf, names, huge, var, v6):
+def ring_rep(r, ring, pcap, size, mbuf_size, conf, names, huge, var, v6):
     """One run of fastpath --ring-rx (the worker on CPU 1, the generator on CPU 0),
     its io-forward baseline in the same process; figures appended to ring[var]."""
     a = r.args
-    mbuf_size = 1664 if size != "64" else 256
     mem = int((8192 * (mbuf_size + 256) + a.flows * 1000) / 1e6) + 384
     eal = r.eal(r.prefix(), mem, [], lcores="0,1", huge=huge) + ["--main-lcore", "1"]
     j = r.dpb("fastpath", eal, ["--ring-rx", "--pcap", pcap, "--flows", str(a.flows),
@@ -423,22 +422,22 @@ def bench_newflow(r):
                                 "--out", pcap])
     cp, nd, ndw, cyc, cpw, st, stc = [], [], [], [], [], [], []
     have_ndpi = shutil.which("ndpiReader") is not None
-    for rep in range(a.reps):
+
+    def newflow(extra):
         eal = r.eal(r.prefix(), 1024 + a.newflows // 1000, ["net_null0,no-rx=1",
                                                             "net_null1,no-rx=1"])
-        j = r.dpb("newflow", eal, ["--flows", str(a.newflows), "--policy", conf,
-                                   "--names-file", names])
+        return r.dpb("newflow", eal, ["--flows", str(a.newflows), "--policy", conf,
+                                      "--names-file", names] + extra)
+
+    for rep in range(a.reps):
+        j = newflow([])
         cp.append(j["flows_per_s"])
         cpw.append(j["flows_per_s_tsc"])
         cyc.append(j["cycles_per_flow"])
         if a.newflow_stacks:
             # the same flows, each hello's cipher order flow i's stack's (i mod N): the
             # JA4 memo (keyed by the wire order) misses as for N distinct client stacks
-            eal = r.eal(r.prefix(), 1024 + a.newflows // 1000, ["net_null0,no-rx=1",
-                                                                "net_null1,no-rx=1"])
-            js = r.dpb("newflow", eal, ["--flows", str(a.newflows), "--policy", conf,
-                                        "--names-file", names, "--stacks",
-                                        str(a.newflow_stacks)])
+            js = newflow(["--stacks", str(a.newflow_stacks)])
             st.append(js["flows_per_s"])
             stc.append(js["cycles_per_flow"])
         if have_ndpi:
